@@ -1,0 +1,93 @@
+# mlpscale: PGXS build of the extension, the numeric core and the loader.
+#
+#   make                 build the extension (and src/core/libmlpcore.a, mlpscale-load)
+#   make install         install it (as root)
+#   make unit            build the C unit tests of the numeric core into test/unit/bin
+#   make unit-asan       the same with AddressSanitizer and UBSan into test/unit/bin-asan
+#   make bench           benchmarks (not tests; see docs/performance.md)
+#   WERROR=-Werror       turn warnings into errors (CI does)
+#   OPTFLAGS=            portable build (default -march=native)
+
+EXTENSION = mlpscale
+EXTVERSION = 0.1.0
+
+MODULE_big = mlpscale
+PG_SRCS = $(sort $(wildcard src/*.c))
+OBJS = $(PG_SRCS:.c=.o)
+
+# The extension script is assembled from the parts in sql/ext, in name order.
+EXT_PARTS = $(sort $(wildcard sql/ext/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS = $(basename $(notdir $(sort $(wildcard sql/[0-9]*_*.sql))))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+OPTFLAGS ?= -march=native
+WERROR ?=
+WARNFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+CORE_SRCS = $(sort $(wildcard src/core/*.c))
+CORE_OBJS = $(CORE_SRCS:.c=.o)
+CORE_LIB = src/core/libmlpcore.a
+CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O3 -g -fPIC $(OPTFLAGS) -Wall -Wextra -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes $(WERROR) -fvisibility=hidden
+CORE_LIBS = -lpng -ljpeg -lz -lm -ldl -lpthread
+
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(WERROR)
+SHLIB_LINK = $(CORE_LIB) $(CORE_LIBS)
+
+EXTRA_CLEAN = $(CORE_OBJS) $(CORE_LIB) test/unit/bin test/unit/bin-asan mlpscale-load \
+	src/loader/*.o results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The core is plain C11: built by its own rule, without PostgreSQL's include paths.
+src/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	$(CC) $(CORE_CFLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(shlib): $(CORE_LIB)
+$(OBJS): $(wildcard src/*.h) $(wildcard src/core/*.h)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(EXT_PARTS)
+	cat $^ > $@
+
+# ---- the loader (a libpq client) -------------------------------------------------------
+LOADER_SRCS = $(sort $(wildcard src/loader/*.c))
+ifneq ($(LOADER_SRCS),)
+all: mlpscale-load
+mlpscale-load: $(LOADER_SRCS) $(CORE_LIB) $(wildcard src/loader/*.h)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc \
+		-I$(shell $(PG_CONFIG) --includedir) -o $@ $(LOADER_SRCS) $(CORE_LIB) \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq $(CORE_LIBS)
+install: install-loader
+install-loader: mlpscale-load
+	$(INSTALL_PROGRAM) mlpscale-load '$(DESTDIR)$(bindir)/mlpscale-load'
+	ln -sf '$(bindir)/mlpscale-load' '$(DESTDIR)/usr/local/bin/mlpscale-load' 2>/dev/null || true
+endif
+
+# ---- C unit tests of the numeric core ----------------------------------------------------
+UNIT_SRCS = $(sort $(wildcard test/unit/test_*.c))
+UNIT_BINS = $(patsubst test/unit/%.c,test/unit/bin/%,$(UNIT_SRCS))
+UNIT_ASAN_BINS = $(patsubst test/unit/%.c,test/unit/bin-asan/%,$(UNIT_SRCS))
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+.PHONY: unit unit-asan bench
+unit: $(UNIT_BINS)
+unit-asan: $(UNIT_ASAN_BINS)
+
+test/unit/bin/%: test/unit/%.c $(CORE_LIB) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc/core -Itest/unit \
+		-o $@ $< $(CORE_LIB) $(CORE_LIBS)
+
+test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) test/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
+		-Isrc/core -Itest/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)

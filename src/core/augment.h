@@ -1,0 +1,72 @@
+/*
+ * augment.h - image preprocessing and augmentation on uint8 planar (C, H, W) images.
+ *
+ * Training: random-resized crop (scale 0.08-1 of the area, aspect ratio 3/4-4/3 drawn
+ * log-uniform, torchvision's 10 tries then a centre crop), area resampling back to the
+ * training resolution, horizontal flip with p = 0.5, per-channel normalisation
+ * (pixel/255 - mean) / std, then MixUp over the batch.  Evaluation: resize (area) and normalise.
+ *
+ * Area resampling: each output pixel is the mean of the source rectangle it covers, with
+ * fractional weights at the edges (PIL's BOX filter); for upsampling this replicates pixels.
+ */
+#ifndef MLP_AUGMENT_H
+#define MLP_AUGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+#define MLP_MAX_CHANNELS 4
+
+typedef struct MlpImageSpec
+{
+	int			channels;
+	int			height;
+	int			width;
+} MlpImageSpec;
+
+typedef struct MlpAugmentConfig
+{
+	MlpImageSpec in;			/* stored images */
+	MlpImageSpec out;			/* model input (same channels) */
+	bool		random_crop;
+	bool		flip;
+	double		scale_min, scale_max;	/* 0.08, 1.0 */
+	double		ratio_min, ratio_max;	/* 3/4, 4/3 */
+	float		mean[MLP_MAX_CHANNELS];	/* 0-1 scale */
+	float		std[MLP_MAX_CHANNELS];
+} MlpAugmentConfig;
+
+/* Defaults: crop and flip on, the ranges above, mean 0 and std 1. */
+void		mlp_augment_defaults(MlpAugmentConfig *cfg, MlpImageSpec in, MlpImageSpec out);
+
+/* One training image: crop/flip as configured, resample, normalise into dst [C*oh*ow]. */
+void		mlp_augment_image(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst,
+							  MlpRng *rng);
+
+/* No randomness: area-resize to cfg->out and normalise (evaluation and scoring). */
+void		mlp_preprocess_image(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst);
+
+/* x[i] <- lam * x[i] + (1 - lam) * x[i-1], cyclic (x[-1] is x[B-1]), in place; x [B, D]. */
+void		mlp_mixup_batch(float *x, int B, int64_t D, float lam);
+
+/*
+ * Area-resample the rectangle (y0, x0, ch, cw) of a planar uint8 image of size sh x sw into a
+ * float planar image dh x dw (values 0-255, not normalised), optionally flipped horizontally.
+ */
+void		mlp_resample_area(const uint8_t *src, int channels, int sh, int sw,
+							  double y0, double x0, double ch, double cw,
+							  float *dst, int dh, int dw, bool flip);
+
+/* Area-resize a whole uint8 image to uint8 (rounded), for image_resize(). */
+void		mlp_resize_area_u8(const uint8_t *src, int channels, int sh, int sw,
+							   uint8_t *dst, int dh, int dw);
+
+/*
+ * Per-channel mean and std (0-1 scale) of n images; std falls back to 1 when zero.
+ */
+void		mlp_channel_stats(const uint8_t *images, int64_t n, MlpImageSpec spec,
+							  float *mean, float *std);
+
+#endif

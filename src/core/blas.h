@@ -1,0 +1,48 @@
+/*
+ * blas.h - the one wrapper through which every matrix product goes.
+ *
+ * OpenBLAS is loaded with dlopen() on first use, in the process that needs it, never in
+ * the postmaster: its thread pool starts when the library loads, and OPENBLAS_CORETYPE is
+ * read only then.  Before loading, when the user has not set OPENBLAS_CORETYPE, we pick the
+ * fastest kernel the CPU supports (Debian's 0.3.21 does not recognise recent Intel parts and
+ * falls back to Prescott, five times slower).
+ *
+ * Plain C, no PostgreSQL headers.
+ */
+#ifndef MLP_BLAS_H
+#define MLP_BLAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Loads OpenBLAS if not yet loaded.  Returns 0 on success, -1 with a message in err. */
+int mlp_blas_init(char *err, size_t errlen);
+
+/* True once mlp_blas_init() succeeded. */
+bool mlp_blas_loaded(void);
+
+/* Kernel name from openblas_get_corename(), e.g. "SkylakeX"; "unloaded" before init. */
+const char *mlp_blas_corename(void);
+
+/* The OPENBLAS_CORETYPE we chose ("" when the user set it or none was needed). */
+const char *mlp_blas_chosen_coretype(void);
+
+/* Thread count of OpenBLAS (after init). */
+void mlp_blas_set_threads(int n);
+int mlp_blas_threads(void);
+
+/*
+ * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
+ * op(A) is A (lda >= K) or A^T when transA (A stored [K,M], lda >= M); likewise B.
+ * mlp_blas_init() must have succeeded.
+ */
+void mlp_sgemm(bool transA, bool transB, int M, int N, int K,
+			   float alpha, const float *A, int lda, const float *B, int ldb,
+			   float beta, float *C, int ldc);
+
+/* Naive triple loop with the same contract, for tests. */
+void mlp_sgemm_reference(bool transA, bool transB, int M, int N, int K,
+						 float alpha, const float *A, int lda, const float *B, int ldb,
+						 float beta, float *C, int ldc);
+
+#endif

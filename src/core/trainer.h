@@ -1,0 +1,104 @@
+/*
+ * trainer.h - the training loop of the paper's recipe over a uint8 dataset in memory.
+ *
+ * Used by the background worker; free of PostgreSQL, so it is unit-tested and benchmarked on
+ * its own.  The worker passes a callback, called on the calling thread after every
+ * mini-batch, that reports progress and returns nonzero to stop (cancel, shutdown).
+ */
+#ifndef MLP_TRAINER_H
+#define MLP_TRAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "augment.h"
+#include "model.h"
+#include "optimizer.h"
+
+typedef struct MlpDataset
+{
+	const uint8_t *images;		/* n * C*H*W bytes, planar per image */
+	const int32_t *labels;		/* n labels in [0, classes) */
+	int64_t		n;
+	MlpImageSpec spec;
+} MlpDataset;
+
+typedef struct MlpTrainConfig
+{
+	MlpArch		arch;			/* in_dim and classes filled in */
+	MlpImageSpec input;			/* model input: channels of the data, training resolution */
+	int			epochs;
+	int			batch_size;
+	MlpOptConfig opt;			/* head_offset filled in by the trainer */
+	bool		cosine;			/* per-epoch cosine schedule */
+	double		clip_norm;		/* 0 = off */
+	float		label_smoothing;	/* 0.3 */
+	float		mixup_alpha;	/* 0.8; 0 = off */
+	bool		augment;		/* random-resized crop + flip */
+	float		mean[MLP_MAX_CHANNELS];
+	float		std[MLP_MAX_CHANNELS];
+	uint64_t	seed;
+	int			threads;		/* BLAS and element-wise threads */
+} MlpTrainConfig;
+
+typedef struct MlpEpochStats
+{
+	int			epoch;			/* 1-based */
+	double		train_loss;
+	double		train_accuracy; /* against the un-mixed label */
+	int64_t		examples;		/* seen in this epoch */
+	double		seconds;
+	double		images_per_second;
+} MlpEpochStats;
+
+typedef struct MlpEvalStats
+{
+	int64_t		n;
+	double		loss;			/* no smoothing */
+	double		accuracy;
+	double		top5;
+} MlpEvalStats;
+
+/* Called after each step; nonzero stops the epoch (mlp_trainer_run_epoch returns 1). */
+typedef int (*MlpStepCallback) (void *arg, int epoch, int64_t step, int64_t steps,
+								double loss, double images_per_second);
+
+typedef struct MlpTrainer MlpTrainer;
+
+/*
+ * Creates model, optimizer and buffers.  When base is not NULL (fine-tuning), the body is
+ * copied from it and a fresh head is initialised for cfg->arch.classes.
+ */
+MlpTrainer *mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base,
+							   char *err, size_t errlen);
+void		mlp_trainer_free(MlpTrainer *t);
+
+/* Bytes the trainer will allocate for this config (checked against a budget first). */
+size_t		mlp_trainer_memory_estimate(const MlpTrainConfig *cfg);
+
+/*
+ * Runs epoch (0-based) over data.  Returns 0 when done, 1 when the callback asked to stop,
+ * -1 on error (message in err).
+ */
+int			mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
+								  MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
+								  char *err, size_t errlen);
+
+/* Evaluation without augmentation; images resized to the model input. */
+void		mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats);
+
+const MlpModel *mlp_trainer_model(const MlpTrainer *t);
+
+/* Checkpoint: params and optimizer state (safetensors), and the epochs completed. */
+int			mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out,
+								   size_t *outlen, char *err, size_t errlen);
+int			mlp_trainer_load_state(MlpTrainer *t, const uint8_t *buf, size_t len,
+								   int *epochs_done, char *err, size_t errlen);
+
+/* Evaluation of any model (scoring path): x is uint8, preprocessed to the model input. */
+void		mlp_evaluate_model(const MlpModel *m, const MlpAugmentConfig *pre,
+							   const MlpDataset *data, int batch, MlpEvalStats *stats);
+
+#endif
