@@ -91,3 +91,7 @@ test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) test/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
 		-Isrc/core -Itest/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+# For test/run_all.sh: the pg_regress tests this tree has.
+print-regress:
+	@echo $(REGRESS)

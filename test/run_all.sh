@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Runs every test suite of mlpscale and ends with the line "N passed, N failed".
+#
+#   1. installs the Debian packages it needs (as root; MLPSCALE_SKIP_APT=1 skips)
+#   2. builds with warnings as errors and installs the extension
+#   3. C unit tests of the numeric core, plain and under AddressSanitizer + UBSan
+#   4. starts a throwaway cluster with mlpscale in shared_preload_libraries
+#   5. pg_regress (sql/ + expected/), pgTAP (test/pgtap, with pg_prove), integration
+#      scripts (test/integration/*.sh)
+# Logs go to $MLPSCALE_TEST_DIR (default /tmp/mlpscale-test).  Exit status 0 only when
+# nothing failed.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export MLPSCALE_ROOT=$ROOT
+OUT=${MLPSCALE_TEST_DIR:-/tmp/mlpscale-test}
+
+passed=0
+failed=0
+declare -a failures=()
+
+# count_tap SUITE NAME LOGFILE EXITCODE: adds the ok / not ok lines of a TAP log.
+count_tap() {
+    local suite=$1 name=$2 log=$3 rc=$4 p f
+    p=$(grep -cE '^[[:space:]]*ok [0-9]+' "$log")
+    f=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$log")
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # crashed or bad plan
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" != 0 ] && failures+=("$suite $name ($f failed, log $log)")
+    printf '%-12s %-32s %4d passed %4d failed\n' "$suite" "$name" "$p" "$f"
+}
+
+echo "== dependencies"
+scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+rm -rf "$OUT"; mkdir -p "$OUT"
+[ "$(id -u)" = 0 ] && chown postgres: "$OUT"
+
+echo "== build (warnings are errors)"
+if ! { make -s WERROR=-Werror all && make -s install && make -s WERROR=-Werror unit unit-asan; } >"$OUT/build.log" 2>&1; then
+    tail -50 "$OUT/build.log"
+    echo "build failed; log in $OUT/build.log"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+echo "== C unit tests"
+for t in test/unit/bin/test_* test/unit/bin-asan/test_*; do
+    [ -x "$t" ] || continue
+    suite=unit; case $t in *bin-asan*) suite=unit-asan ;; esac
+    log="$OUT/$suite-$(basename "$t").log"
+    ASAN_OPTIONS=detect_leaks=1 MLPSCALE_FIXTURES="$ROOT/test/fixtures" timeout 600 "$t" >"$log" 2>&1
+    count_tap "$suite" "$(basename "$t")" "$log" $?
+done
+
+echo "== throwaway cluster"
+. scripts/pg-cluster.sh
+if ! mlp_cluster_start "$OUT/cluster"; then
+    echo "could not start the test cluster"; echo "$passed passed, $((failed + 1)) failed"; exit 1
+fi
+trap mlp_cluster_stop EXIT
+echo "port $PGPORT, socket $PGHOST, data $MLPSCALE_PGDATA"
+
+echo "== pg_regress"
+if [ -n "$(make -s print-regress 2>/dev/null)" ]; then
+    make -s installcheck >"$OUT/pg_regress.log" 2>&1
+    rc=$?
+    p=$(grep -cE '\.\.\. ok' "$OUT/pg_regress.log")
+    f=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$OUT/pg_regress.log")
+    [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" != 0 ] && { failures+=("pg_regress ($f failed, diffs in $ROOT/regression.diffs)"); cat "$OUT/pg_regress.log"; }
+    printf '%-12s %-32s %4d passed %4d failed\n' pg_regress "sql/*.sql" "$p" "$f"
+fi
+
+echo "== pgTAP"
+for t in test/pgtap/*.sql; do
+    [ -f "$t" ] || continue
+    db="tap_$(basename "$t" .sql)"
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+    psql -X -q -d "$db" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mlpscale" >/dev/null
+    log="$OUT/pgtap-$(basename "$t" .sql).log"
+    MLPSCALE_ROOT=$ROOT timeout 900 pg_prove -v -d "$db" "$t" >"$log" 2>&1
+    count_tap pgtap "$(basename "$t")" "$log" $?
+done
+
+echo "== integration"
+for t in test/integration/[0-9]*.sh; do
+    [ -f "$t" ] || continue
+    log="$OUT/integration-$(basename "$t" .sh).log"
+    timeout 1200 bash "$t" >"$log" 2>&1
+    count_tap integration "$(basename "$t")" "$log" $?
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "== failures"
+    for x in "${failures[@]}"; do echo "  $x"; done
+    for x in "${failures[@]}"; do
+        log=$(sed -n 's/.*log \(.*\))$/\1/p' <<<"$x")
+        [ -n "$log" ] && [ -f "$log" ] && { echo "--- $log"; grep -vE '^[[:space:]]*ok ' "$log" | tail -40; }
+    done
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
