@@ -45,6 +45,13 @@ void		mlp_augment_defaults(MlpAugmentConfig *cfg, MlpImageSpec in, MlpImageSpec 
 void		mlp_augment_image(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst,
 							  MlpRng *rng);
 
+/*
+ * The crop of torchvision's RandomResizedCrop.get_params for cfg->in with cfg's scale and ratio
+ * ranges: top row, left column, height and width in pixels.  mlp_augment_image draws it first.
+ */
+void		mlp_random_crop_params(const MlpAugmentConfig *cfg, MlpRng *rng,
+								   int *top, int *left, int *height, int *width);
+
 /* No randomness: area-resize to cfg->out and normalise (evaluation and scoring). */
 void		mlp_preprocess_image(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst);
 

@@ -1,0 +1,605 @@
+/*
+ * augment.c - random-resized crop, area resampling, flip, normalisation and MixUp.
+ *
+ * Resampling is separable: each axis gets a table of (first source index, weights) per output
+ * index, computed once per call, and each output row is the weighted sum of a few source rows
+ * followed by a weighted sum along the row.  Downscaling weights are the overlap of the output
+ * pixel's footprint with each source pixel (fractional at the edges, like OpenCV's INTER_AREA,
+ * which the reference code's FFCV pipeline uses); upscaling picks the source pixel under the
+ * output pixel's centre, so integer factors replicate pixels.  The common case of a training
+ * image that is already at the model's resolution and not cropped skips resampling and
+ * normalises through a 256-entry table.
+ */
+#include "augment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+mlp_augment_defaults(MlpAugmentConfig *cfg, MlpImageSpec in, MlpImageSpec out)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->in = in;
+	cfg->out = out;
+	cfg->random_crop = true;
+	cfg->flip = true;
+	cfg->scale_min = 0.08;
+	cfg->scale_max = 1.0;
+	cfg->ratio_min = 3.0 / 4.0;
+	cfg->ratio_max = 4.0 / 3.0;
+	for (int c = 0; c < MLP_MAX_CHANNELS; c++)
+	{
+		cfg->mean[c] = 0.0f;
+		cfg->std[c] = 1.0f;
+	}
+}
+
+/* torch.randint(lo, hi + 1): uniform integer in [lo, hi] */
+static int
+rand_int_inclusive(MlpRng *rng, int lo, int hi)
+{
+	return lo + (int) mlp_rng_below(rng, (uint64_t) (hi - lo) + 1);
+}
+
+void
+mlp_random_crop_params(const MlpAugmentConfig *cfg, MlpRng *rng,
+					   int *top, int *left, int *height, int *width)
+{
+	int			H = cfg->in.height;
+	int			W = cfg->in.width;
+	double		area = (double) H * W;
+	double		log_rmin = log(cfg->ratio_min);
+	double		log_rmax = log(cfg->ratio_max);
+	double		in_ratio;
+	int			h,
+				w;
+
+	for (int attempt = 0; attempt < 10; attempt++)
+	{
+		double		target_area = area * mlp_rng_uniform_range(rng, cfg->scale_min, cfg->scale_max);
+		double		aspect = exp(mlp_rng_uniform_range(rng, log_rmin, log_rmax));
+
+		/* Python's round() rounds halves to even, as nearbyint does in the default mode */
+		w = (int) nearbyint(sqrt(target_area * aspect));
+		h = (int) nearbyint(sqrt(target_area / aspect));
+		if (w > 0 && w <= W && h > 0 && h <= H)
+		{
+			*top = rand_int_inclusive(rng, 0, H - h);
+			*left = rand_int_inclusive(rng, 0, W - w);
+			*height = h;
+			*width = w;
+			return;
+		}
+	}
+
+	/* fallback: the centre crop with the aspect ratio clamped to the allowed range */
+	in_ratio = (double) W / H;
+	if (in_ratio < cfg->ratio_min)
+	{
+		w = W;
+		h = (int) nearbyint(w / cfg->ratio_min);
+	}
+	else if (in_ratio > cfg->ratio_max)
+	{
+		h = H;
+		w = (int) nearbyint(h * cfg->ratio_max);
+	}
+	else
+	{
+		w = W;
+		h = H;
+	}
+	if (h > H)
+		h = H;
+	if (w > W)
+		w = W;
+	if (h < 1)
+		h = 1;
+	if (w < 1)
+		w = 1;
+	*top = (H - h) / 2;
+	*left = (W - w) / 2;
+	*height = h;
+	*width = w;
+}
+
+/* ---- resampling ------------------------------------------------------------------------ */
+
+/* Output index o of an axis covers source [start + o*scale, start + (o+1)*scale). */
+typedef struct AxisMap
+{
+	double		start;
+	double		scale;
+	int			src_len;
+} AxisMap;
+
+/* Below this a weight is rounding noise from the footprint arithmetic. */
+#define WEIGHT_EPS 1e-9
+
+/*
+ * The source span of output o: [*first, *first + *count).  Returns false when the weights are
+ * the single pixel *first with weight 1 (upscaling, or a footprint outside the image).
+ */
+static bool
+axis_span(const AxisMap *m, int o, int *first, int *count)
+{
+	if (m->scale >= 1.0)
+	{
+		double		a = m->start + o * m->scale;
+		double		b = a + m->scale;
+
+		if (a < 0.0)
+			a = 0.0;
+		if (b > m->src_len)
+			b = m->src_len;
+		if (b - a > WEIGHT_EPS)
+		{
+			int			k0 = (int) floor(a);
+			int			k1 = (int) ceil(b);
+
+			/* drop end pixels that the footprint only grazes */
+			if (k0 + 1 - a <= WEIGHT_EPS && k0 + 1 < k1)
+				k0++;
+			if (b - (k1 - 1) <= WEIGHT_EPS && k1 - 1 > k0)
+				k1--;
+			*first = k0;
+			*count = k1 - k0;
+			return true;
+		}
+	}
+	{
+		double		c = m->start + (o + 0.5) * m->scale;
+		int			k = (int) floor(c);
+
+		if (k < 0)
+			k = 0;
+		if (k > m->src_len - 1)
+			k = m->src_len - 1;
+		*first = k;
+		*count = 1;
+		return false;
+	}
+}
+
+/* Unnormalised weight of source pixel k for output o (area case). */
+static double
+axis_raw_weight(const AxisMap *m, int o, int k)
+{
+	double		a = m->start + o * m->scale;
+	double		b = a + m->scale;
+	double		lo = a > k ? a : k;
+	double		hi = b < k + 1 ? b : k + 1;
+
+	return hi > lo ? hi - lo : 0.0;
+}
+
+typedef struct AxisTable
+{
+	int		   *first;			/* [n] */
+	int		   *count;			/* [n] */
+	int		   *pos;			/* [n] index of output o's first weight in weight[] */
+	float	   *weight;
+	int			lo,
+				hi;				/* union of the spans */
+	bool		single;			/* every output has exactly one weight */
+} AxisTable;
+
+/* Upper bound on the number of weights of an axis. */
+static size_t
+axis_weight_bound(const AxisMap *m, int n)
+{
+	return (size_t) n * ((size_t) (m->scale >= 1.0 ? ceil(m->scale) : 1.0) + 2);
+}
+
+static void
+axis_build(const AxisMap *m, int n, AxisTable *t)
+{
+	int			p = 0;
+
+	t->lo = m->src_len;
+	t->hi = 0;
+	t->single = true;
+	for (int o = 0; o < n; o++)
+	{
+		int			first,
+					count;
+		bool		area = axis_span(m, o, &first, &count);
+
+		t->first[o] = first;
+		t->count[o] = count;
+		t->pos[o] = p;
+		if (area)
+		{
+			double		sum = 0.0;
+
+			for (int k = 0; k < count; k++)
+				sum += axis_raw_weight(m, o, first + k);
+			for (int k = 0; k < count; k++)
+				t->weight[p + k] = (float) (axis_raw_weight(m, o, first + k) / sum);
+		}
+		else
+			t->weight[p] = 1.0f;
+		p += count;
+		if (count != 1)
+			t->single = false;
+		if (first < t->lo)
+			t->lo = first;
+		if (first + count > t->hi)
+			t->hi = first + count;
+	}
+}
+
+/* Where resampled values go: floats v*mul + add, or rounded bytes. */
+typedef struct ResampleOut
+{
+	float	   *f32;
+	uint8_t    *u8;
+	const float *mul;
+	const float *add;
+} ResampleOut;
+
+static inline uint8_t
+round_u8(float v)
+{
+	float		r = floorf(v + 0.5f);
+
+	return (uint8_t) (r < 0.0f ? 0.0f : r > 255.0f ? 255.0f : r);
+}
+
+static inline void
+emit_value(const ResampleOut *out, size_t i, int c, float v)
+{
+	if (out->f32)
+		out->f32[i] = v * out->mul[c] + out->add[c];
+	else
+		out->u8[i] = round_u8(v);
+}
+
+/* One output row of channel c starting at dst index base, mirrored when flip. */
+static void
+emit_line(const ResampleOut *out, size_t base, int c, const float *line, int n, bool flip)
+{
+	if (out->f32)
+	{
+		float	   *d = out->f32 + base;
+		float		mul = out->mul[c],
+					add = out->add[c];
+
+		if (flip)
+			for (int i = 0; i < n; i++)
+				d[n - 1 - i] = line[i] * mul + add;
+		else
+			for (int i = 0; i < n; i++)
+				d[i] = line[i] * mul + add;
+	}
+	else
+	{
+		uint8_t    *d = out->u8 + base;
+
+		if (flip)
+			for (int i = 0; i < n; i++)
+				d[n - 1 - i] = round_u8(line[i]);
+		else
+			for (int i = 0; i < n; i++)
+				d[i] = round_u8(line[i]);
+	}
+}
+
+/* Fallback without memory (allocation failed): weights computed per output pixel. */
+static void
+resample_direct(const uint8_t *src, int channels, int sh, int sw,
+				const AxisMap *my, const AxisMap *mx, int dh, int dw, bool flip,
+				const ResampleOut *out)
+{
+	for (int c = 0; c < channels; c++)
+	{
+		const uint8_t *plane = src + (size_t) c * sh * sw;
+
+		for (int oy = 0; oy < dh; oy++)
+		{
+			int			fy,
+						ny;
+			bool		area_y = axis_span(my, oy, &fy, &ny);
+
+			for (int ox = 0; ox < dw; ox++)
+			{
+				int			fx,
+							nx;
+				bool		area_x = axis_span(mx, ox, &fx, &nx);
+				double		acc = 0.0,
+							wsum = 0.0;
+
+				for (int ky = 0; ky < ny; ky++)
+				{
+					double		wy = area_y ? axis_raw_weight(my, oy, fy + ky) : 1.0;
+
+					for (int kx = 0; kx < nx; kx++)
+					{
+						double		w = wy * (area_x ? axis_raw_weight(mx, ox, fx + kx) : 1.0);
+
+						acc += w * plane[(size_t) (fy + ky) * sw + fx + kx];
+						wsum += w;
+					}
+				}
+				emit_value(out, (size_t) c * dh * dw + (size_t) oy * dw + (flip ? dw - 1 - ox : ox),
+						   c, (float) (acc / wsum));
+			}
+		}
+	}
+}
+
+static void
+resample(const uint8_t *src, int channels, int sh, int sw,
+		 double y0, double x0, double ch, double cw, int dh, int dw, bool flip,
+		 const ResampleOut *out)
+{
+	AxisMap		my = {y0, ch / dh, sh};
+	AxisMap		mx = {x0, cw / dw, sw};
+	size_t		ny = axis_weight_bound(&my, dh);
+	size_t		nx = axis_weight_bound(&mx, dw);
+	size_t		ints = 3 * ((size_t) dh + dw);
+	size_t		floats = ny + nx + (size_t) sw + (size_t) dw;
+	size_t		bytes = ints * sizeof(int) + floats * sizeof(float);
+	float		stack_buf[2048];	/* enough for images up to about 256 pixels a side */
+	void	   *heap = NULL;
+	char	   *mem;
+	AxisTable	ty,
+				tx;
+	float	   *row,
+			   *line;
+
+	if (bytes <= sizeof(stack_buf))
+		mem = (char *) stack_buf;
+	else if ((heap = malloc(bytes)) != NULL)
+		mem = heap;
+	else
+	{
+		resample_direct(src, channels, sh, sw, &my, &mx, dh, dw, flip, out);
+		return;
+	}
+	/* floats first, so they stay aligned */
+	ty.weight = (float *) mem;
+	tx.weight = ty.weight + ny;
+	row = tx.weight + nx;
+	line = row + sw;
+	ty.first = (int *) (line + dw);
+	ty.count = ty.first + dh;
+	ty.pos = ty.count + dh;
+	tx.first = ty.pos + dh;
+	tx.count = tx.first + dw;
+	tx.pos = tx.count + dw;
+	axis_build(&my, dh, &ty);
+	axis_build(&mx, dw, &tx);
+
+	for (int c = 0; c < channels; c++)
+	{
+		const uint8_t *plane = src + (size_t) c * sh * sw;
+		int			xlo = tx.lo,
+					xn = tx.hi - tx.lo;
+
+		for (int oy = 0; oy < dh; oy++)
+		{
+			const float *wy = ty.weight + ty.pos[oy];
+			const uint8_t *srow = plane + (size_t) ty.first[oy] * sw + xlo;
+			size_t		base = (size_t) c * dh * dw + (size_t) oy * dw;
+
+			/* vertical pass over the columns the x table touches */
+			for (int x = 0; x < xn; x++)
+				row[x] = wy[0] * srow[x];
+			for (int k = 1; k < ty.count[oy]; k++)
+			{
+				const uint8_t *s = srow + (size_t) k * sw;
+				float		w = wy[k];
+
+				for (int x = 0; x < xn; x++)
+					row[x] += w * s[x];
+			}
+			/* horizontal pass; upscaling (one weight each) is a gather */
+			if (tx.single)
+			{
+				for (int ox = 0; ox < dw; ox++)
+					line[ox] = row[tx.first[ox] - xlo];
+			}
+			else
+			{
+				for (int ox = 0; ox < dw; ox++)
+				{
+					const float *wx = tx.weight + tx.pos[ox];
+					const float *r = row + (tx.first[ox] - xlo);
+					float		v = wx[0] * r[0];
+
+					for (int k = 1; k < tx.count[ox]; k++)
+						v += wx[k] * r[k];
+					line[ox] = v;
+				}
+			}
+			emit_line(out, base, c, line, dw, flip);
+		}
+	}
+	free(heap);
+}
+
+void
+mlp_resample_area(const uint8_t *src, int channels, int sh, int sw,
+				  double y0, double x0, double ch, double cw,
+				  float *dst, int dh, int dw, bool flip)
+{
+	static const float ones[MLP_MAX_CHANNELS] = {1, 1, 1, 1};
+	static const float zeros[MLP_MAX_CHANNELS] = {0, 0, 0, 0};
+	ResampleOut out = {dst, NULL, ones, zeros};
+
+	resample(src, channels, sh, sw, y0, x0, ch, cw, dh, dw, flip, &out);
+}
+
+void
+mlp_resize_area_u8(const uint8_t *src, int channels, int sh, int sw,
+				   uint8_t *dst, int dh, int dw)
+{
+	ResampleOut out = {NULL, dst, NULL, NULL};
+
+	if (sh == dh && sw == dw)
+	{
+		memcpy(dst, src, (size_t) channels * sh * sw);
+		return;
+	}
+	resample(src, channels, sh, sw, 0.0, 0.0, sh, sw, dh, dw, false, &out);
+}
+
+/* (pixel/255 - mean)/std as pixel * mul + add: one multiply-add per value. */
+static void
+normalisation_coeffs(const MlpAugmentConfig *cfg, float *mul, float *add)
+{
+	for (int c = 0; c < cfg->in.channels && c < MLP_MAX_CHANNELS; c++)
+	{
+		mul[c] = 1.0f / (255.0f * cfg->std[c]);
+		add[c] = -cfg->mean[c] / cfg->std[c];
+	}
+}
+
+/* Fast path: no resampling, normalise through a lookup table, optionally mirrored. */
+static void
+normalise_copy(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst, bool flip,
+			   const float *mul, const float *add)
+{
+	int			H = cfg->in.height,
+				W = cfg->in.width;
+	float		lut[256];
+
+	for (int c = 0; c < cfg->in.channels; c++)
+	{
+		const uint8_t *s = src + (size_t) c * H * W;
+		float	   *d = dst + (size_t) c * H * W;
+
+		for (int v = 0; v < 256; v++)
+			lut[v] = (float) v * mul[c] + add[c];
+		if (!flip)
+		{
+			for (size_t i = 0; i < (size_t) H * W; i++)
+				d[i] = lut[s[i]];
+		}
+		else
+		{
+			for (int y = 0; y < H; y++)
+			{
+				const uint8_t *sr = s + (size_t) y * W;
+				float	   *dr = d + (size_t) y * W;
+
+				for (int x = 0; x < W; x++)
+					dr[W - 1 - x] = lut[sr[x]];
+			}
+		}
+	}
+}
+
+static void
+crop_resample_normalise(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst,
+						int top, int left, int h, int w, bool flip)
+{
+	float		mul[MLP_MAX_CHANNELS],
+				add[MLP_MAX_CHANNELS];
+	ResampleOut out = {dst, NULL, mul, add};
+
+	normalisation_coeffs(cfg, mul, add);
+	if (top == 0 && left == 0 && h == cfg->in.height && w == cfg->in.width &&
+		h == cfg->out.height && w == cfg->out.width)
+		normalise_copy(cfg, src, dst, flip, mul, add);
+	else
+		resample(src, cfg->in.channels, cfg->in.height, cfg->in.width, top, left, h, w,
+				 cfg->out.height, cfg->out.width, flip, &out);
+}
+
+void
+mlp_augment_image(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst, MlpRng *rng)
+{
+	int			top = 0,
+				left = 0,
+				h = cfg->in.height,
+				w = cfg->in.width;
+	bool		flip = false;
+
+	if (cfg->random_crop)
+		mlp_random_crop_params(cfg, rng, &top, &left, &h, &w);
+	if (cfg->flip)
+		flip = mlp_rng_uniform(rng) < 0.5;
+	crop_resample_normalise(cfg, src, dst, top, left, h, w, flip);
+}
+
+void
+mlp_preprocess_image(const MlpAugmentConfig *cfg, const uint8_t *src, float *dst)
+{
+	crop_resample_normalise(cfg, src, dst, 0, 0, cfg->in.height, cfg->in.width, false);
+}
+
+/* Columns per block: the saved slice of the last row stays on the stack and in L1. */
+#define MIXUP_BLOCK 512
+
+void
+mlp_mixup_batch(float *x, int B, int64_t D, float lam)
+{
+	float		last[MIXUP_BLOCK];
+	float		mu = 1.0f - lam;
+
+	if (B <= 0)
+		return;
+	for (int64_t d0 = 0; d0 < D; d0 += MIXUP_BLOCK)
+	{
+		int64_t		n = D - d0 < MIXUP_BLOCK ? D - d0 : MIXUP_BLOCK;
+
+		/* row 0 mixes with the ORIGINAL last row, which the downward sweep overwrites */
+		memcpy(last, x + (int64_t) (B - 1) * D + d0, (size_t) n * sizeof(float));
+		for (int i = B - 1; i >= 1; i--)
+		{
+			float	   *cur = x + (int64_t) i * D + d0;
+			const float *prev = cur - D;
+
+			for (int64_t k = 0; k < n; k++)
+				cur[k] = lam * cur[k] + mu * prev[k];
+		}
+		for (int64_t k = 0; k < n; k++)
+			x[d0 + k] = lam * x[d0 + k] + mu * last[k];
+	}
+}
+
+void
+mlp_channel_stats(const uint8_t *images, int64_t n, MlpImageSpec spec, float *mean, float *std)
+{
+	size_t		plane = (size_t) spec.height * spec.width;
+
+	for (int c = 0; c < spec.channels; c++)
+	{
+		/* a histogram keeps the sums exact whatever the number of pixels */
+		uint64_t	hist[256] = {0};
+		double		count,
+					s1 = 0.0,
+					s2 = 0.0,
+					m,
+					var;
+
+		for (int64_t i = 0; i < n; i++)
+		{
+			const uint8_t *p = images + ((size_t) i * spec.channels + c) * plane;
+
+			for (size_t k = 0; k < plane; k++)
+				hist[p[k]]++;
+		}
+		count = (double) n * plane;
+		for (int v = 0; v < 256; v++)
+		{
+			s1 += (double) hist[v] * v;
+			s2 += (double) hist[v] * v * v;
+		}
+		if (count <= 0.0)
+		{
+			mean[c] = 0.0f;
+			std[c] = 1.0f;
+			continue;
+		}
+		m = s1 / count;
+		var = s2 / count - m * m;
+		if (var < 0.0)
+			var = 0.0;
+		mean[c] = (float) (m / 255.0);
+		std[c] = var > 0.0 ? (float) (sqrt(var) / 255.0) : 1.0f;
+	}
+}
