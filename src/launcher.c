@@ -1,0 +1,523 @@
+/*
+ * launcher.c - the launcher background worker and the shared queue of committed runs.
+ *
+ * The launcher is registered from _PG_init when mlpscale is preloaded.  It is connected to no
+ * database (runs live in the databases that installed mlpscale), so it works from a queue in
+ * shared memory: mlp_train posts (database, run id) when its transaction commits and wakes
+ * the launcher, which starts one dynamic worker per run, at most
+ * mlpscale.max_concurrent_runs at a time.  A worker that ends wakes the launcher through
+ * bgw_notify_pid.
+ *
+ * Runs the queue does not know about are found by sweepers, short dynamic workers that
+ * connect to one database each: once after every server start (marking runs left 'running'
+ * as 'interrupted' and posting the 'queued' ones), and again whenever the queue overflowed.
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "mlpscale.h"
+#include "training.h"
+
+#define MLP_LAUNCH_QUEUE_SIZE	1024
+#define MLP_LAUNCHER_NAP_MS		10000	/* also the retry interval when slots ran out */
+
+/* Sweeper modes (bgw_main_arg). */
+#define MLP_SWEEP_STARTUP	1	/* running -> interrupted, post queued */
+#define MLP_SWEEP_QUEUED	2	/* post queued only */
+
+typedef struct MlpLaunchRequest
+{
+	Oid			database;
+	int64		run_id;
+} MlpLaunchRequest;
+
+typedef struct MlpLauncherShared
+{
+	slock_t		mutex;
+	pid_t		launcher_pid;
+	bool		startup_sweep_done;	/* false after every (re)initialisation of shmem */
+	bool		overflowed;		/* a post found the queue full: sweep again */
+	int			head;			/* ring buffer of posted runs */
+	int			count;
+	MlpLaunchRequest queue[MLP_LAUNCH_QUEUE_SIZE];
+} MlpLauncherShared;
+
+/* A worker the launcher started and has not yet seen stop. */
+typedef struct MlpActiveRun
+{
+	Oid			database;
+	int64		run_id;
+	BackgroundWorkerHandle *handle;
+} MlpActiveRun;
+
+static MlpLauncherShared *launcher_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+launcher_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(MlpLauncherShared));
+}
+
+static void
+launcher_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	launcher_shared = ShmemInitStruct("mlpscale launcher", sizeof(MlpLauncherShared), &found);
+	if (!found)
+	{
+		memset(launcher_shared, 0, sizeof(MlpLauncherShared));
+		SpinLockInit(&launcher_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+LauncherInit(void)
+{
+	BackgroundWorker worker;
+
+	/* Outside shared_preload_libraries there is no launcher; mlp_train says so. */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = launcher_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = launcher_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "mlpscale");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "MlpLauncherMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+bool
+MlpLauncherAvailable(void)
+{
+	return launcher_shared != NULL;
+}
+
+void
+MlpCheckLauncherAvailable(void)
+{
+	if (!MlpLauncherAvailable())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mlpscale is not in shared_preload_libraries"),
+				 errhint("Training runs in background workers: add mlpscale to "
+						 "shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+void
+MlpLauncherWake(void)
+{
+	pid_t		pid;
+
+	if (launcher_shared == NULL)
+		return;
+	SpinLockAcquire(&launcher_shared->mutex);
+	pid = launcher_shared->launcher_pid;
+	SpinLockRelease(&launcher_shared->mutex);
+	/* SIGUSR1 sets a background worker's latch (procsignal_sigusr1_handler). */
+	if (pid != 0)
+		kill(pid, SIGUSR1);
+}
+
+bool
+MlpLauncherPost(Oid database, int64 run_id)
+{
+	bool		posted = false;
+
+	if (launcher_shared == NULL)
+		return false;
+	SpinLockAcquire(&launcher_shared->mutex);
+	if (launcher_shared->count < MLP_LAUNCH_QUEUE_SIZE)
+	{
+		int			tail = (launcher_shared->head + launcher_shared->count) % MLP_LAUNCH_QUEUE_SIZE;
+
+		launcher_shared->queue[tail].database = database;
+		launcher_shared->queue[tail].run_id = run_id;
+		launcher_shared->count++;
+		posted = true;
+	}
+	else
+		launcher_shared->overflowed = true;
+	SpinLockRelease(&launcher_shared->mutex);
+	MlpLauncherWake();
+	return posted;
+}
+
+static bool
+launcher_peek(MlpLaunchRequest *req)
+{
+	bool		found = false;
+
+	SpinLockAcquire(&launcher_shared->mutex);
+	if (launcher_shared->count > 0)
+	{
+		*req = launcher_shared->queue[launcher_shared->head];
+		found = true;
+	}
+	SpinLockRelease(&launcher_shared->mutex);
+	return found;
+}
+
+static void
+launcher_drop_head(void)
+{
+	SpinLockAcquire(&launcher_shared->mutex);
+	if (launcher_shared->count > 0)
+	{
+		launcher_shared->head = (launcher_shared->head + 1) % MLP_LAUNCH_QUEUE_SIZE;
+		launcher_shared->count--;
+	}
+	SpinLockRelease(&launcher_shared->mutex);
+}
+
+/* Databases that accept connections and are not templates, read from pg_database. */
+static List *
+launcher_database_list(void)
+{
+	List	   *result = NIL;
+	MemoryContext caller = CurrentMemoryContext;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		MemoryContext old;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		old = MemoryContextSwitchTo(caller);
+		result = lappend_oid(result, db->oid);
+		MemoryContextSwitchTo(old);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return result;
+}
+
+static void
+launcher_fill_worker(BackgroundWorker *worker, const char *function, Oid database)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	worker->bgw_notify_pid = MyProcPid;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "mlpscale");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	memcpy(worker->bgw_extra, &database, sizeof(Oid));
+}
+
+static void
+launcher_warn_no_slot(const char *what)
+{
+	ereport(WARNING,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("mlpscale launcher: out of background worker slots for %s", what),
+			 errhint("Increase max_worker_processes (currently %d); the launcher retries every %d seconds.",
+					 max_worker_processes, MLP_LAUNCHER_NAP_MS / 1000)));
+}
+
+/*
+ * Runs one sweeper per database, one after the other.  False when a worker slot was missing
+ * (the caller retries later).
+ */
+static bool
+launcher_sweep(int mode)
+{
+	List	   *databases = launcher_database_list();
+	ListCell   *lc;
+
+	foreach(lc, databases)
+	{
+		Oid			database = lfirst_oid(lc);
+		BackgroundWorker worker;
+		BackgroundWorkerHandle *handle;
+
+		launcher_fill_worker(&worker, "MlpSweeperMain", database);
+		worker.bgw_main_arg = Int32GetDatum(mode);
+		snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale sweeper for database %u", database);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale sweeper");
+		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		{
+			launcher_warn_no_slot("the sweeper");
+			list_free(databases);
+			return false;
+		}
+		/* A sweeper takes milliseconds; waiting keeps the queue in run id order. */
+		(void) WaitForBackgroundWorkerShutdown(handle);
+		pfree(handle);
+	}
+	list_free(databases);
+	return true;
+}
+
+static List *
+launcher_reap(List *active)
+{
+	ListCell   *lc;
+
+	foreach(lc, active)
+	{
+		MlpActiveRun *run = lfirst(lc);
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(run->handle, &pid) == BGWH_STOPPED)
+		{
+			active = foreach_delete_current(active, lc);
+			pfree(run->handle);
+			pfree(run);
+		}
+	}
+	return active;
+}
+
+static bool
+launcher_is_active(List *active, const MlpLaunchRequest *req)
+{
+	ListCell   *lc;
+
+	foreach(lc, active)
+	{
+		MlpActiveRun *run = lfirst(lc);
+
+		if (run->run_id == req->run_id && run->database == req->database)
+			return true;
+	}
+	return false;
+}
+
+/* Starts workers for posted runs while the limit allows.  False when slots ran out. */
+static bool
+launcher_start_runs(List **active)
+{
+	MlpLaunchRequest req;
+
+	while (list_length(*active) < mlp_max_concurrent_runs && launcher_peek(&req))
+	{
+		BackgroundWorker worker;
+		BackgroundWorkerHandle *handle;
+		MlpActiveRun *run;
+
+		if (launcher_is_active(*active, &req))
+		{
+			launcher_drop_head();
+			continue;
+		}
+		launcher_fill_worker(&worker, "MlpTrainWorkerMain", req.database);
+		worker.bgw_main_arg = Int64GetDatum(req.run_id);
+		snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale training run " INT64_FORMAT,
+				 req.run_id);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale training");
+		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		{
+			launcher_warn_no_slot("training runs");
+			return false;
+		}
+		run = palloc(sizeof(MlpActiveRun));
+		run->database = req.database;
+		run->run_id = req.run_id;
+		run->handle = handle;
+		*active = lappend(*active, run);
+		launcher_drop_head();
+		elog(DEBUG1, "mlpscale launcher: started the worker of run " INT64_FORMAT, req.run_id);
+	}
+	return true;
+}
+
+void
+MlpLauncherMain(Datum arg)
+{
+	List	   *active = NIL;
+	MemoryContext loop_context;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	/* No database: only shared catalogs (pg_database) are read. */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("mlpscale launcher");
+
+	SpinLockAcquire(&launcher_shared->mutex);
+	launcher_shared->launcher_pid = MyProcPid;
+	SpinLockRelease(&launcher_shared->mutex);
+
+	loop_context = AllocSetContextCreate(TopMemoryContext, "mlpscale launcher",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(loop_context);
+	elog(LOG, "mlpscale launcher started");
+
+	while (!ShutdownRequestPending)
+	{
+		bool		startup_pending;
+		bool		overflowed;
+		bool		retry = false;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		SpinLockAcquire(&launcher_shared->mutex);
+		startup_pending = !launcher_shared->startup_sweep_done;
+		overflowed = launcher_shared->overflowed;
+		launcher_shared->overflowed = false;
+		SpinLockRelease(&launcher_shared->mutex);
+
+		if (startup_pending || overflowed)
+		{
+			if (launcher_sweep(startup_pending ? MLP_SWEEP_STARTUP : MLP_SWEEP_QUEUED))
+			{
+				if (startup_pending)
+				{
+					SpinLockAcquire(&launcher_shared->mutex);
+					launcher_shared->startup_sweep_done = true;
+					SpinLockRelease(&launcher_shared->mutex);
+				}
+			}
+			else
+			{
+				retry = true;
+				if (overflowed)
+				{
+					SpinLockAcquire(&launcher_shared->mutex);
+					launcher_shared->overflowed = true;
+					SpinLockRelease(&launcher_shared->mutex);
+				}
+			}
+		}
+
+		active = launcher_reap(active);
+		if (!launcher_start_runs(&active))
+			retry = true;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 retry ? MLP_LAUNCHER_NAP_MS : MLP_LAUNCHER_NAP_MS * 6,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	SpinLockAcquire(&launcher_shared->mutex);
+	launcher_shared->launcher_pid = 0;
+	SpinLockRelease(&launcher_shared->mutex);
+	elog(LOG, "mlpscale launcher shutting down");
+	proc_exit(0);
+}
+
+/*
+ * The sweeper of one database (bgw_extra): does nothing where mlpscale is not installed.
+ * Runs as the bootstrap superuser, which owns nothing of the user's but may write the
+ * bookkeeping tables.
+ */
+void
+MlpSweeperMain(Datum arg)
+{
+	int			mode = DatumGetInt32(arg);
+	Oid			database;
+	int			ret;
+
+	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
+	pgstat_report_appname("mlpscale sweeper");
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (!OidIsValid(get_extension_oid("mlpscale", true)))
+	{
+		CommitTransactionCommand();
+		proc_exit(0);
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "mlpscale: sweeping runs");
+
+	if (mode == MLP_SWEEP_STARTUP)
+	{
+		ret = SPI_execute("UPDATE mlpscale.runs SET status = 'interrupted', worker_pid = NULL, "
+						  "finished_at = now(), "
+						  "error = 'the server stopped while the run was running' "
+						  "WHERE status = 'running'", false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not mark interrupted runs: SPI error %d", ret);
+		if (SPI_processed > 0)
+			ereport(LOG,
+					(errmsg("mlpscale: marked %llu runs of database %u as interrupted",
+							(unsigned long long) SPI_processed, database),
+					 errhint("SELECT mlp_resume(id) continues a run from its last checkpoint.")));
+	}
+
+	ret = SPI_execute("SELECT id FROM mlpscale.runs WHERE status = 'queued' ORDER BY id",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list queued runs: SPI error %d", ret);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!MlpLauncherPost(database, DatumGetInt64(id)))
+			break;
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
