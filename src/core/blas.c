@@ -1,0 +1,230 @@
+/*
+ * blas.c - OpenBLAS loaded on first use, and the one SGEMM every matrix product goes through.
+ *
+ * We never link -lopenblas: a library linked into a shared_preload_libraries module would be
+ * loaded by the postmaster, start its thread pool there before any fork, and read
+ * OPENBLAS_CORETYPE before we had a chance to choose a kernel.
+ */
+#include "blas.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPENBLAS_SONAME "libopenblas.so.0"
+
+/* CBLAS enum values (cblas.h); passed as int, which is how C enums are passed. */
+#define CBLAS_ROW_MAJOR 101
+#define CBLAS_NO_TRANS 111
+#define CBLAS_TRANS 112
+
+typedef void (*cblas_sgemm_fn) (int order, int transa, int transb, int m, int n, int k,
+								float alpha, const float *a, int lda, const float *b, int ldb,
+								float beta, float *c, int ldc);
+typedef void (*set_threads_fn) (int n);
+typedef int (*get_threads_fn) (void);
+typedef char *(*get_corename_fn) (void);
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static bool blas_ok;
+static char blas_error[256];
+static char blas_chosen_coretype[32];
+static char blas_corename[64] = "unloaded";
+
+static cblas_sgemm_fn p_sgemm;
+static set_threads_fn p_set_threads;
+static get_threads_fn p_get_threads;
+static get_corename_fn p_get_corename;
+
+/*
+ * Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise recent CPUs (Zen 4, Sapphire
+ * Rapids) and falls back to Prescott kernels.  SkylakeX kernels need the AVX-512 subset every
+ * Skylake-X has (F, DQ, BW, VL); __builtin_cpu_supports also checks that the OS saves the
+ * vector state.
+ */
+static const char *
+choose_coretype(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+		__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+		return "SkylakeX";
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return "Haswell";
+#endif
+	return NULL;
+}
+
+static void
+blas_load(void)
+{
+	const char *user = getenv("OPENBLAS_CORETYPE");
+	void	   *h;
+
+	if (user == NULL || user[0] == '\0')
+	{
+		const char *core = choose_coretype();
+
+		if (core != NULL)
+		{
+			setenv("OPENBLAS_CORETYPE", core, 1);
+			snprintf(blas_chosen_coretype, sizeof(blas_chosen_coretype), "%s", core);
+		}
+	}
+
+	h = dlopen(OPENBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+	{
+		const char *e = dlerror();
+
+		snprintf(blas_error, sizeof(blas_error), "could not load %s: %s", OPENBLAS_SONAME,
+				 e ? e : "unknown error");
+		return;
+	}
+
+	/* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
+	p_sgemm = (cblas_sgemm_fn) dlsym(h, "cblas_sgemm");
+	p_set_threads = (set_threads_fn) dlsym(h, "openblas_set_num_threads");
+	p_get_threads = (get_threads_fn) dlsym(h, "openblas_get_num_threads");
+	p_get_corename = (get_corename_fn) dlsym(h, "openblas_get_corename");
+	if (!p_sgemm || !p_set_threads || !p_get_threads || !p_get_corename)
+	{
+		snprintf(blas_error, sizeof(blas_error),
+				 "%s lacks cblas_sgemm or the openblas_* thread and core functions",
+				 OPENBLAS_SONAME);
+		dlclose(h);
+		p_sgemm = NULL;
+		return;
+	}
+
+	{
+		const char *name = p_get_corename();
+
+		snprintf(blas_corename, sizeof(blas_corename), "%s", name ? name : "unknown");
+	}
+	blas_ok = true;
+}
+
+int
+mlp_blas_init(char *err, size_t errlen)
+{
+	pthread_once(&blas_once, blas_load);
+	if (!blas_ok)
+	{
+		if (err && errlen)
+			snprintf(err, errlen, "%s", blas_error);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+mlp_blas_loaded(void)
+{
+	return blas_ok;
+}
+
+const char *
+mlp_blas_corename(void)
+{
+	return blas_corename;
+}
+
+const char *
+mlp_blas_chosen_coretype(void)
+{
+	return blas_chosen_coretype;
+}
+
+void
+mlp_blas_set_threads(int n)
+{
+	if (blas_ok && n > 0)
+		p_set_threads(n);
+}
+
+int
+mlp_blas_threads(void)
+{
+	return blas_ok ? p_get_threads() : 1;
+}
+
+/* C = beta * C for the rows and columns the product touches (K == 0 or alpha == 0). */
+static void
+scale_c(int M, int N, float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+	{
+		float	   *c = C + (size_t) i * ldc;
+
+		if (beta == 0.0f)
+			memset(c, 0, sizeof(float) * N);
+		else if (beta != 1.0f)
+			for (int j = 0; j < N; j++)
+				c[j] *= beta;
+	}
+}
+
+void
+mlp_sgemm(bool transA, bool transB, int M, int N, int K,
+		  float alpha, const float *A, int lda, const float *B, int ldb,
+		  float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	if (K <= 0)
+	{
+		scale_c(M, N, beta, C, ldc);
+		return;
+	}
+	if (!blas_ok)
+	{
+		/*
+		 * The contract says init comes first; should a caller forget, load now rather than
+		 * crash, and fall back to the slow loop (with one complaint) only if loading fails.
+		 */
+		char		e[256];
+
+		if (mlp_blas_init(e, sizeof(e)) != 0)
+		{
+			static bool warned;
+
+			if (!warned)
+			{
+				warned = true;
+				fprintf(stderr, "mlpscale: %s; using the slow reference SGEMM\n", e);
+			}
+			mlp_sgemm_reference(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+			return;
+		}
+	}
+	p_sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+			transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K,
+			alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void
+mlp_sgemm_reference(bool transA, bool transB, int M, int N, int K,
+					float alpha, const float *A, int lda, const float *B, int ldb,
+					float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		s = 0.0;
+			float	   *c = C + (size_t) i * ldc + j;
+
+			for (int k = 0; k < K; k++)
+			{
+				float		a = transA ? A[(size_t) k * lda + i] : A[(size_t) i * lda + k];
+				float		b = transB ? B[(size_t) j * ldb + k] : B[(size_t) k * ldb + j];
+
+				s += (double) a * b;
+			}
+			/* BLAS semantics: beta == 0 ignores C, even NaN. */
+			*c = (float) (alpha * s + (beta == 0.0f ? 0.0 : (double) beta * *c));
+		}
+}

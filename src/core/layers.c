@@ -1,0 +1,432 @@
+/*
+ * layers.c - per-layer forward and backward kernels of the MLPs.
+ *
+ * Matrix products go through mlp_sgemm; everything else is element-wise or per row and is
+ * written with GCC vector extensions, so it is vectorised at the width the build targets
+ * (-march=native gives AVX-512) without intrinsics and without -ffast-math.  erf and exp are
+ * evaluated by polynomials (glibc's erff/expf are scalar calls the compiler cannot
+ * vectorise), and every element, tail included, goes through the same vector code, so a
+ * result never depends on where a row starts.
+ */
+#include "layers.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "blas.h"
+
+#if defined(__AVX512F__)
+#define VLEN 16
+#elif defined(__AVX__)
+#define VLEN 8
+#else
+#define VLEN 4
+#endif
+
+typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(float))));
+
+static inline vf
+vload(const float *p)
+{
+	vf			v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void
+vstore(float *p, vf v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline vf
+vsplat(float x)
+{
+	return (vf) {0} + x;
+}
+
+/* mask ? a : b, lane by lane (mask lanes are all ones or all zeros). */
+static inline vf
+vselect(vi mask, vf a, vf b)
+{
+	return (vf) (((vi) a & mask) | ((vi) b & ~mask));
+}
+
+static inline vf
+vclamp(vf x, float lo, float hi)
+{
+	x = vselect(x < vsplat(lo), vsplat(lo), x);
+	return vselect(x > vsplat(hi), vsplat(hi), x);
+}
+
+static inline float
+vsum(vf v)
+{
+	float		s = 0.0f;
+
+	for (int k = 0; k < VLEN; k++)
+		s += v[k];
+	return s;
+}
+
+/*
+ * erf by the rational approximation of Eigen and XLA: x P(x^2) / Q(x^2) on [-4, 4], where
+ * float erf is +-1 outside; absolute error below 5e-7.
+ */
+static inline vf
+v_erf(vf x)
+{
+	vf			z,
+				p,
+				q;
+
+	x = vclamp(x, -4.0f, 4.0f);
+	z = x * x;
+	p = z * -2.72614225801306e-10f + 2.77068142495902e-08f;
+	p = z * p + -2.10102402082508e-06f;
+	p = z * p + -5.69250639462346e-05f;
+	p = z * p + -7.34990630326855e-04f;
+	p = z * p + -2.95459980854025e-03f;
+	p = z * p + -1.60960333262415e-02f;
+	q = z * -1.45660718464996e-05f + -2.13374055278905e-04f;
+	q = z * q + -1.68282697438203e-03f;
+	q = z * q + -7.37332916720468e-03f;
+	q = z * q + -1.42647390514189e-02f;
+	return x * p / q;
+}
+
+/*
+ * exp for t <= 0 (all GELU' needs): Cephes' expf, range reduction by ln 2 in two parts and a
+ * degree-5 polynomial; relative error about 2e-7.  Below -87 the result is clamped to
+ * exp(-87) ~ 1.6e-38 instead of going subnormal.
+ */
+static inline vf
+v_exp_nonpos(vf t)
+{
+	const float magic = 12582912.0f;	/* 1.5 * 2^23: adding it rounds to an integer */
+	vf			n,
+				r,
+				p,
+				y;
+	vi			bits;
+
+	t = vclamp(t, -87.0f, 0.0f);
+	n = (t * 1.44269504088896341f + magic) - magic;
+	r = t - n * 0.693359375f - n * -2.12194440e-4f;
+	p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	y = p * r * r + r + 1.0f;
+	bits = (__builtin_convertvector(n, vi) + 127) << 23;
+	return y * (vf) bits;
+}
+
+#define SQRT1_2F 0.70710678118654752f
+#define INV_SQRT_2PI_F 0.39894228040143268f
+
+static inline vf
+v_gelu(vf x)
+{
+	return 0.5f * x * (1.0f + v_erf(x * SQRT1_2F));
+}
+
+/* d/dx x Phi(x) = Phi(x) + x phi(x) */
+static inline vf
+v_gelu_grad(vf x)
+{
+	vf			cdf = 0.5f * (1.0f + v_erf(x * SQRT1_2F));
+	vf			pdf = v_exp_nonpos(-0.5f * x * x) * INV_SQRT_2PI_F;
+
+	return cdf + x * pdf;
+}
+
+float
+mlp_erf(float x)
+{
+	return v_erf(vsplat(x))[0];
+}
+
+float
+mlp_gelu(float x)
+{
+	return v_gelu(vsplat(x))[0];
+}
+
+float
+mlp_gelu_grad(float x)
+{
+	return v_gelu_grad(vsplat(x))[0];
+}
+
+/* ---- linear ---------------------------------------------------------------------------- */
+
+void
+mlp_linear_forward(float *out, const float *inp, const float *weight,
+				   const float *bias, const float *resid, int B, int K, int N)
+{
+	float		beta = 0.0f;
+
+	if (bias != NULL || resid != NULL)
+	{
+		for (int i = 0; i < B; i++)
+		{
+			float	   *o = out + (size_t) i * N;
+			const float *r = resid ? resid + (size_t) i * N : NULL;
+
+			if (r && bias)
+				for (int j = 0; j < N; j++)
+					o[j] = r[j] + bias[j];
+			else if (bias)
+				memcpy(o, bias, sizeof(float) * N);
+			else if (r != o)
+				memcpy(o, r, sizeof(float) * N);
+		}
+		beta = 1.0f;
+	}
+	mlp_sgemm(false, true, B, N, K, 1.0f, inp, K, weight, K, beta, out, N);
+}
+
+void
+mlp_bias_backward(float *restrict dbias, const float *restrict dout, int B, int N)
+{
+	for (int i = 0; i < B; i++)
+	{
+		const float *d = dout + (size_t) i * N;
+
+		for (int j = 0; j < N; j++)
+			dbias[j] += d[j];
+	}
+}
+
+void
+mlp_linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+					const float *inp, const float *weight, int B, int K, int N)
+{
+	if (dbias != NULL)
+		mlp_bias_backward(dbias, dout, B, N);
+	mlp_sgemm(true, false, N, K, B, 1.0f, dout, N, inp, K, 1.0f, dweight, K);
+	if (dinp != NULL)
+		mlp_sgemm(false, false, B, K, N, 1.0f, dout, N, weight, K, 0.0f, dinp, K);
+}
+
+/* ---- LayerNorm ------------------------------------------------------------------------- */
+
+void
+mlp_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+					  const float *gamma, const float *beta, int B, int C)
+{
+	for (int i = 0; i < B; i++)
+	{
+		const float *x = inp + (size_t) i * C;
+		float	   *y = out + (size_t) i * C;
+		vf			acc = {0};
+		float		m,
+					var,
+					rs;
+		int			j;
+
+		/* two passes (mean, then centred squares) for accuracy; the row is in L1 */
+		for (j = 0; j + VLEN <= C; j += VLEN)
+			acc += vload(x + j);
+		m = vsum(acc);
+		for (; j < C; j++)
+			m += x[j];
+		m /= (float) C;
+
+		acc = (vf) {0};
+		for (j = 0; j + VLEN <= C; j += VLEN)
+		{
+			vf			d = vload(x + j) - m;
+
+			acc += d * d;
+		}
+		var = vsum(acc);
+		for (; j < C; j++)
+			var += (x[j] - m) * (x[j] - m);
+		var /= (float) C;
+		rs = 1.0f / sqrtf(var + MLP_LAYERNORM_EPS);
+
+		for (j = 0; j + VLEN <= C; j += VLEN)
+			vstore(y + j, (vload(x + j) - m) * rs * vload(gamma + j) + vload(beta + j));
+		for (; j < C; j++)
+			y[j] = (x[j] - m) * rs * gamma[j] + beta[j];
+		if (mean)
+			mean[i] = m;
+		if (rstd)
+			rstd[i] = rs;
+	}
+}
+
+/*
+ * With xhat = (x - mean) rstd and g = dout * gamma:
+ *   dx = rstd (g - mean(g) - xhat mean(g xhat)),  dgamma += dout xhat,  dbeta += dout.
+ */
+void
+mlp_layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+					   const float *inp, const float *mean, const float *rstd,
+					   const float *gamma, const float *dresid, int B, int C)
+{
+	for (int i = 0; i < B; i++)
+	{
+		const float *x = inp + (size_t) i * C;
+		const float *dy = dout + (size_t) i * C;
+		const float *dr = dresid ? dresid + (size_t) i * C : NULL;
+		float	   *dx = dinp + (size_t) i * C;
+		float		m = mean[i],
+					rs = rstd[i];
+		vf			acc_g = {0},
+					acc_gx = {0};
+		float		sum_g,
+					sum_gx,
+					mg,
+					mgx;
+		int			j;
+
+		for (j = 0; j + VLEN <= C; j += VLEN)
+		{
+			vf			xh = (vload(x + j) - m) * rs;
+			vf			d = vload(dy + j);
+			vf			g = d * vload(gamma + j);
+
+			acc_g += g;
+			acc_gx += g * xh;
+			vstore(dgamma + j, vload(dgamma + j) + d * xh);
+			vstore(dbeta + j, vload(dbeta + j) + d);
+		}
+		sum_g = vsum(acc_g);
+		sum_gx = vsum(acc_gx);
+		for (; j < C; j++)
+		{
+			float		xh = (x[j] - m) * rs;
+			float		g = dy[j] * gamma[j];
+
+			sum_g += g;
+			sum_gx += g * xh;
+			dgamma[j] += dy[j] * xh;
+			dbeta[j] += dy[j];
+		}
+		mg = sum_g / (float) C;
+		mgx = sum_gx / (float) C;
+
+		for (j = 0; j + VLEN <= C; j += VLEN)
+		{
+			vf			xh = (vload(x + j) - m) * rs;
+			vf			g = vload(dy + j) * vload(gamma + j);
+			vf			v = rs * (g - mg - xh * mgx);
+
+			if (dr)
+				v += vload(dr + j);
+			vstore(dx + j, v);
+		}
+		for (; j < C; j++)
+		{
+			float		xh = (x[j] - m) * rs;
+			float		v = rs * (dy[j] * gamma[j] - mg - xh * mgx);
+
+			dx[j] = dr ? dr[j] + v : v;
+		}
+	}
+}
+
+/* ---- GELU ------------------------------------------------------------------------------ */
+
+void
+mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
+{
+	for (int i = 0; i < B; i++)
+	{
+		float	   *h = pre + (size_t) i * N;
+		float	   *a = out + (size_t) i * N;
+		int			j;
+
+		for (j = 0; j + VLEN <= N; j += VLEN)
+		{
+			vf			v = vload(h + j);
+
+			if (bias)
+			{
+				v += vload(bias + j);
+				vstore(h + j, v);
+			}
+			vstore(a + j, v_gelu(v));
+		}
+		if (j < N)
+		{
+			float		t[VLEN] = {0};
+			vf			v;
+			int			n = N - j;
+
+			memcpy(t, h + j, sizeof(float) * n);
+			v = vload(t);
+			if (bias)
+			{
+				memcpy(t, bias + j, sizeof(float) * n);
+				v += vload(t);
+				vstore(t, v);
+				memcpy(h + j, t, sizeof(float) * n);
+			}
+			vstore(t, v_gelu(v));
+			memcpy(a + j, t, sizeof(float) * n);
+		}
+	}
+}
+
+void
+mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre, int B, int N)
+{
+	for (int i = 0; i < B; i++)
+	{
+		const float *h = pre + (size_t) i * N;
+		const float *dy = dout + (size_t) i * N;
+		float	   *dx = dinp + (size_t) i * N;
+		int			j;
+
+		for (j = 0; j + VLEN <= N; j += VLEN)
+		{
+			vf			d = vload(dy + j) * v_gelu_grad(vload(h + j));
+
+			vstore(dx + j, d);
+			if (dbias)
+				vstore(dbias + j, vload(dbias + j) + d);
+		}
+		if (j < N)
+		{
+			float		th[VLEN] = {0},
+						td[VLEN] = {0};
+			int			n = N - j;
+
+			memcpy(th, h + j, sizeof(float) * n);
+			memcpy(td, dy + j, sizeof(float) * n);
+			vstore(td, vload(td) * v_gelu_grad(vload(th)));
+			memcpy(dx + j, td, sizeof(float) * n);
+			if (dbias)
+				for (int k = 0; k < n; k++)
+					dbias[j + k] += td[k];
+		}
+	}
+}
+
+/* ---- residual -------------------------------------------------------------------------- */
+
+void
+mlp_residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		out[j] = a[j] + b[j];
+}
+
+void
+mlp_residual_backward(float *restrict da, float *restrict db, const float *restrict dout,
+					  size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+	{
+		da[j] += dout[j];
+		db[j] += dout[j];
+	}
+}
