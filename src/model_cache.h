@@ -1,0 +1,53 @@
+/*
+ * model_cache.h - the per-backend cache of unpacked models used by scoring.
+ *
+ * An entry is found by the reference the query gives ("name" or "name@N").  It is validated
+ * once per statement (one indexed look-up of the version the reference means); when a new
+ * version appeared, the next statement loads it.  The weights are never read per row.
+ */
+#ifndef MLP_MODEL_CACHE_H
+#define MLP_MODEL_CACHE_H
+
+#include "postgres.h"
+
+#include "core/model.h"
+#include "core/weights.h"
+#include "model_store.h"
+
+#define MLP_MODEL_REF_MAX (MLP_MODEL_NAME_MAX + 16)
+
+typedef struct MlpCachedModel
+{
+	char		ref[MLP_MODEL_REF_MAX + 1];	/* hash key */
+	int64		model_id;		/* 0 when nothing is loaded */
+	int			version;
+	TimestampTz created_at;		/* with model_id, tells a re-created extension apart */
+	MlpModel	model;			/* malloc'd by the core */
+	MlpModelMeta meta;
+	uint64		validated_in;	/* statement stamp of the last validation */
+	uint64		last_used;		/* for eviction */
+	int			pins;			/* > 0 while a batch function holds the entry */
+	/* single-image buffers of the per-row functions */
+	float	   *row_input;
+	float	   *row_logits;
+	float	   *row_scratch;
+} MlpCachedModel;
+
+/* The entry of ref, loaded and validated for the current statement (ERROR when no model). */
+extern MlpCachedModel *MlpModelCacheGet(const char *ref);
+
+/* Keeps an entry from being replaced or evicted while a batch function uses it. */
+extern void MlpModelCachePin(MlpCachedModel *entry);
+extern void MlpModelCacheUnpin(MlpCachedModel *entry);
+
+/* Reference of the deployed model, read once per statement (ERROR when none is deployed). */
+extern const char *MlpDeployedModelRef(void);
+
+/* Loads OpenBLAS and sets the thread count scoring should use in this process now. */
+extern void MlpScoringPrepareBlas(void);
+
+/* GUCs */
+extern int	mlp_scoring_batch_size;
+extern int	mlp_evaluate_max_memory_mb;
+
+#endif

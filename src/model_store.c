@@ -1,0 +1,488 @@
+/*
+ * model_store.c - versions of models in mlpscale.models: look-up, insertion, loading.
+ *
+ * All access goes through SPI with typed parameters.  Reads run as the calling role (the
+ * table is readable by everyone); inserts switch to the extension owner, the only role that
+ * may write the table, after checking that the caller may add a version to the name.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "core/arch.h"
+#include "mlpscale.h"
+#include "model_store.h"
+
+#define MLP_ERRBUF 512
+
+/* Advisory lock class that serialises the versions of one name. */
+#define MLP_MODEL_LOCK_CLASS 0x6d6c70	/* "mlp" */
+
+void
+MlpCheckModelName(const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must not be empty")));
+	if (strlen(name) > MLP_MODEL_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name \"%s\" is too long", name),
+				 errdetail("Model names have at most %d bytes.", MLP_MODEL_NAME_MAX)));
+	if (strchr(name, '@') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name \"%s\" must not contain \"@\"", name),
+				 errhint("\"name@N\" refers to version N of a model.")));
+}
+
+void
+MlpParseModelRef(const char *ref, char **name_out, int *version_out)
+{
+	const char *at = strrchr(ref, '@');
+	int			version = 0;
+
+	if (at != NULL)
+	{
+		const char *p = at + 1;
+		int64		v = 0;
+
+		if (*p == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid model reference \"%s\"", ref),
+					 errhint("Give a model name, or \"name@N\" for version N.")));
+		for (; *p; p++)
+		{
+			if (*p < '0' || *p > '9' || v > INT_MAX / 10)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid model version \"%s\" in \"%s\"", at + 1, ref),
+						 errhint("Give a model name, or \"name@N\" for version N.")));
+			v = v * 10 + (*p - '0');
+		}
+		if (v < 1 || v > INT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid model version \"%s\" in \"%s\"", at + 1, ref),
+					 errdetail("Versions start at 1.")));
+		version = (int) v;
+	}
+	if (at == ref || ref[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must not be empty")));
+	if ((at ? (size_t) (at - ref) : strlen(ref)) > MLP_MODEL_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name \"%s\" is too long", ref),
+				 errdetail("Model names have at most %d bytes.", MLP_MODEL_NAME_MAX)));
+	*name_out = at ? pnstrdup(ref, at - ref) : pstrdup(ref);
+	*version_out = version;
+}
+
+static void
+ConnectSpi(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Runs the look-up of ref (SPI connected); returns the number of rows (0 or 1) with
+ * columns id, version, created_at, and extra_column when not NULL.
+ */
+static uint64
+LookupRef(const char *name, int version, const char *extra_column)
+{
+	char		sql[256];
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	int			rc;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	snprintf(sql, sizeof(sql),
+			 "SELECT id, version, created_at%s%s FROM " MLPSCALE_SCHEMA ".models "
+			 "WHERE name = $1%s ORDER BY version DESC LIMIT 1",
+			 extra_column ? ", " : "", extra_column ? extra_column : "",
+			 version > 0 ? " AND version = $2" : "");
+	rc = SPI_execute_with_args(sql, version > 0 ? 2 : 1, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "looking up model \"%s\" failed: %s", name, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static int64
+GetInt64Column(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+int64
+MlpModelStoreResolve(const char *ref, int *version_out, TimestampTz *created_out)
+{
+	char	   *name;
+	int			version;
+	int64		id = 0;
+
+	MlpParseModelRef(ref, &name, &version);
+	ConnectSpi();
+	if (LookupRef(name, version, NULL) > 0)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		id = GetInt64Column(1);
+		if (version_out)
+			*version_out = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		if (created_out)
+			*created_out = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	SPI_finish();
+	return id;
+}
+
+/* ERROR for a reference that means no model (SPI connected). */
+static void
+ReportMissingModel(const char *ref, const char *name, int version)
+{
+	if (version > 0 && LookupRef(name, 0, NULL) > 0)
+	{
+		bool		isnull;
+		int			latest = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version),
+				 errdetail("Its latest version is %d.", latest)));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" does not exist", name),
+			 errhint("Models are listed in table mlpscale.models.")));
+}
+
+int64
+MlpModelStoreResolveOrError(const char *ref, int *version_out)
+{
+	char	   *name;
+	int			version;
+	int64		id;
+
+	MlpParseModelRef(ref, &name, &version);
+	ConnectSpi();
+	if (LookupRef(name, version, NULL) == 0)
+		ReportMissingModel(ref, name, version);
+	id = GetInt64Column(1);
+	if (version_out)
+	{
+		bool		isnull;
+
+		*version_out = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_finish();
+	return id;
+}
+
+static Datum
+MakeInt4Array(const int *values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+		d[i] = Int32GetDatum(values[i]);
+	return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+static Datum
+MakeFloat4Array(const float *values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+		d[i] = Float4GetDatum(values[i]);
+	return PointerGetDatum(construct_array(d, n, FLOAT4OID, 4, true, TYPALIGN_INT));
+}
+
+static Datum
+MakeTextArray(char *const *values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(values[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* The model and its metadata as a safetensors bytea (palloc'd). */
+static bytea *
+SerialiseModel(const char *name, const MlpModel *model, const MlpModelMeta *meta)
+{
+	uint8_t    *buf = NULL;
+	size_t		len = 0;
+	char		err[MLP_ERRBUF];
+	MlpWeightsStatus st;
+	bytea	   *result;
+
+	st = mlp_weights_export(model, meta, &buf, &len, err, sizeof(err));
+	if (st != MLP_WEIGHTS_OK)
+		ereport(ERROR,
+				(errcode(st == MLP_WEIGHTS_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not serialise model \"%s\": %s", name, err)));
+	if (len > MaxAllocSize - VARHDRSZ)
+	{
+		free(buf);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" is too large to store: %zu bytes", name, len),
+				 errdetail("A bytea value holds at most 1 GB.")));
+	}
+	result = palloc_extended(len + VARHDRSZ, MCXT_ALLOC_NO_OOM);
+	if (result == NULL)
+	{
+		free(buf);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory serialising model \"%s\"", name),
+				 errdetail("Failed on a request of size %zu.", len)));
+	}
+	SET_VARSIZE(result, len + VARHDRSZ);
+	memcpy(VARDATA(result), buf, len);
+	free(buf);
+	return result;
+}
+
+int64
+MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta *meta,
+					int64 run_id, int64 parent_model_id, Oid owner, int *version_out)
+{
+	bytea	   *weights;
+	char		arch[64];
+	int			shape[3];
+	int			version;
+	int64		id;
+	int			rc;
+	MlpSavedUser saved;
+
+	MlpCheckModelName(name);
+	weights = SerialiseModel(name, model, meta);
+	mlp_arch_format(&model->arch, arch, sizeof(arch));
+	shape[0] = meta->input.channels;
+	shape[1] = meta->input.height;
+	shape[2] = meta->input.width;
+
+	ConnectSpi();
+
+	/* Concurrent inserts of one name would otherwise race for the same version number. */
+	{
+		Oid			types[2] = {INT4OID, TEXTOID};
+		Datum		values[2] = {Int32GetDatum(MLP_MODEL_LOCK_CLASS), CStringGetTextDatum(name)};
+
+		rc = SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
+								   2, types, values, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "locking model name \"%s\" failed: %s", name, SPI_result_code_string(rc));
+	}
+
+	/* The owner of a name is the role of its first version. */
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(name)};
+		bool		isnull;
+		Datum		d;
+
+		rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name = $1 "
+								   "ORDER BY version LIMIT 1), "
+								   "(SELECT max(version) FROM " MLPSCALE_SCHEMA ".models WHERE name = $1)",
+								   1, types, values, NULL, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the versions of model \"%s\" failed: %s", name,
+				 SPI_result_code_string(rc));
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			Oid			name_owner = DatumGetObjectId(d);
+
+			if (name_owner != owner && !superuser_arg(owner))
+			{
+				char	   *owner_name = GetUserNameFromId(name_owner, true);
+
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("permission denied to add a version to model \"%s\"", name),
+						 errdetail("Model \"%s\" belongs to role \"%s\".", name,
+								   owner_name ? owner_name : "(dropped)"),
+						 errhint("Choose another model name.")));
+			}
+		}
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		version = isnull ? 1 : DatumGetInt32(d) + 1;
+	}
+
+	{
+		Oid			types[13] = {TEXTOID, INT4OID, TEXTOID, INT4ARRAYOID, INT4OID,
+			FLOAT4ARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT8OID, BYTEAOID, INT8OID, INT8OID,
+		OIDOID};
+		Datum		values[13];
+		char		nulls[13];
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = CStringGetTextDatum(name);
+		values[1] = Int32GetDatum(version);
+		values[2] = CStringGetTextDatum(arch);
+		values[3] = MakeInt4Array(shape, 3);
+		values[4] = Int32GetDatum(meta->classes);
+		values[5] = MakeFloat4Array(meta->mean, meta->input.channels);
+		values[6] = MakeFloat4Array(meta->std, meta->input.channels);
+		if (meta->num_class_names > 0)
+			values[7] = MakeTextArray(meta->class_names, meta->num_class_names);
+		else
+		{
+			values[7] = (Datum) 0;
+			nulls[7] = 'n';
+		}
+		values[8] = Int64GetDatum(mlp_arch_param_count(&model->arch));
+		values[9] = PointerGetDatum(weights);
+		values[10] = Int64GetDatum(run_id);
+		nulls[10] = run_id > 0 ? ' ' : 'n';
+		values[11] = Int64GetDatum(parent_model_id);
+		nulls[11] = parent_model_id > 0 ? ' ' : 'n';
+		values[12] = ObjectIdGetDatum(owner);
+
+		MlpBecomeExtensionOwner(&saved);
+		rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".models "
+								   "(name, version, arch, input_shape, classes, mean, std, "
+								   "class_names, params, weights, run_id, parent_model_id, owner) "
+								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+								   "RETURNING id",
+								   13, types, values, nulls, false, 1);
+		MlpRestoreUser(&saved);
+		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "inserting model \"%s\" failed: %s", name, SPI_result_code_string(rc));
+		id = GetInt64Column(1);
+	}
+	SPI_finish();
+	pfree(weights);
+	if (version_out)
+		*version_out = version;
+	return id;
+}
+
+/* Unpacks stored safetensors; a failure means the stored row is damaged. */
+static void
+UnpackWeights(const char *what, bytea *weights, MlpModel *model_out, MlpModelMeta *meta_out)
+{
+	MlpImportOverrides none;
+	char		err[MLP_ERRBUF];
+	MlpWeightsStatus st;
+
+	memset(&none, 0, sizeof(none));
+	st = mlp_weights_import((const uint8_t *) VARDATA_ANY(weights), VARSIZE_ANY_EXHDR(weights),
+							&none, model_out, meta_out, err, sizeof(err));
+	if (st == MLP_WEIGHTS_NO_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory loading model %s", what),
+				 errdetail("%s", err)));
+	if (st != MLP_WEIGHTS_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("stored weights of model %s are invalid: %s", what, err)));
+}
+
+void
+MlpModelStoreLoad(const char *name, MlpModel *model_out, MlpModelMeta *meta_out,
+				  int64 *model_id_out)
+{
+	char	   *base;
+	int			version;
+	bool		isnull;
+	bytea	   *weights;
+	char	   *what;
+
+	MlpParseModelRef(name, &base, &version);
+	ConnectSpi();
+	if (LookupRef(base, version, "weights") == 0)
+		ReportMissingModel(name, base, version);
+	if (model_id_out)
+		*model_id_out = GetInt64Column(1);
+	weights = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4,
+											&isnull));
+	what = psprintf("\"%s\"", name);
+	UnpackWeights(what, weights, model_out, meta_out);
+	SPI_finish();
+}
+
+void
+MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_out)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(model_id)};
+	bool		isnull;
+	bytea	   *weights;
+	char	   *what;
+	int			rc;
+
+	ConnectSpi();
+	rc = SPI_execute_with_args("SELECT name, version, weights FROM " MLPSCALE_SCHEMA ".models WHERE id = $1",
+							   1, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading model %lld failed: %s", (long long) model_id,
+			 SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model with id %lld does not exist", (long long) model_id)));
+	what = psprintf("\"%s\" version %s",
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	weights = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
+											&isnull));
+	UnpackWeights(what, weights, model_out, meta_out);
+	SPI_finish();
+}
+
+bytea *
+MlpModelStoreWeights(const char *ref, int64 *model_id_out)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *name;
+	int			version;
+	bool		isnull;
+	Datum		d;
+	bytea	   *result;
+
+	MlpParseModelRef(ref, &name, &version);
+	ConnectSpi();
+	if (LookupRef(name, version, "weights") == 0)
+		ReportMissingModel(ref, name, version);
+	if (model_id_out)
+		*model_id_out = GetInt64Column(1);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		result = DatumGetByteaPCopy(d);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
