@@ -66,6 +66,9 @@ void		mlp_model_init_head(MlpModel *m, MlpRng *rng);
 /* Tensor by reference name, or NULL. */
 const MlpTensor *mlp_model_find_tensor(const MlpModel *m, const char *name);
 
+/* Floats an MlpActivations for max_batch images holds (memory budgets before allocating). */
+size_t		mlp_activations_floats(const MlpArch *arch, int max_batch);
+
 int			mlp_activations_create(MlpActivations *a, const MlpModel *m, int max_batch,
 								   char *err, size_t errlen);
 void		mlp_activations_free(MlpActivations *a);

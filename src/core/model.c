@@ -1,0 +1,536 @@
+/*
+ * model.c - the MLPs of arch.h over one contiguous parameter buffer: layout, init, forward,
+ * backward and scratch-buffer inference.
+ *
+ * Layout (state-dict names, linear_out moved last so [head_offset, num_params) is the head):
+ *   B_: linear_in.{weight,bias}, blocks.{i}.block.{0,2}.{weight,bias}, layernorms.{i}.*,
+ *       linear_out.{weight,bias}
+ *   S_: linear_in.*, layers.{i}.{weight,bias}, layernorms.{i}.*, linear_out.*
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+
+/* Every buffer starts on a cache line (SGEMM packing and vector loads like that). */
+#define MLP_ALIGN_FLOATS 16
+
+static size_t
+round_up(size_t n)
+{
+	return (n + MLP_ALIGN_FLOATS - 1) / MLP_ALIGN_FLOATS * MLP_ALIGN_FLOATS;
+}
+
+static float *
+alloc_floats(size_t n)
+{
+	size_t		bytes = round_up(n ? n : 1) * sizeof(float);
+
+	return aligned_alloc(MLP_ALIGN_FLOATS * sizeof(float), bytes);
+}
+
+/* ---- layout ---------------------------------------------------------------------------- */
+
+/* Tensor indices into m->tensors, by role. */
+static int
+t_in_w(void)
+{
+	return 0;
+}
+
+static int
+t_out_w(const MlpModel *m)
+{
+	return m->num_tensors - 2;
+}
+
+/* B_: blocks.{l}.block.0.weight; the bias, block.2.weight and block.2.bias follow */
+static int
+t_block(int l)
+{
+	return 2 + 4 * l;
+}
+
+/* S_: layers.{l}.weight; its bias follows */
+static int
+t_layer(int l)
+{
+	return 2 + 2 * l;
+}
+
+/* layernorms.{l}.weight (both kinds); its bias follows */
+static int
+t_norm(const MlpModel *m, int l)
+{
+	int			nlin = m->arch.kind == MLP_KIND_BOTTLENECK ? 4 * m->arch.depth
+		: 2 * (m->arch.depth - 1);
+
+	return 2 + nlin + 2 * l;
+}
+
+/* Number of LayerNorms (and of blocks / hidden linears). */
+static int
+num_layers(const MlpArch *a)
+{
+	return a->kind == MLP_KIND_BOTTLENECK ? a->depth : a->depth - 1;
+}
+
+static float *
+P(const MlpModel *m, int t)
+{
+	return m->params + m->tensors[t].offset;
+}
+
+static float *
+G(const MlpModel *m, int t)
+{
+	return m->grads + m->tensors[t].offset;
+}
+
+static void
+add_tensor(MlpModel *m, size_t *off, int ndim, int64_t d0, int64_t d1, const char *fmt, int i)
+{
+	MlpTensor  *t = &m->tensors[m->num_tensors++];
+
+	snprintf(t->name, sizeof(t->name), fmt, i);
+	t->ndim = ndim;
+	t->shape[0] = d0;
+	t->shape[1] = ndim == 2 ? d1 : 0;
+	t->numel = (size_t) d0 * (ndim == 2 ? (size_t) d1 : 1);
+	t->offset = *off;
+	*off += t->numel;
+}
+
+int
+mlp_model_create(MlpModel *m, const MlpArch *arch, bool with_grads, char *err, size_t errlen)
+{
+	int64_t		W = arch->width,
+				D = arch->in_dim,
+				C = arch->classes,
+				kW = (int64_t) arch->expansion * arch->width;
+	int			nl;
+	size_t		off = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (mlp_arch_validate(arch, err, errlen) != 0)
+		return -1;
+	m->arch = *arch;
+	nl = num_layers(arch);
+	m->tensors = calloc(6 * (size_t) arch->depth + 4, sizeof(MlpTensor));
+	if (m->tensors == NULL)
+		goto oom;
+
+	add_tensor(m, &off, 2, W, D, "linear_in.weight", 0);
+	add_tensor(m, &off, 1, W, 0, "linear_in.bias", 0);
+	for (int l = 0; l < nl; l++)
+	{
+		if (arch->kind == MLP_KIND_BOTTLENECK)
+		{
+			add_tensor(m, &off, 2, kW, W, "blocks.%d.block.0.weight", l);
+			add_tensor(m, &off, 1, kW, 0, "blocks.%d.block.0.bias", l);
+			add_tensor(m, &off, 2, W, kW, "blocks.%d.block.2.weight", l);
+			add_tensor(m, &off, 1, W, 0, "blocks.%d.block.2.bias", l);
+		}
+		else
+		{
+			add_tensor(m, &off, 2, W, W, "layers.%d.weight", l);
+			add_tensor(m, &off, 1, W, 0, "layers.%d.bias", l);
+		}
+	}
+	for (int l = 0; l < nl; l++)
+	{
+		add_tensor(m, &off, 1, W, 0, "layernorms.%d.weight", l);
+		add_tensor(m, &off, 1, W, 0, "layernorms.%d.bias", l);
+	}
+	m->head_offset = off;
+	add_tensor(m, &off, 2, C, W, "linear_out.weight", 0);
+	add_tensor(m, &off, 1, C, 0, "linear_out.bias", 0);
+	m->num_params = off;
+
+	m->params = alloc_floats(off);
+	if (m->params == NULL)
+		goto oom;
+	memset(m->params, 0, off * sizeof(float));
+	if (with_grads)
+	{
+		m->grads = alloc_floats(off);
+		if (m->grads == NULL)
+			goto oom;
+		memset(m->grads, 0, off * sizeof(float));
+	}
+	return 0;
+
+oom:
+	if (err && errlen)
+		snprintf(err, errlen, "out of memory for a model of %zu parameters (%.1f MiB%s)",
+				 (size_t) mlp_arch_param_count(arch),
+				 mlp_arch_param_count(arch) * 4.0 / 1048576.0, with_grads ? ", twice for gradients" : "");
+	mlp_model_free(m);
+	return -1;
+}
+
+void
+mlp_model_free(MlpModel *m)
+{
+	free(m->params);
+	free(m->grads);
+	free(m->tensors);
+	memset(m, 0, sizeof(*m));
+}
+
+const MlpTensor *
+mlp_model_find_tensor(const MlpModel *m, const char *name)
+{
+	for (int i = 0; i < m->num_tensors; i++)
+		if (strcmp(m->tensors[i].name, name) == 0)
+			return &m->tensors[i];
+	return NULL;
+}
+
+/* PyTorch's nn.Linear.reset_parameters: weight and bias both U(-1/sqrt(fan_in), +...). */
+static void
+init_linear(MlpModel *m, int t, MlpRng *rng)
+{
+	const MlpTensor *w = &m->tensors[t],
+			   *b = &m->tensors[t + 1];
+	double		bound = 1.0 / sqrt((double) w->shape[1]);
+
+	for (size_t i = 0; i < w->numel; i++)
+		m->params[w->offset + i] = (float) mlp_rng_uniform_range(rng, -bound, bound);
+	for (size_t i = 0; i < b->numel; i++)
+		m->params[b->offset + i] = (float) mlp_rng_uniform_range(rng, -bound, bound);
+}
+
+void
+mlp_model_init_weights(MlpModel *m, MlpRng *rng)
+{
+	int			nl = num_layers(&m->arch);
+
+	init_linear(m, t_in_w(), rng);
+	for (int l = 0; l < nl; l++)
+	{
+		if (m->arch.kind == MLP_KIND_BOTTLENECK)
+		{
+			init_linear(m, t_block(l), rng);
+			init_linear(m, t_block(l) + 2, rng);
+		}
+		else
+			init_linear(m, t_layer(l), rng);
+		for (int64_t j = 0; j < m->arch.width; j++)
+		{
+			P(m, t_norm(m, l))[j] = 1.0f;
+			P(m, t_norm(m, l) + 1)[j] = 0.0f;
+		}
+	}
+	init_linear(m, t_out_w(m), rng);
+}
+
+void
+mlp_model_init_head(MlpModel *m, MlpRng *rng)
+{
+	init_linear(m, t_out_w(m), rng);
+}
+
+void
+mlp_model_zero_grads(MlpModel *m)
+{
+	if (m->grads)
+		memset(m->grads, 0, m->num_params * sizeof(float));
+}
+
+/* ---- activations ----------------------------------------------------------------------- */
+
+/*
+ * Pointers into MlpActivations.buf.  B_: x[0..L] residual stream (x[0] = linear_in output,
+ * x[L] the head input), ln[l] LayerNorm outputs, h[l] pre-GELU (bias included), a[l] GELU
+ * outputs.  S_: x[0..L-1] linear outputs (x[0] = linear_in), ln[l], a[l] = GELU(ln[l]).
+ * d_* are backward scratch.
+ */
+typedef struct ActPtrs
+{
+	float	  **x;
+	float	  **ln;
+	float	  **h;
+	float	  **a;
+	float	  **mean;
+	float	  **rstd;
+	float	   *d_x;
+	float	   *d_ln;
+	float	   *d_h;
+} ActPtrs;
+
+/* Walks the layout once: counts floats when buf is NULL, sets pointers otherwise. */
+static size_t
+activations_layout(const MlpArch *arch, size_t Bm, float *buf, ActPtrs *p)
+{
+	size_t		W = arch->width,
+				kW = (size_t) arch->expansion * arch->width;
+	int			nl = num_layers(arch);
+	bool		bott = arch->kind == MLP_KIND_BOTTLENECK;
+	size_t		off = 0;
+
+#define TAKE(ptr, n) do { if (buf) (ptr) = buf + off; off += round_up(n); } while (0)
+	for (int l = 0; l <= nl; l++)
+		TAKE(p->x[l], Bm * W);
+	for (int l = 0; l < nl; l++)
+	{
+		TAKE(p->ln[l], Bm * W);
+		if (bott)
+		{
+			TAKE(p->h[l], Bm * kW);
+			TAKE(p->a[l], Bm * kW);
+		}
+		else
+			TAKE(p->a[l], Bm * W);
+		TAKE(p->mean[l], Bm);
+		TAKE(p->rstd[l], Bm);
+	}
+	TAKE(p->d_x, Bm * W);
+	TAKE(p->d_ln, Bm * W);
+	if (bott)
+		TAKE(p->d_h, Bm * kW);
+#undef TAKE
+	return off;
+}
+
+size_t
+mlp_activations_floats(const MlpArch *arch, int max_batch)
+{
+	float	   *dummy[MLP_ARCH_MAX_DEPTH + 1];
+	ActPtrs		p = {dummy, dummy, dummy, dummy, dummy, dummy, NULL, NULL, NULL};
+
+	return activations_layout(arch, (size_t) max_batch, NULL, &p);
+}
+
+int
+mlp_activations_create(MlpActivations *a, const MlpModel *m, int max_batch,
+					   char *err, size_t errlen)
+{
+	int			nl = num_layers(&m->arch);
+	ActPtrs    *p;
+	size_t		n;
+
+	memset(a, 0, sizeof(*a));
+	if (max_batch < 1)
+	{
+		if (err && errlen)
+			snprintf(err, errlen, "batch size %d must be at least 1", max_batch);
+		return -1;
+	}
+	n = mlp_activations_floats(&m->arch, max_batch);
+	p = calloc(1, sizeof(ActPtrs));
+	if (p)
+	{
+		/* one array of 6 * (nl + 1) pointers for the six per-layer lists */
+		float	  **lists = calloc(6 * ((size_t) nl + 1), sizeof(float *));
+
+		if (lists)
+		{
+			p->x = lists;
+			p->ln = lists + (nl + 1);
+			p->h = lists + 2 * (nl + 1);
+			p->a = lists + 3 * (nl + 1);
+			p->mean = lists + 4 * (nl + 1);
+			p->rstd = lists + 5 * (nl + 1);
+			a->buf = alloc_floats(n);
+		}
+		if (lists == NULL || a->buf == NULL)
+		{
+			free(lists);
+			free(p);
+			p = NULL;
+		}
+	}
+	if (p == NULL)
+	{
+		free(a->buf);
+		a->buf = NULL;
+		if (err && errlen)
+			snprintf(err, errlen, "out of memory for the activations of a batch of %d (%.1f MiB)",
+					 max_batch, n * 4.0 / 1048576.0);
+		return -1;
+	}
+	activations_layout(&m->arch, (size_t) max_batch, a->buf, p);
+	a->max_batch = max_batch;
+	a->num_floats = n;
+	a->priv = p;
+	return 0;
+}
+
+void
+mlp_activations_free(MlpActivations *a)
+{
+	ActPtrs    *p = a->priv;
+
+	if (p)
+	{
+		free(p->x);				/* the pointer lists are one allocation */
+		free(p);
+	}
+	free(a->buf);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- forward and backward -------------------------------------------------------------- */
+
+static void
+check_batch(const MlpActivations *acts, int B)
+{
+	/* a larger batch would write past the activation buffer: a caller bug, stop here */
+	if (B < 0 || B > acts->max_batch)
+	{
+		fprintf(stderr, "mlpscale: batch %d exceeds the activations' capacity %d\n",
+				B, acts->max_batch);
+		abort();
+	}
+}
+
+void
+mlp_model_forward(const MlpModel *m, MlpActivations *acts, const float *x, int B,
+				  float *logits)
+{
+	const MlpArch *ar = &m->arch;
+	ActPtrs    *p = acts->priv;
+	int			W = ar->width,
+				D = (int) ar->in_dim,
+				C = ar->classes,
+				kW = ar->expansion * ar->width;
+	int			nl = num_layers(ar);
+
+	check_batch(acts, B);
+	if (B == 0)
+		return;
+	mlp_linear_forward(p->x[0], x, P(m, t_in_w()), P(m, t_in_w() + 1), NULL, B, D, W);
+	for (int l = 0; l < nl; l++)
+	{
+		int			tn = t_norm(m, l);
+
+		mlp_layernorm_forward(p->ln[l], p->mean[l], p->rstd[l], p->x[l],
+							  P(m, tn), P(m, tn + 1), B, W);
+		if (ar->kind == MLP_KIND_BOTTLENECK)
+		{
+			int			tb = t_block(l);
+
+			mlp_linear_forward(p->h[l], p->ln[l], P(m, tb), NULL, NULL, B, W, kW);
+			mlp_bias_gelu_forward(p->h[l], p->a[l], P(m, tb + 1), B, kW);
+			mlp_linear_forward(p->x[l + 1], p->a[l], P(m, tb + 2), P(m, tb + 3), p->x[l],
+							   B, kW, W);
+		}
+		else
+		{
+			int			tl = t_layer(l);
+
+			/* GELU(ln) is a fresh buffer: backward needs ln as GELU's input */
+			mlp_bias_gelu_forward(p->ln[l], p->a[l], NULL, B, W);
+			mlp_linear_forward(p->x[l + 1], p->a[l], P(m, tl), P(m, tl + 1), NULL, B, W, W);
+		}
+	}
+	mlp_linear_forward(logits, p->x[nl], P(m, t_out_w(m)), P(m, t_out_w(m) + 1), NULL,
+					   B, W, C);
+}
+
+void
+mlp_model_backward(MlpModel *m, MlpActivations *acts, const float *x,
+				   const float *dlogits, int B)
+{
+	const MlpArch *ar = &m->arch;
+	ActPtrs    *p = acts->priv;
+	int			W = ar->width,
+				D = (int) ar->in_dim,
+				C = ar->classes,
+				kW = ar->expansion * ar->width;
+	int			nl = num_layers(ar);
+	float	   *dx = p->d_x;
+
+	check_batch(acts, B);
+	if (B == 0 || m->grads == NULL)
+		return;
+	mlp_linear_backward(dx, G(m, t_out_w(m)), G(m, t_out_w(m) + 1), dlogits, p->x[nl],
+						P(m, t_out_w(m)), B, W, C);
+	for (int l = nl - 1; l >= 0; l--)
+	{
+		int			tn = t_norm(m, l);
+
+		if (ar->kind == MLP_KIND_BOTTLENECK)
+		{
+			int			tb = t_block(l);
+
+			/* dx is the gradient of x[l+1], and through the residual also of x[l] */
+			mlp_linear_backward(p->d_h, G(m, tb + 2), G(m, tb + 3), dx, p->a[l], P(m, tb + 2),
+								B, kW, W);
+			mlp_gelu_backward(p->d_h, G(m, tb + 1), p->d_h, p->h[l], B, kW);
+			mlp_linear_backward(p->d_ln, G(m, tb), NULL, p->d_h, p->ln[l], P(m, tb), B, W, kW);
+			mlp_layernorm_backward(dx, G(m, tn), G(m, tn + 1), p->d_ln, p->x[l], p->mean[l],
+								   p->rstd[l], P(m, tn), dx, B, W);
+		}
+		else
+		{
+			int			tl = t_layer(l);
+
+			mlp_linear_backward(p->d_ln, G(m, tl), G(m, tl + 1), dx, p->a[l], P(m, tl), B, W, W);
+			mlp_gelu_backward(p->d_ln, NULL, p->d_ln, p->ln[l], B, W);
+			mlp_layernorm_backward(dx, G(m, tn), G(m, tn + 1), p->d_ln, p->x[l], p->mean[l],
+								   p->rstd[l], P(m, tn), NULL, B, W);
+		}
+	}
+	/* the input needs no gradient: only linear_in's weight and bias */
+	mlp_linear_backward(NULL, G(m, t_in_w()), G(m, t_in_w() + 1), dx, x, P(m, t_in_w()),
+						B, D, W);
+}
+
+/* ---- inference ------------------------------------------------------------------------- */
+
+size_t
+mlp_model_scratch_floats(const MlpModel *m, int B)
+{
+	size_t		W = m->arch.width,
+				kW = (size_t) m->arch.expansion * m->arch.width;
+
+	if (m->arch.kind == MLP_KIND_BOTTLENECK)
+		return round_up((size_t) B * W) * 2 + round_up((size_t) B * kW);
+	return round_up((size_t) B * W) * 2;
+}
+
+void
+mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits, float *scratch)
+{
+	const MlpArch *ar = &m->arch;
+	int			W = ar->width,
+				D = (int) ar->in_dim,
+				C = ar->classes,
+				kW = ar->expansion * ar->width;
+	int			nl = num_layers(ar);
+	float	   *xs = scratch;	/* residual stream / current activations */
+	float	   *tmp = scratch + round_up((size_t) B * W);
+	float	   *h = tmp + round_up((size_t) B * W);
+
+	if (B <= 0)
+		return;
+	mlp_linear_forward(xs, x, P(m, t_in_w()), P(m, t_in_w() + 1), NULL, B, D, W);
+	for (int l = 0; l < nl; l++)
+	{
+		int			tn = t_norm(m, l);
+
+		mlp_layernorm_forward(tmp, NULL, NULL, xs, P(m, tn), P(m, tn + 1), B, W);
+		if (ar->kind == MLP_KIND_BOTTLENECK)
+		{
+			int			tb = t_block(l);
+
+			mlp_linear_forward(h, tmp, P(m, tb), NULL, NULL, B, W, kW);
+			mlp_bias_gelu_forward(h, h, P(m, tb + 1), B, kW);
+			mlp_linear_forward(xs, h, P(m, tb + 2), P(m, tb + 3), xs, B, kW, W);
+		}
+		else
+		{
+			int			tl = t_layer(l);
+
+			mlp_bias_gelu_forward(tmp, tmp, NULL, B, W);
+			mlp_linear_forward(xs, tmp, P(m, tl), P(m, tl + 1), NULL, B, W, W);
+		}
+	}
+	mlp_linear_forward(logits, xs, P(m, t_out_w(m)), P(m, t_out_w(m) + 1), NULL, B, W, C);
+}
