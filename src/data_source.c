@@ -1,0 +1,349 @@
+/*
+ * data_source.c - reading (image, label) rows of a table, view or query with SPI.
+ *
+ * Used by training (in the background worker) and by mlp_evaluate.  The rows are read with
+ * the privileges of the current role, through a cursor so that only one batch of tuples is
+ * in memory besides the packed uint8 result.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+
+#include "core/arch.h"
+#include "data_source.h"
+#include "image_type.h"
+
+#define MLP_SOURCE_FETCH_ROWS 1000
+#define MLP_SOURCE_SHOWN_CHARS 60
+
+static const char *query_keywords[] = {"select", "with", "values", "table"};
+
+bool
+MlpSourceIsQuery(const char *source)
+{
+	const char *p = source;
+
+	while (*p && (isspace((unsigned char) *p) || *p == '('))
+		p++;
+	for (int i = 0; i < lengthof(query_keywords); i++)
+	{
+		size_t		len = strlen(query_keywords[i]);
+
+		if (pg_strncasecmp(p, query_keywords[i], len) == 0 &&
+			!(isalnum((unsigned char) p[len]) || p[len] == '_' || p[len] == '$'))
+			return true;
+	}
+	return false;
+}
+
+/* The source as shown in messages: queries can be long. */
+static char *
+ShownSource(const char *source)
+{
+	if (strlen(source) <= MLP_SOURCE_SHOWN_CHARS)
+		return pstrdup(source);
+	return psprintf("%.*s...", pg_mbcliplen(source, strlen(source), MLP_SOURCE_SHOWN_CHARS - 3),
+					source);
+}
+
+/* "(query)" with trailing semicolons removed, on its own lines so a final comment is harmless. */
+static char *
+WrappedQuery(const char *query)
+{
+	size_t		len = strlen(query);
+
+	while (len > 0 && (isspace((unsigned char) query[len - 1]) || query[len - 1] == ';'))
+		len--;
+	return psprintf("(\n%.*s\n) AS mlp_source", (int) len, query);
+}
+
+/* A relation name, resolved and quoted; ERROR when it does not exist. */
+static char *
+QuotedRelation(const char *source, const char *what)
+{
+	List	   *names;
+	RangeVar   *rv;
+	Oid			relid;
+
+	if (source[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what),
+				 errhint("Give a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
+	names = stringToQualifiedNameList(source);
+	rv = makeRangeVarFromNameList(names);
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("%s relation \"%s\" does not exist", what, source),
+				 errhint("Give a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static char *
+SourceFromClause(const char *source, const char *what)
+{
+	if (MlpSourceIsQuery(source))
+		return WrappedQuery(source);
+	return QuotedRelation(source, what);
+}
+
+char *
+MlpSourceSelect(const char *source, const char *image_column, const char *label_column)
+{
+	char	   *from = SourceFromClause(source, "source");
+
+	if (label_column != NULL)
+		return psprintf("SELECT %s, %s FROM %s", quote_identifier(image_column),
+						quote_identifier(label_column), from);
+	return psprintf("SELECT %s FROM %s", quote_identifier(image_column), from);
+}
+
+/* Attribute number of column name in desc, or 0; ERROR when the name is ambiguous. */
+static int
+FindColumn(TupleDesc desc, const char *name, const char *what)
+{
+	int			found = 0;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (found != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("%s has more than one column \"%s\"", what, name)));
+		found = i + 1;
+	}
+	return found;
+}
+
+static char *
+ColumnList(TupleDesc desc)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		appendStringInfo(&s, "%s%s %s", s.len ? ", " : "", quote_identifier(NameStr(att->attname)),
+						 format_type_be(att->atttypid));
+	}
+	return s.data;
+}
+
+static int
+RequireColumn(TupleDesc desc, const char *name, const char *what, const char *option)
+{
+	int			attno = FindColumn(desc, name, what);
+
+	if (attno == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s has no column \"%s\"", what, name),
+				 errdetail("Its columns are: %s.", ColumnList(desc)),
+				 errhint("Rename the column in a query (SELECT ... AS %s), or pass %s.",
+						 quote_identifier(name), option)));
+	return attno;
+}
+
+static int64
+GetLabel(Datum d, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+void
+MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
+{
+	const char *what = opts->what ? opts->what : "source";
+	const char *image_column = opts->image_column ? opts->image_column : "image";
+	const char *label_column = opts->label_column;
+	MemoryContext result_cxt = CurrentMemoryContext;
+	MemoryContext batch_cxt;
+	char	   *sql;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	TupleDesc	desc;
+	int			image_att;
+	int			label_att = 0;
+	Oid			label_type = InvalidOid;
+	Size		image_bytes = 0;
+	int64		capacity = 0;
+	int64		n = 0;
+	char	   *shown;
+
+	if (opts->source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+	shown = ShownSource(opts->source);
+	memset(out, 0, sizeof(*out));
+	out->max_label = -1;
+
+	sql = psprintf("SELECT * FROM %s", SourceFromClause(opts->source, what));
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for %s \"%s\": %s", what, shown,
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	desc = portal->tupDesc;
+
+	image_att = RequireColumn(desc, image_column, what, "image_column");
+	if (TupleDescAttr(desc, image_att - 1)->atttypid != MlpImageTypeOid())
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of the %s has type %s, not image", image_column, what,
+						format_type_be(TupleDescAttr(desc, image_att - 1)->atttypid)),
+				 errhint("Convert with image_from_bytes(data, channels, height, width) or image_decode(data).")));
+	if (label_column != NULL)
+	{
+		label_att = RequireColumn(desc, label_column, what, "label_column");
+		label_type = TupleDescAttr(desc, label_att - 1)->atttypid;
+		if (label_type != INT2OID && label_type != INT4OID && label_type != INT8OID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of the %s has type %s, not an integer type",
+							label_column, what, format_type_be(label_type)),
+					 errhint("Labels are class numbers from 0; cast them in a query.")));
+	}
+
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlpscale source batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		uint64		fetched;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, MLP_SOURCE_FETCH_ROWS);
+		fetched = SPI_processed;
+		if (fetched == 0)
+			break;
+
+		for (uint64 r = 0; r < fetched; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			bool		isnull;
+			Datum		d;
+			MlpImage   *img;
+			int64		row = n + 1;
+			MemoryContext old;
+
+			d = SPI_getbinval(tup, SPI_tuptable->tupdesc, image_att, &isnull);
+			if (isnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("row %lld of the %s has a NULL image", (long long) row, what),
+						 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
+								 quote_identifier(image_column))));
+			old = MemoryContextSwitchTo(batch_cxt);
+			img = DatumGetMlpImageP(d);
+			MemoryContextSwitchTo(old);
+
+			if (n == 0)
+			{
+				out->channels = img->channels;
+				out->height = img->height;
+				out->width = img->width;
+				image_bytes = MlpImageNumBytes(img);
+			}
+			else if (img->channels != out->channels || img->height != out->height ||
+					 img->width != out->width)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("row %lld of the %s has an image of shape %dx%dx%d, not %dx%dx%d like the first row",
+								(long long) row, what, img->channels, img->height, img->width,
+								out->channels, out->height, out->width),
+						 errhint("Resize the images in a query with image_resize(image, height, width).")));
+
+			if (n == capacity)
+			{
+				int64		want = capacity == 0 ? 1024 : capacity * 2;
+
+				if (opts->memory_limit > 0 && (Size) (n + 1) * image_bytes > opts->memory_limit)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("the images of the %s need more than %zu bytes of memory, the limit",
+									what, opts->memory_limit),
+							 errdetail("%lld rows of %zu bytes were read so far.",
+									   (long long) (n + 1), image_bytes),
+							 errhint("Use fewer rows or smaller images, or raise the memory limit setting.")));
+				if (opts->memory_limit > 0 && (Size) want * image_bytes > opts->memory_limit)
+					want = Max(n + 1, (int64) (opts->memory_limit / image_bytes));
+				if (out->images == NULL)
+					out->images = MemoryContextAllocHuge(result_cxt, want * image_bytes);
+				else
+					out->images = repalloc_huge(out->images, want * image_bytes);
+				if (label_column != NULL)
+				{
+					if (out->labels == NULL)
+						out->labels = MemoryContextAllocHuge(result_cxt, want * sizeof(int32));
+					else
+						out->labels = repalloc_huge(out->labels, want * sizeof(int32));
+				}
+				capacity = want;
+			}
+			memcpy(out->images + (Size) n * image_bytes, img->data, image_bytes);
+
+			if (label_column != NULL)
+			{
+				int64		label;
+				int			limit = opts->classes > 0 ? opts->classes : MLP_ARCH_MAX_CLASSES;
+
+				d = SPI_getbinval(tup, SPI_tuptable->tupdesc, label_att, &isnull);
+				if (isnull)
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("row %lld of the %s has a NULL label", (long long) row, what),
+							 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
+									 quote_identifier(label_column))));
+				label = GetLabel(d, label_type);
+				if (label < 0 || label >= limit)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_EXCEPTION),
+							 errmsg("row %lld of the %s has label %lld, outside [0, %d)",
+									(long long) row, what, (long long) label, limit),
+							 opts->classes > 0 ?
+							 errdetail("The model has %d classes.", opts->classes) : 0));
+				out->labels[n] = (int32) label;
+				out->max_label = Max(out->max_label, (int32) label);
+			}
+			n++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextReset(batch_cxt);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(batch_cxt);
+
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" has no rows", what, shown)));
+	out->n = n;
+}
