@@ -1,0 +1,146 @@
+/*
+ * test_blas.c - OpenBLAS loading, kernel choice and mlp_sgemm against the naive reference.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "tap.h"
+
+static uint64_t lcg = 12345;
+
+static float
+frand(void)
+{
+	lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (float) ((lcg >> 40) / (double) (1 << 24)) * 2.0f - 1.0f;
+}
+
+/* One product with padded leading dimensions; returns the worst error relative to scale. */
+static double
+compare(bool ta, bool tb, int M, int N, int K, float alpha, float beta)
+{
+	int			lda = (ta ? M : K) + 3,
+				ldb = (tb ? K : N) + 2,
+				ldc = N + 5;
+	size_t		na = (size_t) (ta ? K : M) * lda,
+				nb = (size_t) (tb ? N : K) * ldb,
+				nc = (size_t) M * ldc;
+	float	   *A = malloc(sizeof(float) * (na + 1)),
+			   *Bm = malloc(sizeof(float) * (nb + 1)),
+			   *C1 = malloc(sizeof(float) * (nc + 1)),
+			   *C2 = malloc(sizeof(float) * (nc + 1));
+	double		worst = 0.0;
+
+	for (size_t i = 0; i < na; i++)
+		A[i] = frand();
+	for (size_t i = 0; i < nb; i++)
+		Bm[i] = frand();
+	for (size_t i = 0; i < nc; i++)
+		C1[i] = C2[i] = frand();
+	mlp_sgemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C1, ldc);
+	mlp_sgemm_reference(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C2, ldc);
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < ldc; j++)
+		{
+			double		e = fabs((double) C1[(size_t) i * ldc + j] - C2[(size_t) i * ldc + j]);
+
+			/* entries are sums of K products of numbers in [-1, 1]: scale by sqrt(K) */
+			e /= (1.0 + sqrt((double) K));
+			if (e > worst)
+				worst = e;
+		}
+	free(A);
+	free(Bm);
+	free(C1);
+	free(C2);
+	return worst;
+}
+
+int
+main(void)
+{
+	char		err[256] = "";
+	const char *user_core = getenv("OPENBLAS_CORETYPE");
+	bool		user_set = user_core != NULL && user_core[0] != '\0';
+	static const int shapes[][3] = {
+		{1, 1, 1}, {7, 5, 3}, {13, 1, 17}, {1, 31, 9}, {33, 65, 129}, {64, 64, 64},
+		{100, 3, 250}, {257, 130, 67}
+	};
+
+	ok(strcmp(mlp_blas_corename(), "unloaded") == 0, "corename is \"unloaded\" before init");
+	ok(!mlp_blas_loaded(), "not loaded before init");
+	is_int(mlp_blas_init(err, sizeof(err)), 0, "mlp_blas_init succeeds");
+	if (err[0])
+		diag("init error: %s", err);
+	ok(mlp_blas_loaded(), "loaded after init");
+	is_int(mlp_blas_init(err, sizeof(err)), 0, "second init is a no-op");
+	diag("OpenBLAS kernel: %s, chosen OPENBLAS_CORETYPE: \"%s\", threads %d",
+		 mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads());
+	ok(strcmp(mlp_blas_corename(), "unloaded") != 0 && mlp_blas_corename()[0] != '\0',
+	   "corename reported after init");
+	if (user_set)
+		ok(mlp_blas_chosen_coretype()[0] == '\0', "a user-set OPENBLAS_CORETYPE=%s is respected",
+		   user_core);
+	else
+	{
+		__builtin_cpu_init();
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+			__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+		{
+			ok(strcmp(mlp_blas_chosen_coretype(), "SkylakeX") == 0, "AVX-512 CPU: SkylakeX chosen");
+			ok(strcasecmp(mlp_blas_corename(), "SkylakeX") == 0, "AVX-512 CPU: kernel is SkylakeX (%s)",
+			   mlp_blas_corename());
+		}
+		else if (__builtin_cpu_supports("avx2"))
+			ok(strcmp(mlp_blas_chosen_coretype(), "Haswell") == 0, "AVX2 CPU: Haswell chosen");
+		ok(strcasecmp(mlp_blas_corename(), "Prescott") != 0 || !__builtin_cpu_supports("avx2"),
+		   "not the generic Prescott kernel on an AVX2 CPU");
+	}
+
+	mlp_blas_set_threads(1);
+	is_int(mlp_blas_threads(), 1, "threads set to 1");
+	mlp_blas_set_threads(2);
+	is_int(mlp_blas_threads(), 2, "threads set to 2");
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+		for (int t = 0; t < 4; t++)
+		{
+			bool		ta = t & 1,
+						tb = t & 2;
+			int			M = shapes[s][0],
+						N = shapes[s][1],
+						K = shapes[s][2];
+			double		e = compare(ta, tb, M, N, K, 0.75f, s % 2 ? 0.0f : 1.5f);
+
+			ok(e < 1e-5, "sgemm %c%c M=%d N=%d K=%d agrees with the reference (err %.2g)",
+			   ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, e);
+		}
+
+	/* K = 0 scales C by beta; beta = 0 overwrites C even when it holds NaN */
+	{
+		float		C[6] = {1, 2, 3, 4, 5, 6},
+					A[1] = {0},
+					Bm[1] = {0};
+
+		mlp_sgemm(false, false, 2, 3, 0, 1.0f, A, 1, Bm, 3, 2.0f, C, 3);
+		ok(C[0] == 2 && C[5] == 12, "K = 0 gives beta * C");
+		C[1] = NAN;
+		mlp_sgemm(false, false, 2, 3, 0, 1.0f, A, 1, Bm, 3, 0.0f, C, 3);
+		ok(C[1] == 0 && C[4] == 0, "K = 0 and beta = 0 clear C, NaN included");
+	}
+	{
+		float		A[2] = {1, 2},
+					Bm[2] = {3, 4},
+					C[1] = {NAN};
+
+		mlp_sgemm(false, false, 1, 1, 2, 1.0f, A, 2, Bm, 1, 0.0f, C, 1);
+		is_close(C[0], 11.0, 0, 0, "beta = 0 ignores a NaN in C");
+		C[0] = NAN;
+		mlp_sgemm_reference(false, false, 1, 1, 2, 1.0f, A, 2, Bm, 1, 0.0f, C, 1);
+		is_close(C[0], 11.0, 0, 0, "the reference also ignores C when beta = 0");
+	}
+	return tap_done();
+}
