@@ -557,7 +557,7 @@ test_model(const char *archs)
 
 		mlp_rng_seed(&rng, 42, 1);
 		mlp_model_init_weights(&c.m, &rng);
-		for (size_t i = 0; i < lw->numel; i++)
+		for (size_t i = 0; lw && i < lw->numel; i++)
 			good &= c.m.params[lw->offset + i] == 1.0f && c.m.params[lb->offset + i] == 0.0f;
 		for (size_t i = 0; i < iw->numel; i++)
 			amax = fmax(amax, fabs(c.m.params[iw->offset + i]));
