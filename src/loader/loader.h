@@ -1,0 +1,97 @@
+/*
+ * loader.h - mlpscale-load: labelled image files into a PostgreSQL table over libpq.
+ *
+ * Readers (IDX, CIFAR binary, a folder of PNG/JPEG files) are "sources" that yield one
+ * (image, label) sample at a time; the COPY writer streams them into the table in binary
+ * COPY format inside one transaction, so any reader error rolls the whole load back.
+ */
+#ifndef MLP_LOADER_H
+#define MLP_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MLP_LOADER_VERSION "0.1.0"
+
+/* Exit codes (documented in --help). */
+#define LOAD_EXIT_OK 0
+#define LOAD_EXIT_INPUT 1		/* a bad, missing or unreadable input file */
+#define LOAD_EXIT_USAGE 2		/* bad command line */
+#define LOAD_EXIT_DATABASE 3	/* connection, table or COPY problem */
+
+/* Largest side the folder reader decodes (the image type's limit). */
+#define LOAD_MAX_SIDE 4096
+
+typedef struct LoadSample
+{
+	int			channels;
+	int			height;
+	int			width;
+	const uint8_t *pixels;		/* planar; valid until the next call of next() */
+	int			label;
+} LoadSample;
+
+typedef struct LoadSource LoadSource;
+
+struct LoadSource
+{
+	const char *format;			/* "idx", "cifar10", "cifar100", "folder" */
+	long long	total;			/* samples it will yield, -1 when unknown */
+	int			nclasses;		/* classes the format defines, 0 when unknown */
+	char	  **class_names;	/* nclasses names or NULL */
+	char		note[512];		/* something the user should know (skipped files), or "" */
+
+	/* 1 with a sample, 0 at the end, -1 with a message naming the file in err */
+	int			(*next) (LoadSource *src, LoadSample *out, char *err, size_t errlen);
+	void		(*close) (LoadSource *src);
+	void	   *state;
+};
+
+/* Opens an IDX image file and its label file (gzip or raw); checks magic numbers and counts. */
+LoadSource *idx_source_open(const char *images_path, const char *labels_path,
+							char *err, size_t errlen);
+
+/*
+ * Opens CIFAR binary files (gzip or raw).  cifar100: records carry a coarse and a fine label
+ * byte; fine_labels picks which one becomes the label.
+ */
+LoadSource *cifar_source_open(char *const *paths, int npaths, int cifar100, int fine_labels,
+							  char *err, size_t errlen);
+
+/* Opens a folder with one subfolder of PNG/JPEG files per class (classes in sorted order). */
+LoadSource *folder_source_open(const char *dir, char *err, size_t errlen);
+
+/* Reads a whole file, gzip-compressed or raw, into malloc'd memory.  0 or -1 with err. */
+int			load_read_file(const char *path, uint8_t **data, size_t *len,
+						   char *err, size_t errlen);
+
+/* zlib prefixes its messages with the file name; callers add their own, so drop it. */
+const char *load_strip_path(const char *msg, const char *path);
+
+/* Growable byte buffer used by the readers and the COPY writer. */
+typedef struct LoadBuffer
+{
+	uint8_t    *data;
+	size_t		len;
+	size_t		cap;
+} LoadBuffer;
+
+int			load_buffer_reserve(LoadBuffer *buf, size_t extra);
+
+/* Progress on stderr: a bar on a terminal, a plain line every few seconds otherwise. */
+typedef struct LoadProgress
+{
+	int			enabled;
+	int			tty;
+	long long	total;			/* -1 when unknown */
+	double		start;
+	double		last_draw;
+	int			drawn;			/* a bar is on screen and needs a newline */
+} LoadProgress;
+
+double		load_now(void);
+void		progress_init(LoadProgress *p, int enabled, long long total);
+void		progress_update(LoadProgress *p, long long done);
+void		progress_finish(LoadProgress *p, long long done);
+
+#endif

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# mlpscale-load: every input format, every bad-input case (each must leave no table, or an
+# appended table unchanged), connection settings, and the real Fashion-MNIST (60,000 + 10,000).
+. "$(dirname "$0")/lib.sh"
+
+LOADER=${MLPSCALE_LOADER:-$MLPSCALE_ROOT/mlpscale-load}
+[ -x "$LOADER" ] || LOADER=$(command -v mlpscale-load)
+WORK=$(mktemp -d /tmp/mlpscale-loader-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+FIX=$WORK/loader_fixture
+cc -std=c11 -O1 -o "$FIX" "$MLPSCALE_ROOT/test/integration/loader_fixture.c" -lpng -ljpeg
+ok $? "fixture helper builds"
+
+new_db loader_test
+
+# load ARGS...: runs the loader on the test database; output in $out, exit code in $rc.
+load() {
+    out=$("$LOADER" -d "$TESTDB" "$@" 2>&1)
+    rc=$?
+}
+
+no_table() {                # no_table TABLE NAME: the failed load left nothing behind
+    is "$(q "SELECT to_regclass('$1') IS NULL")" t "$2: no table left behind"
+}
+
+# ---- command line -----------------------------------------------------------------------
+"$LOADER" --help >"$WORK/help" 2>&1
+ok $? "--help exits 0"
+like "$(cat "$WORK/help")" "--table" "--help lists the options"
+like "$("$LOADER" --version)" "^mlpscale-load [0-9]+\.[0-9]+" "--version"
+"$LOADER" --bogus >/dev/null 2>&1
+is $? 2 "an unknown option exits 2"
+"$LOADER" /tmp >/dev/null 2>&1
+is $? 2 "no --table exits 2"
+
+# ---- IDX, raw and gzip --------------------------------------------------------------------
+D=$WORK/idx; mkdir -p "$D"
+"$FIX" idx "$D/train-images-idx3-ubyte" "$D/train-labels-idx1-ubyte" 50 5 4 50
+"$FIX" idx "$D/t10k-images-idx3-ubyte" "$D/t10k-labels-idx1-ubyte" 20 5 4 20
+gzip -k "$D/t10k-images-idx3-ubyte" "$D/t10k-labels-idx1-ubyte"
+
+load --table idx_raw -q --images "$D/train-images-idx3-ubyte" --labels "$D/train-labels-idx1-ubyte"
+is "$rc" 0 "IDX raw: exit 0"
+like "$out" "loaded 50 rows, 10 classes" "IDX raw: summary names rows and classes"
+is "$(q "SELECT count(*), count(DISTINCT label), min(label), max(label) FROM idx_raw")" "50|10|0|9" \
+    "IDX raw: 50 rows, labels 0-9"
+is "$(q "SELECT image::text FROM idx_raw ORDER BY id LIMIT 1")" "$("$FIX" text 1 5 4 0)" \
+    "IDX raw: first image stored byte for byte"
+is "$(q "SELECT image::text || ' ' || label FROM idx_raw ORDER BY id DESC LIMIT 1")" \
+    "$("$FIX" text 1 5 4 49) 9" "IDX raw: last image and its label"
+is "$(q "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position)
+         FROM information_schema.columns WHERE table_name = 'idx_raw'")" \
+    "id:bigint,image:USER-DEFINED,label:integer" "IDX raw: columns id, image, label (no split)"
+
+load --table idx_split -q --split train "$D"
+is "$rc" 0 "IDX folder with --split train: exit 0"
+load --table idx_split -q --split test --append "$D"
+is "$rc" 0 "IDX folder with --split test --append (gzip files): exit 0"
+is "$(q "SELECT string_agg(split || '=' || n, ',' ORDER BY split) FROM
+         (SELECT split, count(*) n FROM idx_split GROUP BY split) s")" "test=20,train=50" \
+    "IDX: train and test splits in one table"
+is "$(q "SELECT image::text FROM idx_split WHERE split = 'test' ORDER BY id LIMIT 1 OFFSET 7")" \
+    "$("$FIX" text 1 5 4 7)" "IDX gzip: pixels survive decompression"
+
+load --table idx_limit -q --limit 7 "$D/train-images-idx3-ubyte"
+is "$rc|$(q "SELECT count(*) FROM idx_limit")" "0|7" "--limit 7 loads 7 rows (labels file found by name)"
+
+load --table idx_limit -q "$D/train-images-idx3-ubyte"
+is "$rc" 3 "loading into an existing table without --append exits 3"
+like "$out" "already exists.*--append" "... and says so, with the options that help"
+is "$(q "SELECT count(*) FROM idx_limit")" 7 "... and leaves the table as it was"
+load --table idx_limit -q --replace "$D/train-images-idx3-ubyte"
+is "$rc|$(q "SELECT count(*) FROM idx_limit")" "0|50" "--replace drops and reloads"
+
+out=$("$LOADER" --dry-run --split train "$D" 2>&1); rc=$?
+is "$rc" 0 "--dry-run exits 0 without a database"
+like "$out" "checked 50 rows" "--dry-run counts"
+
+# ---- CIFAR-10 and CIFAR-100 -------------------------------------------------------------
+C=$WORK/cifar; mkdir -p "$C"
+"$FIX" cifar "$C/data_batch_1.bin" 12 10 0
+"$FIX" cifar "$C/data_batch_2.bin" 8 10 12
+"$FIX" cifar "$C/test_batch.bin" 5 10 100
+printf 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n' >"$C/batches.meta.txt"
+load --table c10 -q --split train "$C"
+is "$rc" 0 "CIFAR-10 folder --split train: exit 0"
+like "$out" "0=airplane" "CIFAR-10: class names from batches.meta.txt in the summary"
+load --table c10 -q --split test --append "$C"
+is "$(q "SELECT count(*) FILTER (WHERE split = 'train') || ',' || count(*) FILTER (WHERE split = 'test') FROM c10")" \
+    "20,5" "CIFAR-10: both batches for train, test_batch for test"
+is "$(q "SELECT image::text || ' ' || label FROM c10 WHERE split = 'train' ORDER BY id OFFSET 13 LIMIT 1")" \
+    "$("$FIX" text 3 32 32 13) 3" "CIFAR-10: planar 3x32x32 pixels and label of record 14"
+is "$(q "SELECT image_channels(image) || 'x' || image_height(image) || 'x' || image_width(image) FROM c10 LIMIT 1")" \
+    "3x32x32" "CIFAR-10: image accessors see 3x32x32"
+
+"$FIX" cifar "$C/c100.bin" 30 100 70
+load --table c100_fine -q --format cifar100 "$C/c100.bin"
+is "$rc|$(q "SELECT string_agg(label::text, ',' ORDER BY id) FROM (SELECT * FROM c100_fine ORDER BY id LIMIT 3) s")" \
+    "0|70,71,72" "CIFAR-100: fine labels by default"
+load --table c100_coarse -q --cifar100-labels=coarse "$C/c100.bin"
+is "$rc|$(q "SELECT string_agg(label::text, ',' ORDER BY id) FROM (SELECT * FROM c100_coarse ORDER BY id LIMIT 3) s")" \
+    "0|10,11,12" "CIFAR-100: --cifar100-labels=coarse (format detected from the record size)"
+is "$(q "SELECT image::text FROM c100_coarse ORDER BY id DESC LIMIT 1")" "$("$FIX" text 3 32 32 99)" \
+    "CIFAR-100: pixels after the two label bytes"
+
+# ---- a folder of PNG and JPEG files ---------------------------------------------------------
+P=$WORK/pets; mkdir -p "$P/dog" "$P/cat" "$P/bird"
+"$FIX" png "$P/dog/d1.png" 3 6 5 1
+"$FIX" png "$P/dog/d2.PNG" 3 6 5 2
+"$FIX" jpeg "$P/cat/c1.jpg" 3 6 5 3
+"$FIX" jpeg "$P/cat/c2.jpeg" 3 6 5 4
+"$FIX" png "$P/bird/b1.png" 3 6 5 5
+echo "not an image" >"$P/bird/README.txt"
+load --table pets -q --split train "$P"
+is "$rc" 0 "folder of PNG/JPEG: exit 0"
+like "$out" "skipped 1 entries" "folder: files that are not images are skipped with a note"
+like "$out" "0=bird 1=cat 2=dog" "folder: classes numbered in sorted subfolder order"
+is "$(q "SELECT count(*) FROM pets")" 5 "folder: 5 images"
+is "$(q "SELECT string_agg(label::text, ',' ORDER BY label) FROM pets")" "0,1,1,2,2" "folder: labels by subfolder"
+is "$(q "SELECT image::text FROM pets WHERE label = 2 ORDER BY id LIMIT 1")" "$("$FIX" text 3 6 5 1)" \
+    "folder: PNG pixels exact"
+is "$(q "SELECT image_channels(image) || 'x' || image_height(image) || 'x' || image_width(image) FROM pets WHERE label = 1 LIMIT 1")" \
+    "3x6x5" "folder: JPEG decoded to 3x6x5"
+G=$WORK/grey; mkdir -p "$G/a" "$G/b"
+"$FIX" png "$G/a/1.png" 1 4 4 9; "$FIX" jpeg "$G/b/1.jpg" 1 4 4 9
+load --table grey -q "$G"
+is "$rc|$(q "SELECT string_agg(image_channels(image)::text, ',') FROM grey")" "0|1,1" "folder: grey PNG and JPEG give 1 channel"
+
+# ---- bad inputs: clear message, exit 1, nothing left behind --------------------------------
+B=$WORK/bad; mkdir -p "$B"
+# bad NAME TABLE MESSAGE-REGEX LOADER-ARGS...
+bad() {
+    local name=$1 table=$2 re=$3; shift 3
+    load --table "$table" -q "$@"
+    is "$rc" 1 "$name: exit 1"
+    like "$out" "$re" "$name: message"
+    no_table "$table" "$name"
+}
+head -c 300 "$D/train-images-idx3-ubyte" >"$B/cut-images-idx3-ubyte"
+cp "$D/train-labels-idx1-ubyte" "$B/cut-labels-idx1-ubyte"
+bad "IDX truncated" bad1 "cut-images-idx3-ubyte: truncated IDX image file" "$B/cut-images-idx3-ubyte"
+
+head -c 200 "$D/t10k-images-idx3-ubyte.gz" >"$B/gzcut-images-idx3-ubyte.gz"
+cp "$D/t10k-labels-idx1-ubyte.gz" "$B/gzcut-labels-idx1-ubyte.gz"
+bad "IDX gzip truncated" bad2 "gzcut-images-idx3-ubyte.gz: corrupt or truncated gzip" "$B/gzcut-images-idx3-ubyte.gz"
+
+bad "IDX wrong magic (labels given as images)" bad3 "wrong magic number 0x00000801.*expected 0x00000803" \
+    --images "$D/train-labels-idx1-ubyte" --labels "$D/train-labels-idx1-ubyte"
+printf 'garbage garbage garbage' >"$B/junk-labels"
+bad "IDX wrong magic in the label file" bad3b "junk-labels: wrong magic number" \
+    --images "$D/train-images-idx3-ubyte" --labels "$B/junk-labels"
+
+bad "IDX image and label counts differ" bad4 "holds 20 images but .* holds 50 labels" \
+    --images "$D/t10k-images-idx3-ubyte" --labels "$D/train-labels-idx1-ubyte"
+"$FIX" idx "$B/short-images-idx3-ubyte" "$B/short-labels-idx1-ubyte" 10 5 4 10
+head -c 12 "$B/short-labels-idx1-ubyte" >"$B/x" && mv "$B/x" "$B/short-labels-idx1-ubyte"
+bad "IDX label file truncated" bad4b "truncated IDX label file" "$B/short-images-idx3-ubyte"
+
+bad "IDX missing label file" bad5 "missing-labels-idx1-ubyte: No such file" \
+    --images "$D/train-images-idx3-ubyte" --labels "$B/missing-labels-idx1-ubyte"
+bad "missing input" bad6 "nothing-here: No such file" "$B/nothing-here"
+
+head -c 5000 "$C/data_batch_1.bin" >"$B/cut.bin"
+bad "CIFAR-10 truncated" bad7 "cut.bin: 5000 bytes is not a whole number of CIFAR-10 records" --format cifar10 "$B/cut.bin"
+# a truncated gzip stream is only noticed mid-COPY: the transaction must roll back
+cat "$C/data_batch_1.bin" "$C/data_batch_2.bin" | gzip >"$B/whole.bin.gz"
+head -c $(($(stat -c %s "$B/whole.bin.gz") / 2)) "$B/whole.bin.gz" >"$B/cut.bin.gz"
+bad "CIFAR-10 gzip truncated mid-load" bad8 "cut.bin.gz: (truncated|corrupt)" --format cifar10 "$B/cut.bin.gz"
+"$FIX" cifar "$B/c100as10.bin" 3073 100 0
+bad "CIFAR-100 file read as CIFAR-10" bad9 "label .* CIFAR-10 labels are 0 to 9" --format cifar10 "$B/c100as10.bin"
+
+# a garbage image after good ones: the COPY has started, so this tests the rollback
+GB=$WORK/garbage; mkdir -p "$GB/a" "$GB/b"
+for i in 1 2 3; do "$FIX" png "$GB/a/$i.png" 3 6 5 $i; done
+head -c 2000 /dev/urandom >"$GB/b/zz-garbage.png"
+bad "folder with a garbage image" bad10 "zz-garbage.png: cannot decode" "$GB"
+T=$WORK/truncpng; mkdir -p "$T/a"
+"$FIX" png "$T/a/1.png" 3 16 16 1
+"$FIX" png "$T/a/2.png" 3 16 16 2
+head -c 60 "$T/a/2.png" >"$T/a/3.png"
+bad "folder with a truncated PNG" bad11 "3.png: cannot decode" "$T"
+E=$WORK/empty; mkdir -p "$E/x"
+bad "folder without images" bad12 "no .png, .jpg or .jpeg files" "$E"
+
+before=$(q "SELECT count(*) FROM pets")
+load --table pets -q --append "$GB"
+is "$rc|$(q "SELECT count(*) FROM pets")" "1|$before" "a failed --append leaves the table's rows unchanged"
+load --table idx_raw -q --append --split x "$D/train-images-idx3-ubyte"
+is "$rc" 3 "--append --split to a table without a split column exits 3"
+like "$out" "no column \"split\"" "... naming the missing column"
+
+# ---- connection settings --------------------------------------------------------------------
+out=$("$LOADER" -d "dbname=$TESTDB host=$PGHOST port=$PGPORT" --table conn1 -q "$D/train-images-idx3-ubyte" 2>&1)
+is "$?|$(q "SELECT count(*) FROM conn1")" "0|50" "-d with a key=value connection string"
+out=$(PGDATABASE=$TESTDB "$LOADER" --table conn2 -q "$D/train-images-idx3-ubyte" 2>&1)
+is "$?|$(q "SELECT count(*) FROM conn2")" "0|50" "PGDATABASE names the database"
+out=$("$LOADER" -d "dbname=no_such_db_here" --table conn3 -q "$D/train-images-idx3-ubyte" 2>&1)
+is "$?" 3 "an unreachable database exits 3"
+like "$out" "cannot connect.*no_such_db_here" "... with libpq's message"
+q "CREATE SCHEMA data" >/dev/null
+load --table data.\"Mixed Case\" -q "$D/train-images-idx3-ubyte"
+is "$rc|$(q "SELECT count(*) FROM data.\"Mixed Case\"")" "0|50" "--table takes a schema-qualified quoted name"
+
+# ---- progress display when stderr is not a terminal -----------------------------------------
+out=$("$LOADER" -d "$TESTDB" --table plain --split train "$D" 2>&1 >/dev/null)
+unlike_cr=$(printf '%s' "$out" | grep -c $'\r')
+is "$unlike_cr" 0 "no carriage-return bar when stderr is not a terminal"
+
+# ---- the real Fashion-MNIST --------------------------------------------------------------------
+if [ -f "$FASHION_MNIST_DIR/train-images-idx3-ubyte.gz" ]; then
+    start=$(date +%s.%N)
+    load --table fashion -q --split train "$FASHION_MNIST_DIR"
+    is "$rc" 0 "Fashion-MNIST train: exit 0"
+    load --table fashion -q --split test --append "$FASHION_MNIST_DIR"
+    is "$rc" 0 "Fashion-MNIST test: exit 0"
+    secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+    diag "Fashion-MNIST: 70,000 images loaded in $secs s"
+    is "$(q "SELECT string_agg(split || '=' || n, ',' ORDER BY split) FROM (SELECT split, count(*) n FROM fashion GROUP BY split) s")" \
+        "test=10000,train=60000" "Fashion-MNIST: 60,000 train + 10,000 test rows"
+    is "$(q "SELECT count(*) FROM (SELECT label FROM fashion WHERE split = 'train' GROUP BY label HAVING count(*) = 6000) s")" \
+        10 "Fashion-MNIST: 6,000 training images per class"
+    is "$(q "SELECT count(*) FROM fashion WHERE image_channels(image) <> 1 OR image_height(image) <> 28 OR image_width(image) <> 28")" \
+        0 "Fashion-MNIST: every image 1x28x28"
+    ok "$(awk -v s="$secs" 'BEGIN { exit !(s < 30) }'; echo $?)" "Fashion-MNIST loads in seconds ($secs s < 30 s)"
+else
+    diag "dataset-fashion-mnist is not installed: skipping the real-data load"
+fi
+
+done_testing

@@ -1,0 +1,184 @@
+/*
+ * loader_fixture.c - writes small synthetic inputs for test/integration/50_loader.sh and
+ * prints the text form (CxHxW:hex) the image type should show for them.
+ *
+ * Pixel i (planar order) of the image with seed k is (31*k + 7*i) mod 256, so the test can
+ * predict every stored byte.  PNG and JPEG files are written with libpng and libjpeg
+ * directly, independently of the decoder under test.
+ *
+ *   idx IMAGES LABELS N ROWS COLS NLABELS   IDX files, image k has seed k, label k % 10
+ *   cifar FILE N 10|100 FIRST               CIFAR-10/100 records, seeds FIRST..; CIFAR-10
+ *                                           label k % 10; CIFAR-100 coarse k % 20, fine k % 100
+ *   png FILE C H W SEED                     a grey (C=1) or RGB (C=3) PNG
+ *   jpeg FILE C H W SEED                    a grey or RGB JPEG (quality 95)
+ *   text C H W SEED                         prints the text form of that image
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>			/* needs stddef.h and stdio.h first */
+#include <png.h>
+
+static uint8_t
+pixel(int seed, long i)
+{
+	return (uint8_t) ((31L * seed + 7L * i) & 255);
+}
+
+static void
+put_be32(FILE *f, uint32_t v)
+{
+	uint8_t		b[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v};
+
+	fwrite(b, 1, 4, f);
+}
+
+static FILE *
+open_or_die(const char *path)
+{
+	FILE	   *f = fopen(path, "wb");
+
+	if (!f)
+	{
+		perror(path);
+		exit(1);
+	}
+	return f;
+}
+
+static int
+write_idx(const char *images, const char *labels, int n, int rows, int cols, int nlabels)
+{
+	FILE	   *f = open_or_die(images);
+
+	put_be32(f, 0x00000803);
+	put_be32(f, (uint32_t) n);
+	put_be32(f, (uint32_t) rows);
+	put_be32(f, (uint32_t) cols);
+	for (int k = 0; k < n; k++)
+		for (long i = 0; i < (long) rows * cols; i++)
+			fputc(pixel(k, i), f);
+	fclose(f);
+	f = open_or_die(labels);
+	put_be32(f, 0x00000801);
+	put_be32(f, (uint32_t) nlabels);
+	for (int k = 0; k < nlabels; k++)
+		fputc(k % 10, f);
+	fclose(f);
+	return 0;
+}
+
+static int
+write_cifar(const char *path, int n, int classes, int first)
+{
+	FILE	   *f = open_or_die(path);
+
+	for (int k = first; k < first + n; k++)
+	{
+		if (classes == 100)
+		{
+			fputc(k % 20, f);
+			fputc(k % 100, f);
+		}
+		else
+			fputc(k % 10, f);
+		for (long i = 0; i < 3072; i++)
+			fputc(pixel(k, i), f);
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Interleaved (row, column, channel) copy of the planar test pattern. */
+static uint8_t *
+interleaved(int c, int h, int w, int seed)
+{
+	uint8_t    *p = malloc((size_t) c * h * w);
+
+	for (int ch = 0; ch < c; ch++)
+		for (long i = 0; i < (long) h * w; i++)
+			p[i * c + ch] = pixel(seed, (long) ch * h * w + i);
+	return p;
+}
+
+static int
+write_png(const char *path, int c, int h, int w, int seed)
+{
+	png_image	img;
+	uint8_t    *p = interleaved(c, h, w, seed);
+
+	memset(&img, 0, sizeof(img));
+	img.version = PNG_IMAGE_VERSION;
+	img.width = (png_uint_32) w;
+	img.height = (png_uint_32) h;
+	img.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+	if (!png_image_write_to_file(&img, path, 0, p, 0, NULL))
+	{
+		fprintf(stderr, "%s: %s\n", path, img.message);
+		return 1;
+	}
+	free(p);
+	return 0;
+}
+
+static int
+write_jpeg(const char *path, int c, int h, int w, int seed)
+{
+	struct jpeg_compress_struct cinfo;
+	struct jpeg_error_mgr jerr;
+	uint8_t    *p = interleaved(c, h, w, seed);
+	FILE	   *f = open_or_die(path);
+
+	cinfo.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&cinfo);
+	jpeg_stdio_dest(&cinfo, f);
+	cinfo.image_width = (JDIMENSION) w;
+	cinfo.image_height = (JDIMENSION) h;
+	cinfo.input_components = c;
+	cinfo.in_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	jpeg_set_defaults(&cinfo);
+	jpeg_set_quality(&cinfo, 95, TRUE);
+	jpeg_start_compress(&cinfo, TRUE);
+	while (cinfo.next_scanline < cinfo.image_height)
+	{
+		JSAMPROW	row = p + (size_t) cinfo.next_scanline * w * c;
+
+		jpeg_write_scanlines(&cinfo, &row, 1);
+	}
+	jpeg_finish_compress(&cinfo);
+	jpeg_destroy_compress(&cinfo);
+	fclose(f);
+	free(p);
+	return 0;
+}
+
+static int
+print_text(int c, int h, int w, int seed)
+{
+	printf("%dx%dx%d:", c, h, w);
+	for (long i = 0; i < (long) c * h * w; i++)
+		printf("%02x", pixel(seed, i));
+	printf("\n");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 8 && strcmp(argv[1], "idx") == 0)
+		return write_idx(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+						 atoi(argv[7]));
+	if (argc == 6 && strcmp(argv[1], "cifar") == 0)
+		return write_cifar(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	if (argc == 7 && strcmp(argv[1], "png") == 0)
+		return write_png(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (argc == 7 && strcmp(argv[1], "jpeg") == 0)
+		return write_jpeg(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (argc == 6 && strcmp(argv[1], "text") == 0)
+		return print_text(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+	fprintf(stderr, "usage: see the comment at the top of loader_fixture.c\n");
+	return 2;
+}
