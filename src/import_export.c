@@ -1,0 +1,339 @@
+/*
+ * import_export.c - mlp_import, mlp_export, mlp_deploy, mlp_drop_model.
+ *
+ * Models come in and go out as safetensors with the reference PyTorch tensor names.  The
+ * optional arguments of mlp_import supply what a bare state dict lacks and override the
+ * file's metadata.  Writes to the bookkeeping tables happen as the extension owner after the
+ * ownership checks made here.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "core/weights.h"
+#include "image_type.h"
+#include "mlpscale.h"
+#include "model_store.h"
+
+#define MLP_ERRBUF 512
+
+/* Elements of a one-dimensional array without NULLs; ERROR naming the argument otherwise. */
+static void
+DeconstructArg(ArrayType *arr, Oid elemtype, const char *argname, Datum **elems, int *n)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	bool	   *nulls;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array, not %d-dimensional", argname,
+						ARR_NDIM(arr))));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, elems, &nulls, n);
+	for (int i = 0; i < *n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULLs", argname)));
+}
+
+static void
+ParseFloatArg(ArrayType *arr, const char *argname, float *out, int *n_out, bool positive)
+{
+	Datum	   *elems;
+	int			n;
+
+	DeconstructArg(arr, FLOAT4OID, argname, &elems, &n);
+	if (n < 1 || n > MLP_IMAGE_MAX_CHANNELS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must have one value per channel (1 to %d), not %d values",
+						argname, MLP_IMAGE_MAX_CHANNELS, n)));
+	for (int i = 0; i < n; i++)
+	{
+		float		v = DatumGetFloat4(elems[i]);
+
+		if (isnan(v) || isinf(v) || (positive && v <= 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] must be a finite%s number, not %g", argname, i + 1,
+							positive ? " positive" : "", v)));
+		out[i] = v;
+	}
+	*n_out = n;
+}
+
+static const char *
+WeightsStatusWord(MlpWeightsStatus st)
+{
+	switch (st)
+	{
+		case MLP_WEIGHTS_CORRUPT:
+			return "corrupt";
+		case MLP_WEIGHTS_BAD_MODEL:
+			return "bad model";
+		default:
+			return "error";
+	}
+}
+
+PG_FUNCTION_INFO_V1(mlp_import);
+Datum
+mlp_import(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	bytea	   *data;
+	MlpImportOverrides ov;
+	char	  **class_names = NULL;
+	char		err[MLP_ERRBUF];
+	MlpModel	model;
+	MlpModelMeta meta;
+	MlpWeightsStatus st;
+	int			version = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model_name must not be NULL")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("data must not be NULL"),
+				 errhint("Pass the bytes of a safetensors file, e.g. pg_read_binary_file('/path/model.safetensors').")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	MlpCheckModelName(name);
+	data = PG_GETARG_BYTEA_PP(1);
+
+	memset(&ov, 0, sizeof(ov));
+	if (!PG_ARGISNULL(2))
+	{
+		Datum	   *elems;
+		int			n;
+
+		DeconstructArg(PG_GETARG_ARRAYTYPE_P(2), INT4OID, "input_shape", &elems, &n);
+		if (n != 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("input_shape must have 3 elements (channels, height, width), not %d", n),
+					 errhint("Pass input_shape => ARRAY[C,H,W], for example ARRAY[3,32,32].")));
+		ov.has_input = true;
+		ov.input.channels = DatumGetInt32(elems[0]);
+		ov.input.height = DatumGetInt32(elems[1]);
+		ov.input.width = DatumGetInt32(elems[2]);
+		CheckImageShape(ov.input.channels, ov.input.height, ov.input.width);
+	}
+	if (!PG_ARGISNULL(3))
+		ParseFloatArg(PG_GETARG_ARRAYTYPE_P(3), "mean", ov.mean, &ov.num_mean, false);
+	if (!PG_ARGISNULL(4))
+		ParseFloatArg(PG_GETARG_ARRAYTYPE_P(4), "std", ov.std, &ov.num_std, true);
+	if (!PG_ARGISNULL(5))
+	{
+		Datum	   *elems;
+		int			n;
+
+		DeconstructArg(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, "class_names", &elems, &n);
+		if (n < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("class_names must not be empty")));
+		class_names = palloc(sizeof(char *) * n);
+		for (int i = 0; i < n; i++)
+			class_names[i] = TextDatumGetCString(elems[i]);
+		ov.num_class_names = n;
+		ov.class_names = (const char *const *) class_names;
+	}
+
+	st = mlp_weights_import((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &ov,
+							&model, &meta, err, sizeof(err));
+	switch (st)
+	{
+		case MLP_WEIGHTS_OK:
+			break;
+		case MLP_WEIGHTS_CORRUPT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid safetensors data for model \"%s\": %s", name, err),
+					 errhint("mlp_import reads safetensors files (8-byte header length, JSON header, raw tensors).")));
+			break;
+		case MLP_WEIGHTS_BAD_MODEL:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("safetensors data for model \"%s\" do not hold a model of the paper's architectures: %s",
+							name, err),
+					 errhint("Tensor names and shapes must be those of the reference PyTorch code: linear_in.weight [W, C*H*W], blocks.{i}.block.0.weight [4W, W], ..., linear_out.bias [classes].")));
+			break;
+		case MLP_WEIGHTS_NO_INPUT_SHAPE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("input shape of model \"%s\" is unknown: %s", name, err),
+					 errhint("Pass input_shape => ARRAY[C,H,W], for example ARRAY[3,32,32].")));
+			break;
+		case MLP_WEIGHTS_BAD_ARGUMENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("arguments do not fit model \"%s\": %s", name, err)));
+			break;
+		case MLP_WEIGHTS_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory importing model \"%s\": %s", name, err)));
+			break;
+		default:
+			elog(ERROR, "unexpected %s status %d importing model \"%s\": %s",
+				 WeightsStatusWord(st), (int) st, name, err);
+	}
+
+	PG_TRY();
+	{
+		(void) MlpModelStoreInsert(name, &model, &meta, 0, 0, GetUserId(), &version);
+	}
+	PG_FINALLY();
+	{
+		mlp_model_free(&model);
+		mlp_model_meta_free(&meta);
+	}
+	PG_END_TRY();
+	PG_RETURN_INT32(version);
+}
+
+PG_FUNCTION_INFO_V1(mlp_export);
+Datum
+mlp_export(PG_FUNCTION_ARGS)
+{
+	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BYTEA_P(MlpModelStoreWeights(ref, NULL));
+}
+
+/* ERROR unless the current role owns model name (the role of its first version) or is superuser. */
+static void
+CheckModelOwnership(const char *name, const char *action)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			owner;
+	bool		isnull;
+	int			rc;
+
+	if (superuser())
+		return;
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	rc = SPI_execute_with_args("SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name = $1 "
+							   "ORDER BY version LIMIT 1", 1, types, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the owner of model \"%s\" failed: %s", name,
+			 SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										   &isnull));
+	SPI_finish();
+	if (owner != GetUserId())
+	{
+		char	   *owner_name = GetUserNameFromId(owner, true);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s model \"%s\"", action, name),
+				 errdetail("Model \"%s\" belongs to role \"%s\".", name,
+						   owner_name ? owner_name : "(dropped)")));
+	}
+}
+
+PG_FUNCTION_INFO_V1(mlp_deploy);
+Datum
+mlp_deploy(PG_FUNCTION_ARGS)
+{
+	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name;
+	int			version;
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	MlpSavedUser saved;
+	int			rc;
+
+	MlpParseModelRef(ref, &name, &version);
+	(void) MlpModelStoreResolveOrError(ref, NULL);
+	CheckModelOwnership(name, "deploy");
+
+	values[0] = CStringGetTextDatum(ref);
+	values[1] = ObjectIdGetDatum(GetUserId());
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".deployment (model_name, deployed_by) "
+							   "VALUES ($1, $2) ON CONFLICT (singleton) DO UPDATE "
+							   "SET model_name = EXCLUDED.model_name, deployed_at = now(), "
+							   "deployed_by = EXCLUDED.deployed_by",
+							   2, types, values, NULL, false, 0);
+	MlpRestoreUser(&saved);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "writing the deployment failed: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(mlp_drop_model);
+Datum
+mlp_drop_model(PG_FUNCTION_ARGS)
+{
+	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name;
+	int			version;
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	MlpSavedUser saved;
+	int			rc;
+	uint64		dropped;
+
+	MlpParseModelRef(ref, &name, &version);
+	(void) MlpModelStoreResolveOrError(ref, NULL);
+	CheckModelOwnership(name, "drop");
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+
+	/* A deployment that would point at nothing is refused rather than left dangling. */
+	rc = SPI_execute("SELECT model_name FROM " MLPSCALE_SCHEMA ".deployment", true, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		char	   *deployed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *dname;
+		int			dversion;
+
+		MlpParseModelRef(deployed, &dname, &dversion);
+		if (strcmp(dname, name) == 0 && (version == 0 || dversion == version))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("model \"%s\" is deployed", ref),
+					 errhint("Deploy another model first with mlp_deploy().")));
+	}
+
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args(version > 0 ?
+							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name = $1 AND version = $2" :
+							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name = $1",
+							   version > 0 ? 2 : 1, types, values, NULL, false, 0);
+	MlpRestoreUser(&saved);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "dropping model \"%s\" failed: %s", ref, SPI_result_code_string(rc));
+	dropped = SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT32((int32) dropped);
+}
