@@ -1,26 +1,60 @@
 /*
  * run_queue.c - the settings of training and the SQL functions that queue, wait for, cancel
  * and resume runs.
+ *
+ * mlp_train and mlp_finetune check every argument before anything is queued, so mistakes
+ * are errors of the calling statement rather than failed runs.  The run row is inserted in
+ * the caller's transaction; only when that transaction commits is the launcher told (an
+ * XactCallback), so a rolled-back call leaves nothing and starts nothing.
  */
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "core/arch.h"
+#include "core/augment.h"
+#include "core/optimizer.h"
+#include "data_source.h"
 #include "mlpscale.h"
+#include "model_store.h"
 #include "training.h"
 
 int			mlp_max_concurrent_runs = 1;
 int			mlp_max_training_memory_mb = 8192;
 int			mlp_training_threads = 2;
 
+#define MLP_MAX_EPOCHS		1000000
+#define MLP_MAX_BATCH		(1 << 20)
+#define MLP_MAX_RESOLUTION	4096
+#define MLP_WAIT_POLL_MS	200
+
+/* ---- settings ---------------------------------------------------------------------------- */
+
 void
 RunQueueInit(void)
 {
 	DefineCustomIntVariable("mlpscale.max_concurrent_runs",
 							"Training runs that may run at the same time.",
-							"More queued runs wait as 'queued'.  Each running run takes one "
+							"Further runs wait as 'queued'.  Each running run takes one "
 							"background worker out of max_worker_processes.",
 							&mlp_max_concurrent_runs,
 							1, 0, 64,
@@ -34,10 +68,843 @@ RunQueueInit(void)
 							PGC_SUSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("mlpscale.training_threads",
-							"Threads of a training run (OpenBLAS and element-wise work).",
-							NULL,
+							"Threads of a training run (OpenBLAS and batch assembly).",
+							"Read when a run is queued and recorded in its config; with a "
+							"seed and one thread, a run is reproducible bit for bit.",
 							&mlp_training_threads,
 							2, 1, 256,
-							PGC_SUSET, 0,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+}
+
+/* ---- runs posted when their transaction commits ------------------------------------------ */
+
+typedef enum PendingKind
+{
+	PENDING_START,				/* post the run to the launcher */
+	PENDING_CANCEL				/* raise the shared cancel flag of a running run */
+} PendingKind;
+
+typedef struct PendingAction
+{
+	PendingKind kind;
+	int64		run_id;
+	SubTransactionId subid;
+} PendingAction;
+
+static List *pending_actions = NIL;
+static bool xact_callbacks_registered = false;
+
+static void
+run_queue_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (pending_actions != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot prepare a transaction that queued, resumed or canceled a training run")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			foreach(lc, pending_actions)
+			{
+				PendingAction *a = lfirst(lc);
+
+				if (a->kind == PENDING_START)
+				{
+					/* A full queue is not lost: the launcher sweeps the databases for it. */
+					(void) MlpLauncherPost(MyDatabaseId, a->run_id);
+				}
+				else
+					(void) MlpProgressRequestCancel(MyDatabaseId, a->run_id);
+			}
+			list_free_deep(pending_actions);
+			pending_actions = NIL;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			list_free_deep(pending_actions);
+			pending_actions = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+run_queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_actions)
+	{
+		PendingAction *a = lfirst(lc);
+
+		if (a->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			pending_actions = foreach_delete_current(pending_actions, lc);
+			pfree(a);
+		}
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			a->subid = parentSubid;
+	}
+}
+
+static List *
+lappend_with_context(List *list, void *item, MemoryContext context)
+{
+	MemoryContext old = MemoryContextSwitchTo(context);
+
+	list = lappend(list, item);
+	MemoryContextSwitchTo(old);
+	return list;
+}
+
+static void
+remember_action(PendingKind kind, int64 run_id)
+{
+	PendingAction *a;
+
+	if (!xact_callbacks_registered)
+	{
+		RegisterXactCallback(run_queue_xact_callback, NULL);
+		RegisterSubXactCallback(run_queue_subxact_callback, NULL);
+		xact_callbacks_registered = true;
+	}
+	a = MemoryContextAlloc(TopMemoryContext, sizeof(PendingAction));
+	a->kind = kind;
+	a->run_id = run_id;
+	a->subid = GetCurrentSubTransactionId();
+	pending_actions = lappend_with_context(pending_actions, a, TopMemoryContext);
+}
+
+static bool
+queued_in_this_transaction(int64 run_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_actions)
+	{
+		PendingAction *a = lfirst(lc);
+
+		if (a->kind == PENDING_START && a->run_id == run_id)
+			return true;
+	}
+	return false;
+}
+
+/* ---- argument checks --------------------------------------------------------------------- */
+
+static char *
+required_text(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static void
+required_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+}
+
+static char *
+optional_text(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+static void
+check_int_range(const char *name, int64 value, int64 lo, int64 hi)
+{
+	if (value < lo || value > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between " INT64_FORMAT " and " INT64_FORMAT ", not " INT64_FORMAT,
+						name, lo, hi, value)));
+}
+
+static void
+check_real_range(const char *name, double value, double lo, double hi, bool hi_inclusive)
+{
+	if (!isfinite(value) || value < lo || (hi_inclusive ? value > hi : value >= hi))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be in [%g, %g%s, not %g", name, lo, hi,
+						hi_inclusive ? "]" : ")", value)));
+}
+
+/* A real[] of 1 to MLP_MAX_CHANNELS finite values (std: positive). */
+static int
+real_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, bool positive,
+			   float *out)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+		return 0;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", name)));
+	deconstruct_array(arr, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n < 1 || n > MLP_MAX_CHANNELS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must have 1 to %d values (one per channel), not %d",
+						name, MLP_MAX_CHANNELS, n)));
+	for (int i = 0; i < n; i++)
+	{
+		float		v;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", name)));
+		v = DatumGetFloat4(elems[i]);
+		if (!isfinite(v) || (positive && !(v > 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] must be %s, not %g", name, i + 1,
+							positive ? "positive and finite" : "finite", v)));
+		out[i] = v;
+	}
+	return n;
+}
+
+/* Checks that source names an existing relation (queries are checked by the worker). */
+static void
+check_source(const char *source, const char *what, const char *image_column,
+			 const char *label_column)
+{
+	if (source[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	(void) MlpSourceSelect(source, image_column, label_column);
+}
+
+/* ---- the config of a run ----------------------------------------------------------------- */
+
+typedef struct RunArgs
+{
+	bool		finetune;
+	char	   *model_name;
+	char	   *base_model;		/* resolved to name@version */
+	int64		base_model_id;
+	char	   *source;
+	char	   *validation;
+	char	   *arch;
+	int			epochs;
+	int			batch_size;
+	const char *optimizer;
+	double		lr;
+	double		weight_decay;
+	double		body_lr_mult;
+	double		label_smoothing;
+	double		mixup;
+	bool		augment;
+	int			resolution;		/* 0 = the images' own */
+	int64		seed;
+	char	   *image_column;
+	char	   *label_column;
+	bool		cosine;
+	double		clip_norm;
+	int			classes;		/* 0 = max label + 1 */
+	int			num_mean;
+	float		mean[MLP_MAX_CHANNELS];
+	int			num_std;
+	float		std[MLP_MAX_CHANNELS];
+	int			threads;
+} RunArgs;
+
+static void
+json_key(StringInfo buf, const char *key)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+static void
+json_text(StringInfo buf, const char *key, const char *value)
+{
+	json_key(buf, key);
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+static void
+json_number(StringInfo buf, const char *key, double value)
+{
+	json_key(buf, key);
+	/* %.9g round-trips a float4, which is what the trainer uses */
+	appendStringInfo(buf, "%.9g", value);
+}
+
+static void
+json_floats(StringInfo buf, const char *key, const float *values, int n)
+{
+	json_key(buf, key);
+	if (n == 0)
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n; i++)
+		appendStringInfo(buf, "%s%.9g", i ? ", " : "", values[i]);
+	appendStringInfoChar(buf, ']');
+}
+
+static char *
+run_config_json(const RunArgs *a)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	json_text(&buf, "arch", a->arch);
+	json_number(&buf, "epochs", a->epochs);
+	json_number(&buf, "batch_size", a->batch_size);
+	json_text(&buf, "optimizer", a->optimizer);
+	json_number(&buf, "lr", a->lr);
+	json_number(&buf, "weight_decay", a->weight_decay);
+	json_number(&buf, "body_lr_mult", a->body_lr_mult);
+	json_number(&buf, "label_smoothing", a->label_smoothing);
+	json_number(&buf, "mixup", a->mixup);
+	json_key(&buf, "augment");
+	appendStringInfoString(&buf, a->augment ? "true" : "false");
+	json_key(&buf, "resolution");
+	if (a->resolution > 0)
+		appendStringInfo(&buf, "%d", a->resolution);
+	else
+		appendStringInfoString(&buf, "null");
+	json_key(&buf, "seed");
+	appendStringInfo(&buf, INT64_FORMAT, a->seed);
+	json_text(&buf, "image_column", a->image_column);
+	json_text(&buf, "label_column", a->label_column);
+	json_key(&buf, "cosine");
+	appendStringInfoString(&buf, a->cosine ? "true" : "false");
+	json_number(&buf, "clip_norm", a->clip_norm);
+	json_key(&buf, "classes");
+	if (a->classes > 0)
+		appendStringInfo(&buf, "%d", a->classes);
+	else
+		appendStringInfoString(&buf, "null");
+	json_floats(&buf, "mean", a->mean, a->num_mean);
+	json_floats(&buf, "std", a->std, a->num_std);
+	json_number(&buf, "threads", a->threads);
+	if (a->finetune)
+	{
+		json_key(&buf, "base_model_id");
+		appendStringInfo(&buf, INT64_FORMAT, a->base_model_id);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+static int64
+insert_run(const RunArgs *a)
+{
+	MlpSavedUser saved;
+	Oid			argtypes[10] = {TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10];
+	int64		run_id;
+	bool		isnull;
+	int			ret;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(a->model_name);
+	values[1] = CStringGetTextDatum(a->finetune ? "finetune" : "train");
+	values[2] = ObjectIdGetDatum(GetUserId());
+	values[3] = ObjectIdGetDatum(MyDatabaseId);
+	values[4] = CStringGetTextDatum(a->source);
+	if (a->validation)
+		values[5] = CStringGetTextDatum(a->validation);
+	else
+		nulls[5] = 'n';
+	if (a->base_model)
+		values[6] = CStringGetTextDatum(a->base_model);
+	else
+		nulls[6] = 'n';
+	values[7] = CStringGetTextDatum(a->arch);
+	values[8] = Int32GetDatum(a->epochs);
+	values[9] = CStringGetTextDatum(run_config_json(a));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MlpBecomeExtensionOwner(&saved);
+	ret = SPI_execute_with_args("INSERT INTO mlpscale.runs (model_name, kind, run_as, database, "
+								"source, validation, base_model, arch, epochs, config) "
+								"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) "
+								"RETURNING id",
+								10, argtypes, values, nulls, false, 1);
+	MlpRestoreUser(&saved);
+	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not insert the run: SPI error %d", ret);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										 &isnull));
+	SPI_finish();
+	return run_id;
+}
+
+static int64
+random_seed(void)
+{
+	uint64		seed;
+
+	if (!pg_strong_random(&seed, sizeof(seed)))
+		seed = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+	/* Stored as bigint and shown to users: keep it positive and readable. */
+	return (int64) (seed & INT64CONST(0x7FFFFFFFFFFFFFFF));
+}
+
+/*
+ * Arguments shared by mlp_train (from argument first) and mlp_finetune, in this order:
+ * epochs, batch_size, optimizer, lr, weight_decay, label_smoothing, mixup, augment,
+ * resolution, validation, seed, image_column, label_column, cosine, clip_norm, classes.
+ */
+static void
+parse_common_args(FunctionCallInfo fcinfo, int first, RunArgs *a)
+{
+	int			kind;
+	MlpOptConfig opt;
+	int			i = first;
+
+	required_arg(fcinfo, i, "epochs");
+	a->epochs = PG_GETARG_INT32(i);
+	check_int_range("epochs", a->epochs, 1, MLP_MAX_EPOCHS);
+	i++;
+
+	required_arg(fcinfo, i, "batch_size");
+	a->batch_size = PG_GETARG_INT32(i);
+	check_int_range("batch_size", a->batch_size, 1, MLP_MAX_BATCH);
+	i++;
+
+	a->optimizer = required_text(fcinfo, i++, "optimizer");
+	kind = mlp_opt_kind_parse(a->optimizer);
+	if (kind < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown optimizer \"%s\"", a->optimizer),
+				 errhint("Use 'lion', 'adamw' or 'sgd'.")));
+	a->optimizer = mlp_opt_kind_name((MlpOptKind) kind);
+	mlp_opt_defaults(&opt, (MlpOptKind) kind, 0);
+
+	a->lr = PG_ARGISNULL(i) ? opt.lr : PG_GETARG_FLOAT4(i);
+	if (!isfinite(a->lr) || a->lr <= 0 || a->lr > 10)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lr must be in (0, 10], not %g", a->lr)));
+	i++;
+
+	a->weight_decay = PG_ARGISNULL(i) ? opt.weight_decay : PG_GETARG_FLOAT4(i);
+	check_real_range("weight_decay", a->weight_decay, 0, 1e3, true);
+	i++;
+
+	required_arg(fcinfo, i, "label_smoothing");
+	a->label_smoothing = PG_GETARG_FLOAT4(i);
+	check_real_range("label_smoothing", a->label_smoothing, 0, 1, false);
+	i++;
+
+	required_arg(fcinfo, i, "mixup");
+	a->mixup = PG_GETARG_FLOAT4(i);
+	check_real_range("mixup", a->mixup, 0, 100, true);
+	i++;
+
+	required_arg(fcinfo, i, "augment");
+	a->augment = PG_GETARG_BOOL(i);
+	i++;
+
+	if (!PG_ARGISNULL(i))
+	{
+		a->resolution = PG_GETARG_INT32(i);
+		check_int_range("resolution", a->resolution, 1, MLP_MAX_RESOLUTION);
+	}
+	i++;
+
+	a->validation = optional_text(fcinfo, i++);
+	a->seed = PG_ARGISNULL(i) ? random_seed() : PG_GETARG_INT64(i);
+	i++;
+	a->image_column = required_text(fcinfo, i++, "image_column");
+	a->label_column = required_text(fcinfo, i++, "label_column");
+
+	required_arg(fcinfo, i, "cosine");
+	a->cosine = PG_GETARG_BOOL(i);
+	i++;
+
+	a->clip_norm = PG_ARGISNULL(i) ? 0 : PG_GETARG_FLOAT4(i);
+	check_real_range("clip_norm", a->clip_norm, 0, 1e9, true);
+	i++;
+
+	if (!PG_ARGISNULL(i))
+	{
+		a->classes = PG_GETARG_INT32(i);
+		check_int_range("classes", a->classes, 2, MLP_ARCH_MAX_CLASSES);
+	}
+	i++;
+
+	a->num_mean = real_array_arg(fcinfo, i++, "mean", false, a->mean);
+	a->num_std = real_array_arg(fcinfo, i++, "std", true, a->std);
+	if (a->num_mean != a->num_std)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mean and std must be given together, with one value per channel"),
+				 errdetail("mean has %d values, std %d.", a->num_mean, a->num_std)));
+	a->threads = mlp_training_threads;
+	a->body_lr_mult = 1.0;
+}
+
+static int64
+queue_run(RunArgs *a)
+{
+	int64		run_id;
+
+	MlpCheckModelName(a->model_name);
+	check_source(a->source, "source", a->image_column, a->label_column);
+	if (a->validation)
+		check_source(a->validation, "validation", a->image_column, a->label_column);
+	run_id = insert_run(a);
+	remember_action(PENDING_START, run_id);
+	return run_id;
+}
+
+/*
+ * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
+ *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
+ *           label_column, cosine, clip_norm, classes, mean, std)
+ */
+PG_FUNCTION_INFO_V1(mlp_train);
+Datum
+mlp_train(PG_FUNCTION_ARGS)
+{
+	RunArgs		a = {0};
+	MlpArch		arch;
+	char		err[256];
+	char		canonical[64];
+
+	MlpCheckLauncherAvailable();
+	a.model_name = required_text(fcinfo, 0, "model_name");
+	a.source = required_text(fcinfo, 1, "source");
+	a.arch = required_text(fcinfo, 2, "arch");
+	if (mlp_arch_parse(a.arch, &arch, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid architecture \"%s\": %s", a.arch, err),
+				 errhint("Architectures look like 'B_6-Wi_512' (inverted bottleneck), "
+						 "'B_12-Wi_512-X_4' or 'S_6-Wi_1024' (standard MLP).")));
+	mlp_arch_format(&arch, canonical, sizeof(canonical));
+	a.arch = pstrdup(canonical);
+	parse_common_args(fcinfo, 3, &a);
+	PG_RETURN_INT64(queue_run(&a));
+}
+
+/*
+ * mlp_finetune(model_name, base_model, source, epochs, batch_size, optimizer, lr,
+ *              weight_decay, label_smoothing, mixup, augment, resolution, validation, seed,
+ *              image_column, label_column, cosine, clip_norm, classes, mean, std,
+ *              body_lr_mult)
+ */
+PG_FUNCTION_INFO_V1(mlp_finetune);
+Datum
+mlp_finetune(PG_FUNCTION_ARGS)
+{
+	RunArgs		a = {0};
+	char	   *base_ref;
+	char	   *base_name;
+	int			base_version;
+	int			version;
+	int			ret;
+	bool		isnull;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	MemoryContext fn_context = CurrentMemoryContext;
+
+	MlpCheckLauncherAvailable();
+	a.finetune = true;
+	a.model_name = required_text(fcinfo, 0, "model_name");
+	base_ref = required_text(fcinfo, 1, "base_model");
+	a.source = required_text(fcinfo, 2, "source");
+	parse_common_args(fcinfo, 3, &a);
+	required_arg(fcinfo, 21, "body_lr_mult");
+	a.body_lr_mult = PG_GETARG_FLOAT4(21);
+	check_real_range("body_lr_mult", a.body_lr_mult, 0, 1e3, true);
+	if (a.num_mean > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mean and std of a fine-tuned model are those of its base model")));
+
+	/* Pin the version: a newer version of the base appearing later changes nothing. */
+	a.base_model_id = MlpModelStoreResolveOrError(base_ref, &version);
+	MlpParseModelRef(base_ref, &base_name, &base_version);
+	a.base_model = psprintf("%s@%d", base_name, version);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(a.base_model_id);
+	ret = SPI_execute_with_args("SELECT arch FROM mlpscale.models WHERE id = $1",
+								1, argtypes, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", base_ref)));
+	a.arch = MemoryContextStrdup(fn_context,
+								 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc,
+																   1, &isnull)));
+	SPI_finish();
+
+	PG_RETURN_INT64(queue_run(&a));
+}
+
+/* ---- wait, cancel, resume ---------------------------------------------------------------- */
+
+typedef struct RunRow
+{
+	char	   *status;
+	Oid			run_as;
+	int			epochs_done;
+	int			epochs;
+	bool		has_checkpoint;
+} RunRow;
+
+/* Reads the run in an SPI connection the caller opened; false when there is none. */
+static bool
+read_run(int64 run_id, RunRow *row)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int			ret;
+
+	values[0] = Int64GetDatum(run_id);
+	ret = SPI_execute_with_args("SELECT r.status, r.run_as, r.epochs_done, r.epochs, "
+								"EXISTS (SELECT 1 FROM mlpscale.checkpoints c WHERE c.run_id = r.id) "
+								"FROM mlpscale.runs r WHERE r.id = $1",
+								1, argtypes, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read run " INT64_FORMAT ": SPI error %d", run_id, ret);
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	row->status = SPI_getvalue(tup, desc, 1);
+	row->run_as = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+	row->epochs_done = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	row->epochs = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	row->has_checkpoint = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+	return true;
+}
+
+static void
+report_missing_run(int64 run_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("run " INT64_FORMAT " does not exist", run_id)));
+}
+
+/* Only the role that queued a run (or a member of it, or a superuser) may change it. */
+static void
+check_run_owner(int64 run_id, const RunRow *row, const char *action)
+{
+	if (!has_privs_of_role(GetUserId(), row->run_as))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s run " INT64_FORMAT, action, run_id),
+				 errdetail("The run belongs to role \"%s\".",
+						   GetUserNameFromId(row->run_as, true) ?
+						   GetUserNameFromId(row->run_as, true) : "(dropped)")));
+}
+
+static bool
+status_is_final(const char *status)
+{
+	return strcmp(status, "queued") != 0 && strcmp(status, "running") != 0;
+}
+
+/* mlp_wait(run_id, timeout_seconds): the status once final, or when the timeout passes. */
+PG_FUNCTION_INFO_V1(mlp_wait);
+Datum
+mlp_wait(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	double		timeout = -1;
+	TimestampTz start = GetCurrentTimestamp();
+	RunRow		row;
+	char	   *status;
+	MemoryContext fn_context = CurrentMemoryContext;
+
+	required_arg(fcinfo, 0, "run_id");
+	run_id = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+	{
+		timeout = PG_GETARG_FLOAT8(1);
+		check_real_range("timeout_seconds", timeout, 0, 1e9, true);
+	}
+	if (queued_in_this_transaction(run_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
+						run_id),
+				 errhint("Commit, then call mlp_wait.")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mlp_wait cannot see a run progress in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Call it in a READ COMMITTED transaction.")));
+
+	for (;;)
+	{
+		long		secs;
+		int			usecs;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (!read_run(run_id, &row))
+			report_missing_run(run_id);
+		status = MemoryContextStrdup(fn_context, row.status);
+		SPI_finish();
+		if (status_is_final(status))
+			break;
+		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+		if (timeout >= 0 && secs + usecs / 1e6 >= timeout)
+			break;
+		pfree(status);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 MLP_WAIT_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(status));
+}
+
+/*
+ * mlp_cancel(run_id): a queued run is canceled at once; a running one is asked to stop (the
+ * worker sees the shared flag after its current mini-batch, or the row within a second).
+ * False when the run has already ended.
+ */
+PG_FUNCTION_INFO_V1(mlp_cancel);
+Datum
+mlp_cancel(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	RunRow		row;
+	MlpSavedUser saved;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int			ret;
+	bool		result = false;
+
+	required_arg(fcinfo, 0, "run_id");
+	run_id = PG_GETARG_INT64(0);
+	values[0] = Int64GetDatum(run_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!read_run(run_id, &row))
+		report_missing_run(run_id);
+	check_run_owner(run_id, &row, "cancel");
+
+	MlpBecomeExtensionOwner(&saved);
+	/* The row lock orders us against the worker's own status changes. */
+	ret = SPI_execute_with_args("UPDATE mlpscale.runs SET "
+								"status = CASE WHEN status = 'queued' THEN 'canceled' ELSE status END, "
+								"finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END, "
+								"cancel_requested = true "
+								"WHERE id = $1 AND status IN ('queued', 'running') "
+								"RETURNING status",
+								1, argtypes, values, NULL, false, 1);
+	MlpRestoreUser(&saved);
+	if (ret != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not cancel run " INT64_FORMAT ": SPI error %d", run_id, ret);
+	if (SPI_processed == 1)
+	{
+		char	   *status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (strcmp(status, "running") == 0)
+			remember_action(PENDING_CANCEL, run_id);
+		result = true;
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(result);
+}
+
+/*
+ * mlp_resume(run_id): queues an interrupted, failed or canceled run again; its worker
+ * continues from the last checkpoint (or from the start when there is none) to the epoch
+ * count the run asked for.
+ */
+PG_FUNCTION_INFO_V1(mlp_resume);
+Datum
+mlp_resume(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	RunRow		row;
+	MlpSavedUser saved;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1];
+	int			ret;
+
+	MlpCheckLauncherAvailable();
+	required_arg(fcinfo, 0, "run_id");
+	run_id = PG_GETARG_INT64(0);
+	values[0] = Int64GetDatum(run_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!read_run(run_id, &row))
+		report_missing_run(run_id);
+	check_run_owner(run_id, &row, "resume");
+	if (strcmp(row.status, "interrupted") != 0 && strcmp(row.status, "failed") != 0 &&
+		strcmp(row.status, "canceled") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run " INT64_FORMAT " is %s", run_id, row.status),
+				 errhint("Only an interrupted, failed or canceled run can be resumed.")));
+	if (row.epochs_done >= row.epochs)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run " INT64_FORMAT " has already done its %d epochs", run_id,
+						row.epochs)));
+
+	MlpBecomeExtensionOwner(&saved);
+	ret = SPI_execute_with_args("UPDATE mlpscale.runs SET status = 'queued', error = NULL, "
+								"cancel_requested = false, finished_at = NULL, worker_pid = NULL "
+								"WHERE id = $1 AND status IN ('interrupted', 'failed', 'canceled')",
+								1, argtypes, values, NULL, false, 1);
+	MlpRestoreUser(&saved);
+	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run " INT64_FORMAT " changed while it was being resumed", run_id)));
+	SPI_finish();
+	remember_action(PENDING_START, run_id);
+	PG_RETURN_INT64(run_id);
 }
