@@ -22,6 +22,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -49,6 +50,15 @@
 /* Sweeper modes (bgw_main_arg). */
 #define MLP_SWEEP_STARTUP	1	/* running -> interrupted, post queued */
 #define MLP_SWEEP_QUEUED	2	/* post queued only */
+#define MLP_SWEEP_ORPHAN	3	/* a worker has exited: its run must not stay 'running' */
+
+/* bgw_extra of a sweeper: the database, and for MLP_SWEEP_ORPHAN the run and its worker. */
+typedef struct MlpSweepTarget
+{
+	Oid			database;
+	int64		run_id;
+	int32		worker_pid;
+} MlpSweepTarget;
 
 typedef struct MlpLaunchRequest
 {
@@ -72,6 +82,7 @@ typedef struct MlpActiveRun
 {
 	Oid			database;
 	int64		run_id;
+	pid_t		pid;
 	BackgroundWorkerHandle *handle;
 } MlpActiveRun;
 
@@ -302,6 +313,30 @@ launcher_sweep(int mode)
 	return true;
 }
 
+/*
+ * A worker records every end of its run itself; one that died without doing so (FATAL, a
+ * signal before training began) would leave its run 'running' for ever.  A sweeper in the
+ * run's database marks such a run 'interrupted', so it can be resumed.
+ */
+static void
+launcher_check_orphan(const MlpActiveRun *run)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	MlpSweepTarget target = {run->database, run->run_id, (int32) run->pid};
+
+	launcher_fill_worker(&worker, "MlpSweeperMain", run->database);
+	memcpy(worker.bgw_extra, &target, sizeof(target));
+	worker.bgw_main_arg = Int32GetDatum(MLP_SWEEP_ORPHAN);
+	worker.bgw_notify_pid = 0;
+	snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale sweeper for run " INT64_FORMAT, run->run_id);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale sweeper");
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		launcher_warn_no_slot("the check of an ended run");
+	else
+		pfree(handle);
+}
+
 static List *
 launcher_reap(List *active)
 {
@@ -314,6 +349,8 @@ launcher_reap(List *active)
 
 		if (GetBackgroundWorkerPid(run->handle, &pid) == BGWH_STOPPED)
 		{
+			if (run->pid != 0)
+				launcher_check_orphan(run);
 			active = foreach_delete_current(active, lc);
 			pfree(run->handle);
 			pfree(run);
@@ -368,6 +405,9 @@ launcher_start_runs(List **active)
 		run->database = req.database;
 		run->run_id = req.run_id;
 		run->handle = handle;
+		/* Its pid tells the orphan check which worker the run row must name. */
+		if (WaitForBackgroundWorkerStartup(handle, &run->pid) != BGWH_STARTED)
+			run->pid = 0;
 		*active = lappend(*active, run);
 		launcher_drop_head();
 		elog(DEBUG1, "mlpscale launcher: started the worker of run " INT64_FORMAT, req.run_id);
@@ -466,10 +506,12 @@ void
 MlpSweeperMain(Datum arg)
 {
 	int			mode = DatumGetInt32(arg);
+	MlpSweepTarget target;
 	Oid			database;
 	int			ret;
 
-	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&target, MyBgworkerEntry->bgw_extra, sizeof(target));
+	database = target.database;
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
@@ -486,6 +528,28 @@ MlpSweeperMain(Datum arg)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "mlpscale: sweeping runs");
+
+	if (mode == MLP_SWEEP_ORPHAN)
+	{
+		Oid			types[2] = {INT8OID, INT4OID};
+		Datum		values[2] = {Int64GetDatum(target.run_id), Int32GetDatum(target.worker_pid)};
+
+		ret = SPI_execute_with_args("UPDATE mlpscale.runs SET status = 'interrupted', "
+									"worker_pid = NULL, finished_at = now(), "
+									"error = 'the training worker exited unexpectedly; see the server log' "
+									"WHERE id = $1 AND status = 'running' AND worker_pid = $2",
+									2, types, values, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "could not check run " INT64_FORMAT ": SPI error %d", target.run_id, ret);
+		if (SPI_processed > 0)
+			ereport(LOG,
+					(errmsg("mlpscale: the worker of run " INT64_FORMAT " exited without ending it; marked interrupted",
+							target.run_id)));
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		proc_exit(0);
+	}
 
 	if (mode == MLP_SWEEP_STARTUP)
 	{
