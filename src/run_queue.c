@@ -776,7 +776,7 @@ mlp_wait(PG_FUNCTION_ARGS)
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mlp_wait cannot see a run progress in a %s transaction",
+				 errmsg("mlp_wait cannot see the run end in a %s transaction",
 						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
 				 errhint("Call it in a READ COMMITTED transaction.")));
 

@@ -1,0 +1,155 @@
+-- Training: synchronous argument checks of mlp_train and mlp_finetune, transactional
+-- queueing (a rolled-back call leaves nothing), wait, cancel and resume of runs that do not
+-- train.  Runs that really train are tested in test/integration/3*.sh.
+
+CREATE SCHEMA training_test;
+SET search_path = training_test, public;
+
+-- Declared volatility and parallel safety, and a comment on every object
+SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.proisstrict,
+       obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
+FROM pg_proc p
+WHERE p.proname IN ('mlp_train', 'mlp_finetune', 'mlp_wait', 'mlp_cancel', 'mlp_resume',
+                    'progress_rows')
+ORDER BY 1::text;
+SELECT obj_description('mlpscale.progress'::regclass, 'pg_class') IS NOT NULL AS commented;
+
+-- The settings
+SHOW mlpscale.max_concurrent_runs;
+SHOW mlpscale.max_training_memory;
+SHOW mlpscale.training_threads;
+SET mlpscale.max_concurrent_runs = 2;	-- only in postgresql.conf
+SET mlpscale.training_threads = 0;
+
+-- Twelve 1x4x4 images with labels 0..2
+CREATE TABLE tiny AS
+SELECT i AS id, i % 3 AS label,
+       image_from_bytes(decode(repeat(lpad(to_hex(i * 20), 2, '0'), 16), 'hex'), 1, 4, 4) AS image
+FROM generate_series(1, 12) i;
+CREATE VIEW tiny_view AS SELECT image, label FROM tiny;
+
+-- Run ids depend on the tests before this one: messages show them as N
+CREATE FUNCTION try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || regexp_replace(SQLERRM, 'run -?[0-9]+', 'run N', 'g');
+END $$;
+
+-- Bad arguments are errors of the call: nothing is queued
+SELECT mlp_train('m', 'tiny', arch => 'B_6-Wi');
+SELECT mlp_train('m', 'tiny', arch => 'X_6-Wi_512');
+SELECT mlp_train('m', 'tiny', arch => 'B_0-Wi_512');
+SELECT mlp_train('m', 'tiny', optimizer => 'adam');
+SELECT mlp_train('m', 'tiny', epochs => 0);
+SELECT mlp_train('m', 'tiny', epochs => -5);
+SELECT mlp_train('m', 'tiny', epochs => 2000000);
+SELECT mlp_train('m', 'tiny', batch_size => 0);
+SELECT mlp_train('m', 'tiny', batch_size => 100000000);
+SELECT mlp_train('m', 'tiny', lr => 0);
+SELECT mlp_train('m', 'tiny', lr => -0.1);
+SELECT mlp_train('m', 'tiny', lr => 'NaN');
+SELECT mlp_train('m', 'tiny', lr => 1000);
+SELECT mlp_train('m', 'tiny', weight_decay => -1);
+SELECT mlp_train('m', 'tiny', label_smoothing => 1);
+SELECT mlp_train('m', 'tiny', label_smoothing => -0.1);
+SELECT mlp_train('m', 'tiny', mixup => -0.5);
+SELECT mlp_train('m', 'tiny', mixup => 'Infinity');
+SELECT mlp_train('m', 'tiny', resolution => 0);
+SELECT mlp_train('m', 'tiny', resolution => 100000);
+SELECT mlp_train('m', 'tiny', clip_norm => -1);
+SELECT mlp_train('m', 'tiny', classes => 1);
+SELECT mlp_train('m', 'tiny', mean => ARRAY[0.5]::real[]);
+SELECT mlp_train('m', 'tiny', mean => ARRAY[0.5, 0.5]::real[], std => ARRAY[0.2]::real[]);
+SELECT mlp_train('m', 'tiny', mean => ARRAY[0.5]::real[], std => ARRAY[0]::real[]);
+SELECT mlp_train('m', 'tiny', mean => ARRAY[1,2,3,4,5]::real[], std => ARRAY[1,2,3,4,5]::real[]);
+SELECT mlp_train(NULL, 'tiny');
+SELECT mlp_train('m', NULL);
+SELECT mlp_train('m', 'tiny', arch => NULL);
+SELECT mlp_train('m', 'tiny', epochs => NULL);
+SELECT mlp_train('m', 'tiny', optimizer => NULL);
+SELECT mlp_train('m', 'tiny', augment => NULL);
+SELECT mlp_train('m', 'tiny', image_column => NULL);
+SELECT mlp_train('', 'tiny');
+SELECT mlp_train('m', '');
+SELECT mlp_train('m', 'no_such_table');
+SELECT mlp_train('m', 'no_such_schema.tiny');
+SELECT mlp_train('m', 'tiny', validation => 'no_such_table');
+SELECT count(*) AS runs_after_errors FROM mlpscale.runs;
+
+-- Fine-tuning needs an existing base model
+SELECT mlp_finetune('ft', 'no_such_model', 'tiny');
+SELECT mlp_finetune('ft', NULL, 'tiny');
+SELECT mlp_finetune('ft', 'no_such_model', 'tiny', body_lr_mult => -1);
+
+-- A rolled-back mlp_train leaves no row (and starts no worker)
+BEGIN;
+SELECT mlp_train('rolled_back', 'tiny', arch => 'B_1-Wi_8', epochs => 1) > 0 AS queued;
+SELECT status, kind, arch, epochs, config->>'optimizer' AS optimizer,
+       config->>'lr' AS lr, config->>'label_smoothing' AS smoothing, config->>'mixup' AS mixup,
+       config->>'augment' AS augment, config->>'batch_size' AS batch_size
+FROM mlpscale.runs WHERE model_name = 'rolled_back';
+ROLLBACK;
+SELECT count(*) AS rolled_back_rows FROM mlpscale.runs WHERE model_name = 'rolled_back';
+
+-- ... and so does one rolled back to a savepoint
+BEGIN;
+SAVEPOINT s;
+SELECT mlp_train('savepoint', 'tiny', arch => 'B_1-Wi_8', epochs => 1) > 0 AS queued;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT count(*) AS savepoint_rows FROM mlpscale.runs WHERE model_name = 'savepoint';
+
+-- Waiting for a run queued in the same transaction cannot work
+BEGIN;
+SELECT mlp_train('same_xact', 'tiny_view', arch => 'B_1-Wi_8', epochs => 1) AS run \gset
+SELECT try('SELECT mlp_wait(' || :run || ')');
+ROLLBACK;
+
+-- A run canceled while queued never trains; the defaults are recorded in its config
+BEGIN;
+SELECT mlp_train('canceled', 'SELECT image, label FROM tiny', arch => 'B_1-Wi_8', seed => 42) AS run \gset
+SELECT mlp_cancel(:run) AS canceled;
+COMMIT;
+SELECT mlp_wait(:run);
+SELECT mlp_cancel(:run) AS canceled_again;
+SELECT status, arch, epochs, error, finished_at IS NOT NULL AS finished, cancel_requested,
+       config - 'threads' AS config
+FROM mlpscale.runs WHERE id = :run;
+SELECT mlp_wait(:run, timeout_seconds => 0);
+
+-- Resume: only interrupted, failed or canceled runs; the run must exist
+SELECT mlp_resume(-1);
+SELECT mlp_cancel(-1);
+SELECT mlp_wait(-1);
+SELECT mlp_wait(:run, timeout_seconds => -1);
+
+-- Runs are readable by everyone, changed only by their role
+CREATE ROLE regress_training_stranger;
+GRANT USAGE ON SCHEMA training_test TO regress_training_stranger;
+SET ROLE regress_training_stranger;
+SELECT count(*) > 0 AS can_read_runs FROM mlpscale.runs WHERE id = :run;
+SELECT try('SELECT mlp_resume(' || :run || ')');
+SELECT try('SELECT mlp_cancel(' || :run || ')');
+INSERT INTO mlpscale.runs (model_name, run_as, database, source, arch, epochs, config)
+VALUES ('forged', 10, 1, 'x', 'B_1-Wi_8', 1, '{}');
+SELECT count(*) AS progress_rows FROM mlpscale.progress;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA training_test FROM regress_training_stranger;
+DROP ROLE regress_training_stranger;
+
+-- mlp_wait in a REPEATABLE READ transaction would never see the run end
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT mlp_wait(:run);
+ROLLBACK;
+
+-- PREPARE TRANSACTION cannot carry a queued run
+BEGIN;
+SELECT mlp_train('prepared', 'tiny', arch => 'B_1-Wi_8', epochs => 1) > 0 AS queued;
+PREPARE TRANSACTION 'training_test';
+SELECT count(*) AS prepared_rows FROM mlpscale.runs WHERE model_name = 'prepared';
+
+DELETE FROM mlpscale.runs WHERE id = :run;
+RESET search_path;
+DROP SCHEMA training_test CASCADE;
