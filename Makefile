@@ -95,3 +95,12 @@ test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) test/unit/tap.h
 # For test/run_all.sh: the pg_regress tests this tree has.
 print-regress:
 	@echo $(REGRESS)
+
+# ---- SGEMM throughput at the shapes of a B_6-Wi_1024 training step (bench/sgemm_bench.c) --
+.PHONY: bench-sgemm
+bench-sgemm: bench/sgemm_bench
+	./bench/sgemm_bench
+
+bench/sgemm_bench: bench/sgemm_bench.c $(CORE_LIB) src/core/blas.h
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc/core \
+		-o $@ $< $(CORE_LIB) $(CORE_LIBS)
