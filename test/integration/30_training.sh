@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Training end to end: a separable synthetic problem learns (validation accuracy), the
+# experiment tables are filled, progress is live, cancel stops a run, a short Fashion-MNIST
+# run reaches a useful test accuracy, and a seeded one-thread run is reproducible bit for bit.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/training_helpers.sh"
+new_db it_training
+
+# ---- a separable problem -----------------------------------------------------------------
+make_bands bands_train 600 0.1
+make_bands bands_val 300 0.2
+run=$(q "SELECT mlp_train('bands', 'bands_train', arch => 'B_2-Wi_64', epochs => 5, batch_size => 64,
+                          optimizer => 'adamw', lr => 0.001, validation => 'bands_val', seed => 3)")
+like "$run" '^[0-9]+$' "mlp_train returns a run id at once"
+is "$(q "SELECT mlp_wait($run)")" succeeded "the run succeeds"
+is "$(q "SELECT count(*) FROM mlpscale.epochs WHERE run_id = $run")" 5 "one epochs row per epoch"
+val=$(q "SELECT round(val_accuracy::numeric, 4) FROM mlpscale.epochs WHERE run_id = $run AND epoch = 5")
+ge "$val" 0.95 "validation accuracy of the separable problem"
+diag "synthetic bands: validation accuracy $val after 5 epochs"
+is "$(q "SELECT bool_and(val_loss IS NOT NULL AND val_top5 IS NOT NULL AND train_loss > 0
+                        AND train_accuracy BETWEEN 0 AND 1 AND images_per_second > 0
+                        AND seconds > 0 AND lr > 0)
+         FROM mlpscale.epochs WHERE run_id = $run")" t "epoch rows carry losses, accuracies, speed, lr"
+is "$(q "SELECT string_agg(examples_seen::text, ',' ORDER BY epoch) FROM mlpscale.epochs WHERE run_id = $run")" \
+   "600,1200,1800,2400,3000" "examples_seen is cumulative"
+is "$(q "SELECT bool_and(abs(e.cumulative_flops - r.flops_per_image * 3 * e.examples_seen) < 1)
+         FROM mlpscale.epochs e JOIN mlpscale.runs r ON r.id = e.run_id WHERE r.id = $run")" t \
+   "cumulative_flops = flops_per_image x 3 x examples_seen"
+is "$(q "SELECT r.params = m.params AND r.params = 8*64*64*2 + 7*64*2 + 64*64 + 64 + 3*64 + 3
+                AND r.flops_per_image > 2 * r.params * 0.9 AND r.train_rows = 600
+                AND r.validation_rows = 300 AND r.epochs_done = 5 AND r.error IS NULL
+                AND r.started_at <= r.finished_at AND r.worker_pid IS NULL
+         FROM mlpscale.runs r JOIN mlpscale.models m ON m.id = r.model_id WHERE r.id = $run")" t \
+   "the run records params, FLOPs, rows and its model"
+is "$(q "SELECT name || ' ' || version || ' ' || arch || ' ' || array_to_string(input_shape, 'x') || ' ' || classes
+         FROM mlpscale.models WHERE run_id = $run")" "bands 1 B_2-Wi_64 1x8x8 3" "the model version"
+is "$(q "SELECT epochs_done FROM mlpscale.checkpoints WHERE run_id = $run")" 5 "the last checkpoint is kept"
+is "$(q "SELECT count(*) FROM mlpscale.progress")" 0 "no progress row once the run has ended"
+
+# ---- progress and cancel -----------------------------------------------------------------
+make_bands bands_big 4000 0.3
+run=$(q "SELECT mlp_train('bands_long', 'bands_big', arch => 'B_4-Wi_256', epochs => 200,
+                          batch_size => 32, seed => 4)")
+ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM mlpscale.progress WHERE run_id = $run AND epoch >= 2 AND step > 0)" 60; echo $?)" \
+   "mlpscale.progress shows the running run"
+row=$(q "SELECT model_name, epochs, steps, step <= steps, loss > 0, images_per_second > 0,
+                time_left > interval '0', pid > 0
+         FROM mlpscale.progress WHERE run_id = $run")
+is "$row" "bands_long|200|125|t|t|t|t|t" "progress: epoch of epochs, step of steps, loss, speed, time left"
+is "$(q "SELECT status FROM mlpscale.runs WHERE id = $run")" running "the run is running"
+like "$(q "SELECT query FROM pg_stat_activity WHERE backend_type = 'mlpscale training'")" \
+   "training epoch [0-9]+ of 200" "the worker reports its activity in pg_stat_activity"
+t0=$SECONDS
+is "$(q "SELECT mlp_cancel($run)")" t "mlp_cancel of a running run"
+is "$(q "SELECT mlp_wait($run, 30)")" canceled "the run is canceled"
+ok "$([ $((SECONDS - t0)) -le 5 ]; echo $?)" "within a few seconds ($((SECONDS - t0)) s)"
+is "$(q "SELECT m.version || ' ' || (r.epochs_done > 0) || ' ' || (r.model_id = m.id)
+         FROM mlpscale.runs r JOIN mlpscale.models m ON m.run_id = r.id WHERE r.id = $run")" "1 true true" \
+   "the last checkpoint of the canceled run is kept as a model version"
+is "$(q "SELECT mlp_cancel($run)")" f "canceling an ended run returns false"
+
+# ---- Fashion-MNIST ------------------------------------------------------------------------
+load_fashion fashion_train train 10000
+load_fashion fashion_test test 10000
+run=$(q "SELECT mlp_train('fashion', 'fashion_train', arch => 'B_2-Wi_128', epochs => 1,
+                          batch_size => 128, optimizer => 'adamw', lr => 0.001, augment => false,
+                          mixup => 0, label_smoothing => 0, seed => 1)")
+is "$(q "SELECT mlp_wait($run)")" succeeded "Fashion-MNIST run (B_2-Wi_128, 1 epoch, 10,000 images)"
+acc=$(q "SELECT round(accuracy::numeric, 4) FROM mlp_evaluate('fashion', 'fashion_test')")
+ge "$acc" 0.75 "Fashion-MNIST test accuracy through mlp_evaluate"
+diag "Fashion-MNIST B_2-Wi_128, 1 epoch on 10,000 images: test accuracy $acc"
+is "$(q "SELECT m.mean[1] BETWEEN 0.2 AND 0.4 AND m.std[1] BETWEEN 0.25 AND 0.45
+         FROM mlpscale.models m WHERE name = 'fashion'")" t \
+   "normalisation computed from the training images"
+
+# ---- reproducibility: seed and one thread ---------------------------------------------------
+r1=$(PGOPTIONS="-c mlpscale.training_threads=1" q "SELECT mlp_train('rep_a', 'bands_train', arch => 'B_2-Wi_64',
+            epochs => 3, batch_size => 50, seed => 11, validation => 'bands_val')")
+r2=$(PGOPTIONS="-c mlpscale.training_threads=1" q "SELECT mlp_train('rep_b', 'bands_train', arch => 'B_2-Wi_64',
+            epochs => 3, batch_size => 50, seed => 11, validation => 'bands_val')")
+is "$(q "SELECT mlp_wait($r1) || ' ' || mlp_wait($r2)")" "succeeded succeeded" "two seeded runs"
+is "$(q "SELECT config->>'threads' FROM mlpscale.runs WHERE id = $r1")" 1 "the thread count is recorded"
+is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
+         WHERE a.name = 'rep_a' AND b.name = 'rep_b'")" t "same seed, one thread: byte-identical weights"
+is "$(q "SELECT count(*) FROM mlpscale.epochs a JOIN mlpscale.epochs b USING (epoch)
+         WHERE a.run_id = $r1 AND b.run_id = $r2 AND a.train_loss = b.train_loss
+           AND a.val_accuracy = b.val_accuracy")" 3 "... and identical epoch metrics"
+r3=$(PGOPTIONS="-c mlpscale.training_threads=1" q "SELECT mlp_train('rep_c', 'bands_train', arch => 'B_2-Wi_64',
+            epochs => 3, batch_size => 50, seed => 12)")
+q "SELECT mlp_wait($r3)" >/dev/null
+is "$(q "SELECT a.weights = c.weights FROM mlpscale.models a, mlpscale.models c
+         WHERE a.name = 'rep_a' AND c.name = 'rep_c'")" f "another seed gives other weights"
+
+done_testing
