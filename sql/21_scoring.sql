@@ -51,8 +51,8 @@ SELECT count(*) FROM classify_topk(NULL, '3x1x1:808080', 3);
 -- Other sizes are area-resized (up and down); channels are never converted
 SELECT classify('sc_b', '3x1x1:808080') BETWEEN 0 AND 9 AS upsampled,
        classify('sc_b', image_from_bytes(decode(repeat('7f', 3 * 100 * 60), 'hex'), 3, 100, 60)) BETWEEN 0 AND 9 AS downsampled;
-SELECT classify('sc_b', '1x8x8:' || repeat('00', 64));
-SELECT predict_proba('sc_b', '4x8x8:' || repeat('00', 256));
+SELECT classify('sc_b', ('1x8x8:' || repeat('00', 64))::image);
+SELECT predict_proba('sc_b', ('4x8x8:' || repeat('00', 256))::image);
 SELECT classify_label('sc_s', '1x1x1:00');
 SELECT * FROM classify_topk('sc_s', '2x1x1:0000');
 
@@ -79,9 +79,18 @@ SELECT mlp_deploy('sc_b@1');
 SELECT classify(img) = classify('sc_b@1', img) AS pinned_deployment,
        predict_proba('sc_b@1', img) = (SELECT predict_proba('sc_b@1', img) FROM probe) AS stable
 FROM probe;
--- Within one statement an import and scoring see each other in order
-SELECT mlp_import('sc_new', data) AS version, classify('sc_new', '3x1x1:000000') BETWEEN 0 AND 9 AS scored
-FROM fixture_files WHERE name = 'standard_meta';
+-- Inside a function, scoring after an import sees the new version (the next command)
+DO $$
+DECLARE
+    img image := (SELECT img FROM scoring_test.probe);
+    before real[] := predict_proba('sc_b', img);
+BEGIN
+    PERFORM mlp_import('sc_b', data, input_shape => ARRAY[3, 8, 8],
+                       mean => ARRAY[0.4914, 0.4822, 0.4465], std => ARRAY[0.2470, 0.2435, 0.2616])
+    FROM scoring_test.fixture_files WHERE name = 'bottleneck_bare';
+    RAISE NOTICE 'changed: %, now version 3: %', predict_proba('sc_b', img) <> before,
+        predict_proba('sc_b', img) = predict_proba('sc_b@3', img);
+END $$;
 
 -- mlp_classify_batch equals the per-row functions; partial last batch
 SET mlpscale.scoring_batch_size = 5;
@@ -96,7 +105,8 @@ FROM mlp_classify_batch('sc_b@1', 'SELECT (model = ''bottleneck'')::int * 1000 +
 JOIN fixture_images f ON (f.model = 'bottleneck')::int * 1000 + f.id = b.id AND f.model LIKE 'bottleneck%';
 RESET mlpscale.scoring_batch_size;
 -- NULL images give NULL classes; NULL ids stay NULL; smallint ids; an empty result
-SELECT * FROM mlp_classify_batch('sc_b', $$SELECT * FROM (VALUES (1::smallint, NULL::image), (NULL, '3x1x1:000000'::image)) v(id, image)$$)
+SELECT id, class BETWEEN 0 AND 9 AS has_class, confidence BETWEEN 0.1 AND 1 AS has_confidence
+FROM mlp_classify_batch('sc_b', $$SELECT * FROM (VALUES (1::smallint, NULL::image), (NULL, '3x1x1:000000'::image)) v(id, image)$$)
 ORDER BY id;
 SELECT count(*) FROM mlp_classify_batch('sc_b', 'SELECT id, img AS image FROM scoring_test.fixture_images WHERE false');
 -- Bad queries

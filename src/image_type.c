@@ -146,9 +146,12 @@ ShownInput(const char *s)
 	return psprintf("%.*s...", pg_mbcliplen(s, strlen(s), MLP_IMAGE_SHOWN_CHARS - 3), s);
 }
 
-/* Parses a decimal side of the text form; ERROR naming the input on bad syntax. */
+/*
+ * Parses one decimal dimension of the text form; ERROR naming the input on bad syntax, and
+ * naming the dimension when the number is too large for any image.
+ */
 static int
-ParseDimension(const char **p, const char *input)
+ParseDimension(const char **p, const char *input, const char *dimension, int limit)
 {
 	long		v = 0;
 	const char *s = *p;
@@ -160,8 +163,18 @@ ParseDimension(const char **p, const char *input)
 				 errdetail("Expected CxHxW:hex, for example 1x2x2:00ff10a0.")));
 	while (*s >= '0' && *s <= '9')
 	{
-		if (v < 1000000)
-			v = v * 10 + (*s - '0');
+		v = v * 10 + (*s - '0');
+		if (v > limit)
+		{
+			const char *end = s;
+
+			while (*end >= '0' && *end <= '9')
+				end++;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("image %s must be between 1 and %d, not %.*s", dimension, limit,
+							(int) Min(end - *p, 40), *p)));
+		}
 		s++;
 	}
 	*p = s;
@@ -194,11 +207,11 @@ image_in(PG_FUNCTION_ARGS)
 
 	while (isspace((unsigned char) *p))
 		p++;
-	c = ParseDimension(&p, input);
+	c = ParseDimension(&p, input, "channels", MLP_IMAGE_MAX_CHANNELS);
 	ExpectChar(&p, 'x', input);
-	h = ParseDimension(&p, input);
+	h = ParseDimension(&p, input, "height", MLP_IMAGE_MAX_SIDE);
 	ExpectChar(&p, 'x', input);
-	w = ParseDimension(&p, input);
+	w = ParseDimension(&p, input, "width", MLP_IMAGE_MAX_SIDE);
 	ExpectChar(&p, ':', input);
 	CheckImageShape(c, h, w);
 

@@ -176,7 +176,7 @@ mlp_import(PG_FUNCTION_ARGS)
 		case MLP_WEIGHTS_NO_INPUT_SHAPE:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("input shape of model \"%s\" is unknown: %s", name, err),
+					 errmsg("cannot import model \"%s\": %s", name, err),
 					 errhint("Pass input_shape => ARRAY[C,H,W], for example ARRAY[3,32,32].")));
 			break;
 		case MLP_WEIGHTS_BAD_ARGUMENT:

@@ -16,6 +16,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
 #include "core/augment.h"
@@ -305,10 +306,12 @@ OpenQueryCursor(const char *query)
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (!SPI_is_cursor_plan(plan))
+	/* Only a plain SELECT: an INSERT ... RETURNING would write under a read-only snapshot. */
+	if (!SPI_is_cursor_plan(plan) ||
+		((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)))->commandTag != CMDTAG_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query must be a single statement that returns rows"),
+				 errmsg("query must be a single SELECT statement"),
 				 errhint("Give a SELECT of the columns id and image.")));
 	return SPI_cursor_open(NULL, plan, NULL, NULL, true);
 }
