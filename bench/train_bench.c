@@ -1,0 +1,796 @@
+/*
+ * train_bench.c - the mlpscale side of the benchmark, at the level of the numeric core.
+ *
+ * Drives src/core/trainer.h exactly as the background worker does (same recipe: random-resized
+ * crop + flip, MixUp 0.8, label smoothing 0.3, LION lr 5e-5 wd 5e-5), without PostgreSQL, so
+ * the figures are those of the training loop itself.  Prints "RESULT key=value ..." lines.
+ *
+ *   train_bench throughput [--arch A] [--batch B] [--steps S] [--reps R] [--sgemm]
+ *       training images/s on synthetic 3x32x32 uint8 images (median of R epochs of S steps
+ *       after a warm-up), peak RSS against the memory lower bound, and with --sgemm the
+ *       GFLOP/s of one training step's worth of mlp_sgemm calls at the same shapes.
+ *   train_bench epoch-scale [--arch A] [--batch B] --sizes 8192,16384,...
+ *       seconds of one epoch for each dataset size.
+ *   train_bench fashion-epoch      IDX loading + channel statistics + one epoch, timed.
+ *   train_bench accuracy [--epochs E] [--seed S]    Fashion-MNIST test accuracy.
+ *   train_bench infer [--arch A] [--n N]     inference images/s at --infer-batch and at 1.
+ *
+ * Every mode takes --threads T (default: online CPUs), used for BLAS and augmentation alike.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "arch.h"
+#include "augment.h"
+#include "blas.h"
+#include "model.h"
+#include "optimizer.h"
+#include "rng.h"
+#include "trainer.h"
+
+#define MAX_REPS 64
+#define MAX_SIZES 32
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+static const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f};
+static const float cifar_std[3] = {0.2470f, 0.2435f, 0.2616f};
+
+typedef struct Options
+{
+	const char *mode;
+	const char *arch;
+	int			batch;
+	int			steps;
+	int			reps;
+	int			warmup;
+	int			epochs;
+	uint64_t	seed;
+	int			threads;
+	int64_t		n;
+	int			infer_batch;
+	bool		sgemm;
+	bool		augment;
+	const char *sizes;
+	const char *data_dir;
+} Options;
+
+static void
+die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "train_bench: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void	   *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		die("out of memory (%s)", "malloc");
+	return p;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Peak resident set of this process so far, in bytes. */
+static double
+peak_rss_bytes(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double) ru.ru_maxrss * 1024.0;
+}
+
+static void
+blas_start(int threads)
+{
+	char		err[256];
+
+	if (mlp_blas_init(err, sizeof(err)) != 0)
+		die("%s", err);
+	mlp_blas_set_threads(threads);
+}
+
+static void
+parse_arch(const char *s, MlpArch *arch, int64_t in_dim, int classes)
+{
+	char		err[256];
+
+	if (mlp_arch_parse(s, arch, err, sizeof(err)) != 0)
+		die("%s", err);
+	arch->in_dim = in_dim;
+	arch->classes = classes;
+	if (mlp_arch_validate(arch, err, sizeof(err)) != 0)
+		die("%s", err);
+}
+
+/* The recipe of design.md section 4 for a dataset of the given spec. */
+static void
+recipe_config(const Options *o, MlpImageSpec spec, const float *mean, const float *std,
+			  MlpTrainConfig *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	parse_arch(o->arch, &cfg->arch, (int64_t) spec.channels * spec.height * spec.width, 10);
+	cfg->input = spec;
+	cfg->epochs = o->epochs;
+	cfg->batch_size = o->batch;
+	mlp_opt_defaults(&cfg->opt, MLP_OPT_LION, (size_t) mlp_arch_param_count(&cfg->arch));
+	cfg->opt.lr = 5e-5f;
+	cfg->opt.beta1 = 0.9f;
+	cfg->opt.beta2 = 0.99f;
+	cfg->opt.weight_decay = 5e-5f;
+	cfg->cosine = false;
+	cfg->clip_norm = 0;
+	cfg->label_smoothing = 0.3f;
+	cfg->mixup_alpha = 0.8f;
+	cfg->augment = o->augment;
+	for (int c = 0; c < spec.channels; c++)
+	{
+		cfg->mean[c] = mean[c];
+		cfg->std[c] = std[c];
+	}
+	cfg->seed = o->seed;
+	cfg->threads = o->threads;
+}
+
+static MlpTrainer *
+trainer_or_die(const MlpTrainConfig *cfg)
+{
+	char		err[256];
+	MlpTrainer *t = mlp_trainer_create(cfg, NULL, err, sizeof(err));
+
+	if (t == NULL)
+		die("%s", err);
+	return t;
+}
+
+/* Synthetic 3x32x32 uint8 images with random labels: the throughput does not depend on them. */
+static MlpDataset
+synthetic_dataset(int64_t n, uint64_t seed)
+{
+	MlpDataset	d;
+	size_t		D = 3 * 32 * 32;
+	uint8_t    *img = xmalloc((size_t) n * D);
+	int32_t    *lab = xmalloc((size_t) n * sizeof(int32_t));
+	MlpRng		rng;
+
+	mlp_rng_seed(&rng, seed, 12345);
+	for (size_t i = 0; i < (size_t) n * D; i += 8)
+	{
+		uint64_t	r = mlp_rng_next(&rng);
+
+		for (size_t k = 0; k < 8 && i + k < (size_t) n * D; k++)
+			img[i + k] = (uint8_t) (r >> (8 * k));
+	}
+	for (int64_t i = 0; i < n; i++)
+		lab[i] = (int32_t) mlp_rng_below(&rng, 10);
+	d.images = img;
+	d.labels = lab;
+	d.n = n;
+	d.spec = (MlpImageSpec) {3, 32, 32};
+	return d;
+}
+
+static void
+free_dataset(MlpDataset *d)
+{
+	free((void *) d->images);
+	free((void *) d->labels);
+}
+
+typedef struct StopAfter
+{
+	int64_t		steps;
+} StopAfter;
+
+static int
+stop_after_cb(void *arg, int epoch, int64_t step, int64_t steps, double loss, double ips)
+{
+	return step >= ((StopAfter *) arg)->steps;
+}
+
+static void
+run_epoch_or_die(MlpTrainer *t, const MlpDataset *d, int epoch, MlpStepCallback cb, void *arg,
+				 MlpEpochStats *st)
+{
+	char		err[256];
+
+	if (mlp_trainer_run_epoch(t, d, epoch, cb, arg, st, err, sizeof(err)) < 0)
+		die("%s", err);
+}
+
+/*
+ * The lower bound of the issue: dataset bytes, parameters with their gradients and optimizer
+ * state, and the activations one batch must keep for backward: the input batch, then per block
+ * the residual stream, the LayerNorm output, the expansion before and after GELU, and finally
+ * the last residual stream and the logits.
+ */
+static double
+memory_lower_bound(const MlpTrainConfig *cfg, const MlpDataset *d)
+{
+	const MlpArch *a = &cfg->arch;
+	double		P = (double) mlp_arch_param_count(a);
+	double		states = cfg->opt.kind == MLP_OPT_ADAMW ? 2 : 1;
+	double		W = a->width;
+	double		hidden = a->kind == MLP_KIND_BOTTLENECK ? (double) a->expansion * W : W;
+	double		per_image = (double) a->in_dim + a->depth * (2 * W + 2 * hidden) + W + a->classes;
+	double		data = (double) d->n * ((double) a->in_dim + sizeof(int32_t));
+
+	return data + P * (2 + states) * sizeof(float) + cfg->batch_size * per_image * sizeof(float);
+}
+
+/* ---- SGEMM at the shapes of one training step ------------------------------------------- */
+
+typedef struct Layer
+{
+	int			in;
+	int			out;
+	float	   *w;				/* [out, in] */
+	float	   *dw;
+	float	   *y;				/* [B, out] output, then reused as its gradient dY */
+	float	   *dx;				/* [B, in] */
+} Layer;
+
+static void
+fill(float *p, size_t n, MlpRng *rng)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float) (mlp_rng_uniform(rng) - 0.5) * 0.1f;
+}
+
+/*
+ * Times the mlp_sgemm calls of forward and backward of every linear layer of arch at batch B,
+ * each layer with its own buffers as in training: forward Y = X W^T, backward dX = dY W (not
+ * for linear_in) and dW += dY^T X.  Returns the median GFLOP/s over reps.
+ */
+static double
+sgemm_step_gflops(const MlpArch *a, int B, int reps, double *flops_out)
+{
+	int			L = a->kind == MLP_KIND_BOTTLENECK ? 2 * a->depth + 2 : a->depth + 1;
+	int			hidden = a->kind == MLP_KIND_BOTTLENECK ? a->expansion * a->width : a->width;
+	Layer	   *layers = calloc(L, sizeof(Layer));
+	float	   *x0 = xmalloc((size_t) B * a->in_dim * sizeof(float));
+	double		flops = 0;
+	double		rates[MAX_REPS];
+	MlpRng		rng;
+	int			k = 0;
+
+	mlp_rng_seed(&rng, 1, 1);
+	fill(x0, (size_t) B * a->in_dim, &rng);
+	layers[k++] = (Layer) {.in = (int) a->in_dim, .out = a->width};
+	if (a->kind == MLP_KIND_BOTTLENECK)
+	{
+		for (int i = 0; i < a->depth; i++)
+		{
+			layers[k++] = (Layer) {.in = a->width, .out = hidden};
+			layers[k++] = (Layer) {.in = hidden, .out = a->width};
+		}
+	}
+	else
+	{
+		for (int i = 1; i < a->depth; i++)
+			layers[k++] = (Layer) {.in = a->width, .out = a->width};
+	}
+	layers[k++] = (Layer) {.in = a->width, .out = a->classes};
+	L = k;
+	for (int i = 0; i < L; i++)
+	{
+		Layer	   *l = &layers[i];
+
+		l->w = xmalloc((size_t) l->out * l->in * sizeof(float));
+		l->dw = xmalloc((size_t) l->out * l->in * sizeof(float));
+		l->y = xmalloc((size_t) B * l->out * sizeof(float));
+		l->dx = xmalloc((size_t) B * l->in * sizeof(float));
+		fill(l->w, (size_t) l->out * l->in, &rng);
+		memset(l->dw, 0, (size_t) l->out * l->in * sizeof(float));
+		flops += 2.0 * B * l->in * l->out * (i == 0 ? 2 : 3);
+	}
+
+	for (int r = -1; r < reps; r++)
+	{
+		double		t0 = now_seconds();
+
+		for (int i = 0; i < L; i++)
+		{
+			const float *x = i == 0 ? x0 : layers[i - 1].y;
+
+			mlp_sgemm(false, true, B, layers[i].out, layers[i].in, 1.0f, x, layers[i].in,
+					  layers[i].w, layers[i].in, 0.0f, layers[i].y, layers[i].out);
+		}
+		for (int i = L - 1; i >= 0; i--)
+		{
+			Layer	   *l = &layers[i];
+			const float *x = i == 0 ? x0 : layers[i - 1].y;
+
+			/* l->y stands in for dY: same shape, and its values do not change the timing. */
+			if (i > 0)
+				mlp_sgemm(false, false, B, l->in, l->out, 1.0f, l->y, l->out, l->w, l->in,
+						  0.0f, l->dx, l->in);
+			mlp_sgemm(true, false, l->out, l->in, B, 1.0f, l->y, l->out, x, l->in,
+					  1.0f, l->dw, l->in);
+		}
+		if (r >= 0)
+			rates[r] = flops / (now_seconds() - t0) / 1e9;
+	}
+	for (int i = 0; i < L; i++)
+	{
+		free(layers[i].w);
+		free(layers[i].dw);
+		free(layers[i].y);
+		free(layers[i].dx);
+	}
+	free(layers);
+	free(x0);
+	*flops_out = flops;
+	return median(rates, reps);
+}
+
+/* ---- modes ----------------------------------------------------------------------------- */
+
+static void
+print_common(const Options *o)
+{
+	printf(" threads=%d blas_core=%s blas_threads=%d", o->threads, mlp_blas_corename(),
+		   mlp_blas_threads());
+}
+
+static void
+mode_throughput(const Options *o)
+{
+	MlpDataset	d = synthetic_dataset((int64_t) o->batch * o->steps, o->seed);
+	MlpTrainConfig cfg;
+	MlpTrainer *t;
+	MlpEpochStats st;
+	StopAfter	warm = {o->warmup};
+	double		rates[MAX_REPS];
+	double		rss, bound, fwd, train_gflops, ips;
+
+	blas_start(o->threads);
+	recipe_config(o, d.spec, cifar_mean, cifar_std, &cfg);
+	t = trainer_or_die(&cfg);
+	if (o->warmup > 0)
+		run_epoch_or_die(t, &d, 0, stop_after_cb, &warm, &st);
+	for (int r = 0; r < o->reps; r++)
+	{
+		run_epoch_or_die(t, &d, r + 1, NULL, NULL, &st);
+		rates[r] = st.images_per_second;
+		fprintf(stderr, "rep %d: %.1f images/s (loss %.4f)\n", r, rates[r], st.train_loss);
+	}
+	rss = peak_rss_bytes();
+	bound = memory_lower_bound(&cfg, &d);
+	fwd = mlp_arch_forward_flops(&cfg.arch);
+	ips = median(rates, o->reps);
+	train_gflops = ips * 3.0 * fwd / 1e9;
+	printf("RESULT mode=throughput side=mlpscale arch=%s batch=%d params=%lld images_per_s=%.1f"
+		   " min=%.1f max=%.1f reps=%d train_gflops=%.1f peak_rss_mb=%.1f bound_mb=%.1f"
+		   " rss_over_bound=%.3f estimate_mb=%.1f",
+		   o->arch, o->batch, (long long) mlp_arch_param_count(&cfg.arch), ips, rates[0],
+		   rates[o->reps - 1], o->reps, train_gflops, rss / 1048576.0, bound / 1048576.0,
+		   rss / bound, mlp_trainer_memory_estimate(&cfg) / 1048576.0);
+	print_common(o);
+	printf("\n");
+	fflush(stdout);
+	mlp_trainer_free(t);
+	free_dataset(&d);
+
+	if (o->sgemm)
+	{
+		double		flops;
+		double		gf = sgemm_step_gflops(&cfg.arch, o->batch, o->reps, &flops);
+
+		printf("RESULT mode=sgemm arch=%s batch=%d step_gflop=%.1f sgemm_gflops=%.1f"
+			   " train_gflops=%.1f train_over_sgemm=%.3f",
+			   o->arch, o->batch, flops / 1e9, gf, train_gflops, train_gflops / gf);
+		print_common(o);
+		printf("\n");
+	}
+}
+
+static int
+parse_sizes(const char *s, int64_t *out)
+{
+	int			n = 0;
+	char	   *end;
+
+	while (s && *s && n < MAX_SIZES)
+	{
+		long long	v = strtoll(s, &end, 10);
+
+		if (end == s || v < 1)
+			die("bad --sizes list: %s", s);
+		out[n++] = v;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+static void
+mode_epoch_scale(const Options *o)
+{
+	int64_t		sizes[MAX_SIZES];
+	int			ns = parse_sizes(o->sizes, sizes);
+	int64_t		nmax = 0;
+	MlpDataset	all;
+	MlpTrainConfig cfg;
+	MlpTrainer *t;
+	MlpEpochStats st;
+	StopAfter	warm = {o->warmup};
+
+	for (int i = 0; i < ns; i++)
+		nmax = sizes[i] > nmax ? sizes[i] : nmax;
+	all = synthetic_dataset(nmax, o->seed);
+	blas_start(o->threads);
+	recipe_config(o, all.spec, cifar_mean, cifar_std, &cfg);
+	t = trainer_or_die(&cfg);
+	run_epoch_or_die(t, &all, 0, stop_after_cb, &warm, &st);
+	for (int i = 0; i < ns; i++)
+	{
+		MlpDataset	d = all;
+
+		d.n = sizes[i];
+		run_epoch_or_die(t, &d, i + 1, NULL, NULL, &st);
+		printf("RESULT mode=epoch-scale side=mlpscale arch=%s batch=%d n=%lld epoch_s=%.3f"
+			   " images_per_s=%.1f", o->arch, o->batch, (long long) d.n, st.seconds,
+			   st.images_per_second);
+		print_common(o);
+		printf("\n");
+		fflush(stdout);
+	}
+	mlp_trainer_free(t);
+	free_dataset(&all);
+}
+
+/* Reads a gzip-compressed IDX file (big-endian header) into a malloc'd buffer. */
+static uint8_t *
+read_idx(const char *path, int *ndim, uint32_t dims[4], size_t *count)
+{
+	gzFile		f = gzopen(path, "rb");
+	uint8_t		hdr[4];
+	size_t		total = 1;
+	uint8_t    *data;
+
+	if (f == NULL)
+		die("could not open %s", path);
+	if (gzread(f, hdr, 4) != 4 || hdr[0] != 0 || hdr[1] != 0 || hdr[2] != 0x08 || hdr[3] > 4 ||
+		hdr[3] < 1)
+		die("%s is not an IDX file of unsigned bytes", path);
+	*ndim = hdr[3];
+	for (int i = 0; i < *ndim; i++)
+	{
+		uint8_t		b[4];
+
+		if (gzread(f, b, 4) != 4)
+			die("%s: truncated header", path);
+		dims[i] = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
+		total *= dims[i];
+	}
+	data = xmalloc(total);
+	for (size_t off = 0; off < total;)
+	{
+		unsigned	chunk = total - off > (1u << 30) ? (1u << 30) : (unsigned) (total - off);
+		int			got = gzread(f, data + off, chunk);
+
+		if (got <= 0)
+			die("%s: truncated data", path);
+		off += (size_t) got;
+	}
+	gzclose(f);
+	*count = total;
+	return data;
+}
+
+static MlpDataset
+load_fashion(const char *dir, const char *prefix)
+{
+	char		path[1024];
+	int			nd_img, nd_lab;
+	uint32_t	di[4], dl[4];
+	size_t		ci, cl;
+	uint8_t    *img, *lab8;
+	int32_t    *lab;
+	MlpDataset	d;
+
+	snprintf(path, sizeof(path), "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+	img = read_idx(path, &nd_img, di, &ci);
+	snprintf(path, sizeof(path), "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+	lab8 = read_idx(path, &nd_lab, dl, &cl);
+	if (nd_img != 3 || nd_lab != 1 || di[0] != dl[0])
+		die("unexpected IDX shapes in %s", dir);
+	lab = xmalloc(cl * sizeof(int32_t));
+	for (size_t i = 0; i < cl; i++)
+		lab[i] = lab8[i];
+	free(lab8);
+	d.images = img;
+	d.labels = lab;
+	d.n = di[0];
+	d.spec = (MlpImageSpec) {1, (int) di[1], (int) di[2]};
+	return d;
+}
+
+static void
+mode_fashion_epoch(const Options *o)
+{
+	double		t0 = now_seconds(), t_load, t1;
+	MlpDataset	d = load_fashion(o->data_dir, "train");
+	float		mean[MLP_MAX_CHANNELS], std[MLP_MAX_CHANNELS];
+	MlpTrainConfig cfg;
+	MlpTrainer *t;
+	MlpEpochStats st;
+
+	mlp_channel_stats(d.images, d.n, d.spec, mean, std);
+	t_load = now_seconds() - t0;
+	blas_start(o->threads);
+	recipe_config(o, d.spec, mean, std, &cfg);
+	t = trainer_or_die(&cfg);
+	t1 = now_seconds();
+	run_epoch_or_die(t, &d, 0, NULL, NULL, &st);
+	printf("RESULT mode=fashion-epoch side=mlpscale arch=%s batch=%d n=%lld load_s=%.3f"
+		   " train_s=%.3f total_s=%.3f images_per_s=%.1f loss=%.4f",
+		   o->arch, o->batch, (long long) d.n, t_load, now_seconds() - t1, now_seconds() - t0,
+		   st.images_per_second, st.train_loss);
+	print_common(o);
+	printf("\n");
+	mlp_trainer_free(t);
+	free_dataset(&d);
+}
+
+static void
+mode_accuracy(const Options *o)
+{
+	MlpDataset	train = load_fashion(o->data_dir, "train");
+	MlpDataset	test = load_fashion(o->data_dir, "t10k");
+	float		mean[MLP_MAX_CHANNELS], std[MLP_MAX_CHANNELS];
+	MlpTrainConfig cfg;
+	MlpTrainer *t;
+	MlpEpochStats st = {0};
+	MlpEvalStats ev;
+	double		t0;
+
+	mlp_channel_stats(train.images, train.n, train.spec, mean, std);
+	blas_start(o->threads);
+	recipe_config(o, train.spec, mean, std, &cfg);
+	t = trainer_or_die(&cfg);
+	t0 = now_seconds();
+	for (int e = 0; e < o->epochs; e++)
+	{
+		run_epoch_or_die(t, &train, e, NULL, NULL, &st);
+		fprintf(stderr, "epoch %d: loss %.4f, %.0f images/s\n", e + 1, st.train_loss,
+				st.images_per_second);
+	}
+	mlp_trainer_evaluate(t, &test, &ev);
+	printf("RESULT mode=accuracy side=mlpscale arch=%s batch=%d epochs=%d seed=%llu"
+		   " test_accuracy=%.4f top5=%.4f train_s=%.1f final_loss=%.4f",
+		   o->arch, o->batch, o->epochs, (unsigned long long) o->seed, ev.accuracy, ev.top5,
+		   now_seconds() - t0, st.train_loss);
+	print_common(o);
+	printf("\n");
+	mlp_trainer_free(t);
+	free_dataset(&train);
+	free_dataset(&test);
+}
+
+/* Preprocess + forward + argmax of images [first, first+B), as a scoring call does. */
+static void
+infer_batch(const MlpModel *m, const MlpAugmentConfig *pre, const MlpDataset *d, int64_t first,
+			int B, float *x, float *logits, float *scratch, int32_t *classes)
+{
+	size_t		D = (size_t) d->spec.channels * d->spec.height * d->spec.width;
+	int			C = m->arch.classes;
+
+	for (int i = 0; i < B; i++)
+		mlp_preprocess_image(pre, d->images + (first + i) * D, x + (size_t) i * m->arch.in_dim);
+	mlp_model_infer(m, x, B, logits, scratch);
+	for (int i = 0; i < B; i++)
+	{
+		int			best = 0;
+
+		for (int c = 1; c < C; c++)
+			if (logits[i * C + c] > logits[i * C + best])
+				best = c;
+		classes[i] = best;
+	}
+}
+
+static void
+mode_infer(const Options *o)
+{
+	MlpDataset	d = synthetic_dataset(o->n, o->seed);
+	MlpArch		arch;
+	MlpModel	m;
+	MlpAugmentConfig pre;
+	MlpRng		rng;
+	char		err[256];
+	int			B = o->infer_batch;
+	float	   *x, *logits, *scratch;
+	int32_t    *classes;
+	double		rates[MAX_REPS], single;
+	int64_t		n1 = o->n < 1000 ? o->n : 1000;
+
+	blas_start(o->threads);
+	parse_arch(o->arch, &arch, 3 * 32 * 32, 10);
+	if (mlp_model_create(&m, &arch, false, err, sizeof(err)) != 0)
+		die("%s", err);
+	mlp_rng_seed(&rng, o->seed, 0);
+	mlp_model_init_weights(&m, &rng);
+	mlp_augment_defaults(&pre, d.spec, d.spec);
+	pre.random_crop = false;
+	pre.flip = false;
+	for (int c = 0; c < 3; c++)
+	{
+		pre.mean[c] = cifar_mean[c];
+		pre.std[c] = cifar_std[c];
+	}
+	x = xmalloc((size_t) B * arch.in_dim * sizeof(float));
+	logits = xmalloc((size_t) B * arch.classes * sizeof(float));
+	scratch = xmalloc(mlp_model_scratch_floats(&m, B) * sizeof(float));
+	classes = xmalloc((size_t) B * sizeof(int32_t));
+
+	for (int r = -1; r < o->reps; r++)
+	{
+		double		t0 = now_seconds();
+
+		for (int64_t s = 0; s < o->n; s += B)
+			infer_batch(&m, &pre, &d, s, (int) (o->n - s < B ? o->n - s : B), x, logits,
+						scratch, classes);
+		if (r >= 0)
+			rates[r] = o->n / (now_seconds() - t0);
+	}
+	/* One image per call, what a per-row scoring function pays (model already in memory). */
+	{
+		double		t0 = now_seconds();
+
+		for (int64_t s = 0; s < n1; s++)
+			infer_batch(&m, &pre, &d, s, 1, x, logits, scratch, classes);
+		single = n1 / (now_seconds() - t0);
+	}
+	printf("RESULT mode=infer side=mlpscale arch=%s n=%lld batch=%d images_per_s=%.1f"
+		   " single_images_per_s=%.1f", o->arch, (long long) o->n, B, median(rates, o->reps),
+		   single);
+	print_common(o);
+	printf("\n");
+	free(x);
+	free(logits);
+	free(scratch);
+	free(classes);
+	mlp_model_free(&m);
+	free_dataset(&d);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+			"usage: train_bench MODE [options]\n"
+			"  modes: throughput, epoch-scale, fashion-epoch, accuracy, infer, info\n"
+			"  --arch A (B_6-Wi_256)  --batch B (1024)  --steps S (4)  --reps R (5)\n"
+			"  --warmup STEPS (2)  --epochs E (10)  --seed S (0)  --threads T (CPUs)\n"
+			"  --n N (10000, infer)  --infer-batch B (1024)  --sgemm  --no-augment\n"
+			"  --sizes N1,N2,... (epoch-scale)  --data-dir DIR (%s)\n", FASHION_DIR);
+	exit(2);
+}
+
+static int
+int_arg(const char *s, int lo, int hi)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		die("bad number: %s", s);
+	return (int) v;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"arch", required_argument, NULL, 'a'},
+		{"batch", required_argument, NULL, 'b'},
+		{"steps", required_argument, NULL, 's'},
+		{"reps", required_argument, NULL, 'r'},
+		{"warmup", required_argument, NULL, 'w'},
+		{"epochs", required_argument, NULL, 'e'},
+		{"seed", required_argument, NULL, 'S'},
+		{"threads", required_argument, NULL, 't'},
+		{"n", required_argument, NULL, 'n'},
+		{"infer-batch", required_argument, NULL, 'i'},
+		{"sgemm", no_argument, NULL, 'g'},
+		{"no-augment", no_argument, NULL, 'A'},
+		{"sizes", required_argument, NULL, 'z'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0}
+	};
+	Options		o = {
+		.arch = "B_6-Wi_256", .batch = 1024, .steps = 4, .reps = 5, .warmup = 2, .epochs = 10,
+		.seed = 0, .threads = (int) sysconf(_SC_NPROCESSORS_ONLN), .n = 10000,
+		.infer_batch = 1024, .augment = true, .sizes = "8192,16384,32768,65536",
+		.data_dir = FASHION_DIR
+	};
+	int			c;
+
+	if (argc < 2 || argv[1][0] == '-')
+		usage();
+	o.mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'a': o.arch = optarg; break;
+			case 'b': o.batch = int_arg(optarg, 1, 1 << 20); break;
+			case 's': o.steps = int_arg(optarg, 1, 1 << 20); break;
+			case 'r': o.reps = int_arg(optarg, 1, MAX_REPS); break;
+			case 'w': o.warmup = int_arg(optarg, 0, 1 << 20); break;
+			case 'e': o.epochs = int_arg(optarg, 1, 100000); break;
+			case 'S': o.seed = (uint64_t) int_arg(optarg, 0, 1 << 30); break;
+			case 't': o.threads = int_arg(optarg, 1, 1024); break;
+			case 'n': o.n = int_arg(optarg, 1, 1 << 30); break;
+			case 'i': o.infer_batch = int_arg(optarg, 1, 1 << 20); break;
+			case 'g': o.sgemm = true; break;
+			case 'A': o.augment = false; break;
+			case 'z': o.sizes = optarg; break;
+			case 'd': o.data_dir = optarg; break;
+			default: usage();
+		}
+	}
+	if (o.threads < 1)
+		o.threads = 1;
+
+	if (strcmp(o.mode, "throughput") == 0)
+		mode_throughput(&o);
+	else if (strcmp(o.mode, "epoch-scale") == 0)
+		mode_epoch_scale(&o);
+	else if (strcmp(o.mode, "fashion-epoch") == 0)
+		mode_fashion_epoch(&o);
+	else if (strcmp(o.mode, "accuracy") == 0)
+		mode_accuracy(&o);
+	else if (strcmp(o.mode, "infer") == 0)
+		mode_infer(&o);
+	else if (strcmp(o.mode, "info") == 0)
+	{
+		blas_start(o.threads);
+		printf("RESULT mode=info blas_core=%s chosen_coretype=%s blas_threads=%d\n",
+			   mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads());
+	}
+	else
+		usage();
+	return 0;
+}
