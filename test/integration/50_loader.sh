@@ -199,7 +199,7 @@ out=$("$LOADER" -d "dbname=no_such_db_here" --table conn3 -q "$D/train-images-id
 is "$?" 3 "an unreachable database exits 3"
 like "$out" "cannot connect.*no_such_db_here" "... with libpq's message"
 q "CREATE SCHEMA data" >/dev/null
-load --table data.\"Mixed Case\" -q "$D/train-images-idx3-ubyte"
+load --table 'data."Mixed Case"' -q "$D/train-images-idx3-ubyte"
 is "$rc|$(q "SELECT count(*) FROM data.\"Mixed Case\"")" "0|50" "--table takes a schema-qualified quoted name"
 
 # ---- progress display when stderr is not a terminal -----------------------------------------
