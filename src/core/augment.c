@@ -3,10 +3,11 @@
  *
  * Resampling is separable: each axis gets a table of (first source index, weights) per output
  * index, computed once per call, and each output row is the weighted sum of a few source rows
- * followed by a weighted sum along the row.  Downscaling weights are the overlap of the output
- * pixel's footprint with each source pixel (fractional at the edges, like OpenCV's INTER_AREA,
- * which the reference code's FFCV pipeline uses); upscaling picks the source pixel under the
- * output pixel's centre, so integer factors replicate pixels.  The common case of a training
+ * followed by a weighted sum along the row.  The weights are the overlap of the output pixel's
+ * footprint with each source pixel, fractional at the edges, as in OpenCV's INTER_AREA (which
+ * the reference code's FFCV pipeline uses) in both directions: downscaling averages, and
+ * upscaling by an integer factor replicates pixels, mixing two only where a footprint
+ * straddles a source pixel boundary at non-integer factors.  The common case of a training
  * image that is already at the model's resolution and not cropped skips resampling and
  * normalises through a 256-entry table.
  */
@@ -119,50 +120,41 @@ typedef struct AxisMap
 
 /*
  * The source span of output o: [*first, *first + *count).  Returns false when the weights are
- * the single pixel *first with weight 1 (upscaling, or a footprint outside the image).
+ * the single pixel *first with weight 1 (a degenerate footprint outside the image).
  */
 static bool
 axis_span(const AxisMap *m, int o, int *first, int *count)
 {
-	if (m->scale >= 1.0)
+	double		a = m->start + o * m->scale;
+	double		b = a + m->scale;
+	int			k;
+
+	if (a < 0.0)
+		a = 0.0;
+	if (b > m->src_len)
+		b = m->src_len;
+	if (b - a > WEIGHT_EPS)
 	{
-		double		a = m->start + o * m->scale;
-		double		b = a + m->scale;
+		int			k0 = (int) floor(a);
+		int			k1 = (int) ceil(b);
 
-		if (a < 0.0)
-			a = 0.0;
-		if (b > m->src_len)
-			b = m->src_len;
-		if (b - a > WEIGHT_EPS)
-		{
-			int			k0 = (int) floor(a);
-			int			k1 = (int) ceil(b);
-
-			/* drop end pixels that the footprint only grazes */
-			if (k0 + 1 - a <= WEIGHT_EPS && k0 + 1 < k1)
-				k0++;
-			if (b - (k1 - 1) <= WEIGHT_EPS && k1 - 1 > k0)
-				k1--;
-			*first = k0;
-			*count = k1 - k0;
-			return true;
-		}
+		/* drop end pixels that the footprint only grazes through rounding */
+		if (k0 + 1 - a <= WEIGHT_EPS && k0 + 1 < k1)
+			k0++;
+		if (b - (k1 - 1) <= WEIGHT_EPS && k1 - 1 > k0)
+			k1--;
+		*first = k0;
+		*count = k1 - k0;
+		return true;
 	}
-	{
-		double		c = m->start + (o + 0.5) * m->scale;
-		int			k = (int) floor(c);
-
-		if (k < 0)
-			k = 0;
-		if (k > m->src_len - 1)
-			k = m->src_len - 1;
-		*first = k;
-		*count = 1;
-		return false;
-	}
+	k = (int) floor(m->start + (o + 0.5) * m->scale);
+	*first = k < 0 ? 0 : k > m->src_len - 1 ? m->src_len - 1 : k;
+	*count = 1;
+	return false;
 }
 
-/* Unnormalised weight of source pixel k for output o (area case). */
+
+/* Unnormalised weight of source pixel k for output o: the overlap of [k, k+1) and o's footprint. */
 static double
 axis_raw_weight(const AxisMap *m, int o, int k)
 {
@@ -176,13 +168,13 @@ axis_raw_weight(const AxisMap *m, int o, int k)
 
 typedef struct AxisTable
 {
-	int		   *first;			/* [n] */
-	int		   *count;			/* [n] */
-	int		   *pos;			/* [n] index of output o's first weight in weight[] */
+	int		   *first;			/* [n] first source index of output o */
+	int		   *count;			/* [n] its number of weights */
+	int		   *pos;			/* [n] index of its first weight in weight[] */
 	float	   *weight;
+	int			taps;			/* padded: every count is taps; else 0 */
 	int			lo,
 				hi;				/* union of the spans */
-	bool		single;			/* every output has exactly one weight */
 } AxisTable;
 
 /* Upper bound on the number of weights of an axis. */
@@ -192,23 +184,43 @@ axis_weight_bound(const AxisMap *m, int n)
 	return (size_t) n * ((size_t) (m->scale >= 1.0 ? ceil(m->scale) : 1.0) + 2);
 }
 
+/*
+ * Fills t for n outputs.  With pad, every output gets the same number of weights (the largest
+ * count, zeros after its own), shifting spans left at the right edge to stay inside the image:
+ * a fixed trip count keeps the inner loop free of branch mispredictions, which otherwise
+ * dominate when counts alternate between 1 and 2 (non-integer upscaling).
+ */
 static void
-axis_build(const AxisMap *m, int n, AxisTable *t)
+axis_build(const AxisMap *m, int n, bool pad, AxisTable *t)
 {
 	int			p = 0;
 
+	t->taps = 0;
+	if (pad)
+	{
+		for (int o = 0; o < n; o++)
+		{
+			axis_span(m, o, &t->first[o], &t->count[o]);
+			if (t->count[o] > t->taps)
+				t->taps = t->count[o];
+		}
+	}
 	t->lo = m->src_len;
 	t->hi = 0;
-	t->single = true;
 	for (int o = 0; o < n; o++)
 	{
 		int			first,
-					count;
+					count,
+					shift = 0,
+					width;
 		bool		area = axis_span(m, o, &first, &count);
+		float	   *w = t->weight + p;
 
-		t->first[o] = first;
-		t->count[o] = count;
-		t->pos[o] = p;
+		width = pad ? t->taps : count;
+		if (first + width > m->src_len)
+			shift = first + width - m->src_len;
+		for (int k = 0; k < width; k++)
+			w[k] = 0.0f;
 		if (area)
 		{
 			double		sum = 0.0;
@@ -216,17 +228,18 @@ axis_build(const AxisMap *m, int n, AxisTable *t)
 			for (int k = 0; k < count; k++)
 				sum += axis_raw_weight(m, o, first + k);
 			for (int k = 0; k < count; k++)
-				t->weight[p + k] = (float) (axis_raw_weight(m, o, first + k) / sum);
+				w[shift + k] = (float) (axis_raw_weight(m, o, first + k) / sum);
 		}
 		else
-			t->weight[p] = 1.0f;
-		p += count;
-		if (count != 1)
-			t->single = false;
-		if (first < t->lo)
-			t->lo = first;
-		if (first + count > t->hi)
-			t->hi = first + count;
+			w[shift] = 1.0f;
+		t->first[o] = first - shift;
+		t->count[o] = width;
+		t->pos[o] = p;
+		p += width;
+		if (t->first[o] < t->lo)
+			t->lo = t->first[o];
+		if (t->first[o] + width > t->hi)
+			t->hi = t->first[o] + width;
 	}
 }
 
@@ -329,6 +342,11 @@ resample_direct(const uint8_t *src, int channels, int sh, int sw,
 	}
 }
 
+/*
+ * Horizontal pass first, over only the source rows the vertical table touches, into float rows
+ * of the output width (mirrored here when flipping); then each output row is a short weighted
+ * sum of those rows, vectorised over the output width, with the normalisation fused in.
+ */
 static void
 resample(const uint8_t *src, int channels, int sh, int sw,
 		 double y0, double x0, double ch, double cw, int dh, int dw, bool flip,
@@ -339,14 +357,14 @@ resample(const uint8_t *src, int channels, int sh, int sw,
 	size_t		ny = axis_weight_bound(&my, dh);
 	size_t		nx = axis_weight_bound(&mx, dw);
 	size_t		ints = 3 * ((size_t) dh + dw);
-	size_t		floats = ny + nx + (size_t) sw + (size_t) dw;
+	size_t		floats = ny + nx + (size_t) sh * dw + (size_t) dw;
 	size_t		bytes = ints * sizeof(int) + floats * sizeof(float);
-	float		stack_buf[2048];	/* enough for images up to about 256 pixels a side */
+	float		stack_buf[4096];	/* enough for images up to about 48 pixels a side */
 	void	   *heap = NULL;
 	char	   *mem;
 	AxisTable	ty,
 				tx;
-	float	   *row,
+	float	   *rows,
 			   *line;
 
 	if (bytes <= sizeof(stack_buf))
@@ -361,60 +379,76 @@ resample(const uint8_t *src, int channels, int sh, int sw,
 	/* floats first, so they stay aligned */
 	ty.weight = (float *) mem;
 	tx.weight = ty.weight + ny;
-	row = tx.weight + nx;
-	line = row + sw;
+	rows = tx.weight + nx;
+	line = rows + (size_t) sh * dw;
 	ty.first = (int *) (line + dw);
 	ty.count = ty.first + dh;
 	ty.pos = ty.count + dh;
 	tx.first = ty.pos + dh;
 	tx.count = tx.first + dw;
 	tx.pos = tx.count + dw;
-	axis_build(&my, dh, &ty);
-	axis_build(&mx, dw, &tx);
+	axis_build(&my, dh, false, &ty);
+	axis_build(&mx, dw, true, &tx);
 
 	for (int c = 0; c < channels; c++)
 	{
 		const uint8_t *plane = src + (size_t) c * sh * sw;
-		int			xlo = tx.lo,
-					xn = tx.hi - tx.lo;
+		int			taps = tx.taps;
 
+		/* horizontal: rows[y - ty.lo] is source row y resampled to dw columns */
+		for (int y = ty.lo; y < ty.hi; y++)
+		{
+			const uint8_t *s = plane + (size_t) y * sw;
+			float	   *r = rows + (size_t) (y - ty.lo) * dw;
+
+			for (int ox = 0; ox < dw; ox++)
+			{
+				const float *wx = tx.weight + (size_t) taps * ox;
+				const uint8_t *p = s + tx.first[ox];
+				float		v;
+
+				if (taps == 1)
+					v = wx[0] * p[0];
+				else if (taps == 2)
+					v = wx[0] * p[0] + wx[1] * p[1];
+				else
+				{
+					v = 0.0f;
+					for (int k = 0; k < taps; k++)
+						v += wx[k] * p[k];
+				}
+				r[flip ? dw - 1 - ox : ox] = v;
+			}
+		}
+		/* vertical */
 		for (int oy = 0; oy < dh; oy++)
 		{
 			const float *wy = ty.weight + ty.pos[oy];
-			const uint8_t *srow = plane + (size_t) ty.first[oy] * sw + xlo;
+			const float *r0 = rows + (size_t) (ty.first[oy] - ty.lo) * dw;
 			size_t		base = (size_t) c * dh * dw + (size_t) oy * dw;
 
-			/* vertical pass over the columns the x table touches */
-			for (int x = 0; x < xn; x++)
-				row[x] = wy[0] * srow[x];
+			if (ty.count[oy] == 1 && out->f32)
+			{
+				/* the common case, fused with the normalisation */
+				float	   *d = out->f32 + base;
+				float		mul = out->mul[c] * wy[0],
+							add = out->add[c];
+
+				for (int ox = 0; ox < dw; ox++)
+					d[ox] = r0[ox] * mul + add;
+				continue;
+			}
+			for (int ox = 0; ox < dw; ox++)
+				line[ox] = wy[0] * r0[ox];
 			for (int k = 1; k < ty.count[oy]; k++)
 			{
-				const uint8_t *s = srow + (size_t) k * sw;
+				const float *rk = r0 + (size_t) k * dw;
 				float		w = wy[k];
 
-				for (int x = 0; x < xn; x++)
-					row[x] += w * s[x];
-			}
-			/* horizontal pass; upscaling (one weight each) is a gather */
-			if (tx.single)
-			{
 				for (int ox = 0; ox < dw; ox++)
-					line[ox] = row[tx.first[ox] - xlo];
+					line[ox] += w * rk[ox];
 			}
-			else
-			{
-				for (int ox = 0; ox < dw; ox++)
-				{
-					const float *wx = tx.weight + tx.pos[ox];
-					const float *r = row + (tx.first[ox] - xlo);
-					float		v = wx[0] * r[0];
-
-					for (int k = 1; k < tx.count[ox]; k++)
-						v += wx[k] * r[k];
-					line[ox] = v;
-				}
-			}
-			emit_line(out, base, c, line, dw, flip);
+			emit_line(out, base, c, line, dw, false);
 		}
 	}
 	free(heap);
