@@ -7,7 +7,8 @@
  * (pixel/255 - mean) / std, then MixUp over the batch.  Evaluation: resize (area) and normalise.
  *
  * Area resampling: each output pixel is the mean of the source rectangle it covers, with
- * fractional weights at the edges (PIL's BOX filter); for upsampling this replicates pixels.
+ * fractional weights at the edges (OpenCV's INTER_AREA, which the reference code's FFCV
+ * pipeline uses); for upsampling by an integer factor this replicates pixels.
  */
 #ifndef MLP_AUGMENT_H
 #define MLP_AUGMENT_H
