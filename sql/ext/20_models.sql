@@ -31,29 +31,30 @@ COMMENT ON FUNCTION mlp_drop_model(text) IS
 -- ---------------------------------------------------------------------------------------
 -- Per-row functions read the model once per backend and statement (see mlpscale.model_cache_size);
 -- images are normalised with the model's mean and std, and area-resized when only their height
--- and width differ from the model's input.
+-- and width differ from the model's input.  A forward pass costs far more than an operator:
+-- the declared COST lets the planner choose parallel plans for scoring queries.
 
 CREATE FUNCTION classify(model text, img image) RETURNS int
-    AS 'MODULE_PATHNAME', 'mlp_classify' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'mlp_classify' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION classify(text, image) IS 'class number (from 0) the model predicts for the image';
 
 CREATE FUNCTION classify(img image) RETURNS int
-    AS 'MODULE_PATHNAME', 'mlp_classify_deployed' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'mlp_classify_deployed' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION classify(image) IS 'class number the deployed model (mlp_deploy) predicts for the image';
 
 CREATE FUNCTION classify_label(model text, img image) RETURNS text
-    AS 'MODULE_PATHNAME', 'mlp_classify_label' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'mlp_classify_label' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION classify_label(text, image) IS
     'class name the model predicts for the image (the class number as text when the model has no class names)';
 
 CREATE FUNCTION predict_proba(model text, img image) RETURNS real[]
-    AS 'MODULE_PATHNAME', 'mlp_predict_proba' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+    AS 'MODULE_PATHNAME', 'mlp_predict_proba' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION predict_proba(text, image) IS
     'softmax probabilities of every class; element i + 1 is class i';
 
 CREATE FUNCTION classify_topk(model text, img image, k int DEFAULT 5)
     RETURNS TABLE (rank int, class int, class_name text, probability real)
-    AS 'MODULE_PATHNAME', 'mlp_classify_topk' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 5;
+    AS 'MODULE_PATHNAME', 'mlp_classify_topk' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 1000 ROWS 5;
 COMMENT ON FUNCTION classify_topk(text, image, int) IS
     'the k most probable classes of the image, most probable first';
 
