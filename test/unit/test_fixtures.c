@@ -4,7 +4,10 @@
  * three LION and three AdamW steps.
  *
  * Fixture files are found in $MLPSCALE_FIXTURES, by default test/fixtures (run from the
- * repository root, as `make unit` and CI do).
+ * repository root, as `make unit` and CI do).  The fixture models are also exported as
+ * safetensors and imported back; with $MLPSCALE_EXPORT_DIR set the exports are written there
+ * as <case>.safetensors, which `make_fixtures.py --check-export` loads into PyTorch with
+ * load_state_dict(strict=True).
  *
  * Tolerances.  The fixtures are PyTorch computed in float64 from float32 weights and inputs,
  * i.e. the exact answer; we compute in float32.  Every element must satisfy
@@ -31,6 +34,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "tap.h"
+#include "weights.h"
 
 #define RTOL 1e-5
 #define ATOL_REL 1e-5
@@ -314,6 +318,74 @@ run_optimizer(MlpModel *m, MlpActivations *acts, const Fixture *f, MlpOptKind ki
 	mlp_opt_free(&o);
 }
 
+/*
+ * Export to safetensors, import back, and check the imported model scores the fixture input
+ * exactly as the original; optionally leave the file for PyTorch to read.
+ */
+static void
+check_export(const MlpModel *m, const Fixture *f, const char *file)
+{
+	const Rec  *x = find(f, "input");
+	int			B = (int) x->dims[0];
+	MlpModelMeta meta;
+	MlpModel	back;
+	MlpModelMeta back_meta;
+	MlpImportOverrides ov;
+	uint8_t    *buf = NULL;
+	size_t		len = 0;
+	char		err[512];
+	const char *outdir = getenv("MLPSCALE_EXPORT_DIR");
+	float	   *l1 = malloc(sizeof(float) * B * m->arch.classes),
+			   *l2 = malloc(sizeof(float) * B * m->arch.classes),
+			   *scratch = malloc(sizeof(float) * mlp_model_scratch_floats(m, B));
+
+	memset(&meta, 0, sizeof(meta));
+	memset(&ov, 0, sizeof(ov));
+	meta.input.channels = 3;
+	meta.input.height = meta.input.width = 8;
+	meta.classes = m->arch.classes;
+	for (int c = 0; c < 3; c++)
+		meta.std[c] = 1.0f;
+	MlpWeightsStatus st = mlp_weights_export(m, &meta, &buf, &len, err, sizeof(err));
+
+	if (!ok(st == MLP_WEIGHTS_OK, "%s: safetensors export (%zu bytes)", file, len))
+	{
+		diag("%s", err);
+		goto done;
+	}
+	if (ok(mlp_weights_import(buf, len, &ov, &back, &back_meta, err, sizeof(err)) == MLP_WEIGHTS_OK,
+		   "%s: import of the export", file))
+	{
+		mlp_model_infer(m, x->data, B, l1, scratch);
+		mlp_model_infer(&back, x->data, B, l2, scratch);
+		ok(back.num_params == m->num_params &&
+		   memcmp(l1, l2, sizeof(float) * B * m->arch.classes) == 0,
+		   "%s: the imported model gives identical logits", file);
+		mlp_model_free(&back);
+		mlp_model_meta_free(&back_meta);
+	}
+	else
+		diag("%s", err);
+	if (outdir && outdir[0])
+	{
+		char		path[1024];
+		FILE	   *fp;
+		char		base[256];
+
+		snprintf(base, sizeof(base), "%s", file);
+		if (strrchr(base, '.'))
+			*strrchr(base, '.') = '\0';
+		snprintf(path, sizeof(path), "%s/%s.safetensors", outdir, base);
+		fp = fopen(path, "wb");
+		ok(fp && fwrite(buf, 1, len, fp) == len && fclose(fp) == 0, "wrote %s", path);
+	}
+done:
+	free(buf);
+	free(l1);
+	free(l2);
+	free(scratch);
+}
+
 static void
 run_case(const char *dir, const char *file)
 {
@@ -384,6 +456,7 @@ run_case(const char *dir, const char *file)
 		compare("inference", "logits", logits, want_logits, NULL, 0);
 		free(scratch);
 	}
+	check_export(&m, &f, file);
 	run_optimizer(&m, &acts, &f, MLP_OPT_LION, "lion", logits, dlogits);
 	run_optimizer(&m, &acts, &f, MLP_OPT_ADAMW, "adamw", logits, dlogits);
 
