@@ -195,7 +195,8 @@ decode_png(const uint8_t *data, size_t len, int max_side, MlpDecodedImage *out,
 		png_set_palette_to_rgb(png);
 	if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8)
 		png_set_expand_gray_1_2_4_to_8(png);
-	if (color_type & PNG_COLOR_MASK_ALPHA)
+	/* palette expansion turns a tRNS chunk into an alpha channel, which goes like any alpha */
+	if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
 		png_set_strip_alpha(png);
 	png_set_interlace_handling(png);
 	png_read_update_info(png, info);

@@ -195,8 +195,8 @@ has_tensor(const StFile *f, const char *fmt, int i)
 static MlpWeightsStatus
 infer_arch(const StFile *f, MlpArch *arch, char *err, size_t errlen)
 {
-	int64_t		rows,
-				cols;
+	int64_t		rows = 0,
+				cols = 0;
 	MlpWeightsStatus st;
 
 	memset(arch, 0, sizeof(*arch));

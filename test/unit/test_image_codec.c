@@ -39,6 +39,10 @@ mem_flush(png_structp png)
 }
 
 /* rows: packed as libpng expects for the colour type and depth (16-bit big-endian) */
+static const png_byte *trns_alpha;	/* when set, write_png adds a tRNS chunk */
+static int	trns_count;
+static png_color_16 trns_colour;
+
 static uint8_t *
 write_png(int w, int h, int color_type, int depth, int interlace, const png_color *palette,
 		  int npal, uint8_t **rows, size_t *len)
@@ -57,6 +61,9 @@ write_png(int w, int h, int color_type, int depth, int interlace, const png_colo
 				 PNG_FILTER_TYPE_DEFAULT);
 	if (palette)
 		png_set_PLTE(png, info, palette, npal);
+	if (trns_alpha || trns_count < 0)
+		png_set_tRNS(png, info, trns_alpha, trns_alpha ? trns_count : 0,
+					 trns_alpha ? NULL : &trns_colour);
 	png_write_info(png, info);
 	png_write_image(png, rows);
 	png_write_end(png, NULL);
@@ -196,6 +203,58 @@ test_png_formats(void)
 		for (int x = 0; x < W; x++)
 			good &= d.data[H * W + y * W + x] == pal[(x + y) % 4].green;
 	ok(good, "2-bit palette PNG decodes to RGB %s", err);
+	mlp_decoded_image_free(&d);
+	free(png);
+
+	/* palette with transparency (tRNS): the transparency is dropped like alpha */
+	{
+		static const png_byte alpha[4] = {0, 128, 255, 7};
+
+		for (int y = 0; y < H; y++)
+			for (int x = 0; x < W; x++)
+				buf[y][x] = (uint8_t) ((x + y) % 4);
+		trns_alpha = alpha;
+		trns_count = 4;
+		png = write_png(W, H, PNG_COLOR_TYPE_PALETTE, 8, PNG_INTERLACE_NONE, pal, 4, rows, &len);
+		trns_alpha = NULL;
+		trns_count = 0;
+		good = mlp_image_decode(png, len, 100, &d, err, sizeof(err)) == 0 && d.channels == 3;
+		for (int y = 0; good && y < H; y++)
+			for (int x = 0; x < W; x++)
+				good &= d.data[2 * H * W + y * W + x] == pal[(x + y) % 4].blue;
+		ok(good, "palette PNG with tRNS decodes to RGB %s", err);
+		mlp_decoded_image_free(&d);
+		free(png);
+	}
+
+	/* grey 4-bit and RGB with a tRNS colour key */
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x += 2)
+			buf[y][x / 2] = (uint8_t) ((x % 16) << 4 | ((x + 1) % 16));
+	trns_count = -1;
+	trns_colour.gray = 2;
+	png = write_png(W, H, PNG_COLOR_TYPE_GRAY, 4, PNG_INTERLACE_NONE, NULL, 0, rows, &len);
+	good = mlp_image_decode(png, len, 100, &d, err, sizeof(err)) == 0 && d.channels == 1;
+	for (int y = 0; good && y < H; y++)
+		for (int x = 0; x < W; x++)
+			good &= d.data[y * W + x] == (x % 16) * 17;
+	ok(good, "4-bit grey PNG with a tRNS key decodes to 8-bit grey %s", err);
+	mlp_decoded_image_free(&d);
+	free(png);
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < 3 * W; x++)
+			buf[y][x] = (uint8_t) (x * 9 + y);
+	trns_colour.red = 9;
+	trns_colour.green = 18;
+	trns_colour.blue = 27;
+	png = write_png(W, H, PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE, NULL, 0, rows, &len);
+	trns_count = 0;
+	good = mlp_image_decode(png, len, 100, &d, err, sizeof(err)) == 0 && d.channels == 3;
+	for (int y = 0; good && y < H; y++)
+		for (int x = 0; x < W; x++)
+			for (int c = 0; c < 3; c++)
+				good &= d.data[c * H * W + y * W + x] == (uint8_t) ((3 * x + c) * 9 + y);
+	ok(good, "RGB PNG with a tRNS key decodes to RGB %s", err);
 	mlp_decoded_image_free(&d);
 	free(png);
 
