@@ -32,6 +32,7 @@ static bool blas_ok;
 static char blas_error[256];
 static char blas_chosen_coretype[32];
 static char blas_corename[64] = "unloaded";
+static int	blas_pending_threads;	/* asked for before the library was loaded */
 
 static cblas_sgemm_fn p_sgemm;
 static set_threads_fn p_set_threads;
@@ -105,6 +106,8 @@ blas_load(void)
 
 		snprintf(blas_corename, sizeof(blas_corename), "%s", name ? name : "unknown");
 	}
+	if (blas_pending_threads > 0)
+		p_set_threads(blas_pending_threads);
 	blas_ok = true;
 }
 
@@ -139,11 +142,16 @@ mlp_blas_chosen_coretype(void)
 	return blas_chosen_coretype;
 }
 
+/* Before loading, the count is remembered and applied when the library loads. */
 void
 mlp_blas_set_threads(int n)
 {
-	if (blas_ok && n > 0)
+	if (n <= 0)
+		return;
+	if (blas_ok)
 		p_set_threads(n);
+	else
+		blas_pending_threads = n;
 }
 
 int

@@ -72,10 +72,12 @@ main(void)
 
 	ok(strcmp(mlp_blas_corename(), "unloaded") == 0, "corename is \"unloaded\" before init");
 	ok(!mlp_blas_loaded(), "not loaded before init");
+	mlp_blas_set_threads(1);	/* remembered until the library loads */
 	is_int(mlp_blas_init(err, sizeof(err)), 0, "mlp_blas_init succeeds");
 	if (err[0])
 		diag("init error: %s", err);
 	ok(mlp_blas_loaded(), "loaded after init");
+	is_int(mlp_blas_threads(), 1, "a thread count set before init applies once loaded");
 	is_int(mlp_blas_init(err, sizeof(err)), 0, "second init is a no-op");
 	diag("OpenBLAS kernel: %s, chosen OPENBLAS_CORETYPE: \"%s\", threads %d",
 		 mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads());
