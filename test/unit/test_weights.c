@@ -449,6 +449,70 @@ test_failures(void)
 	mlp_model_free(&m);
 }
 
+/* Mutated exports (mostly in the header, where names and metadata are) never crash import. */
+static void
+test_fuzz(void)
+{
+	MlpModel	m;
+	MlpModelMeta meta = {.input = {3, 2, 2}, .classes = 3, .mean = {0.5f, 0.5f, 0.5f},
+	.std = {0.25f, 0.25f, 0.25f}, .num_class_names = 3};
+	const char *names[] = {"cat", "dog", "bird"};
+	uint8_t    *valid,
+			   *buf;
+	size_t		vlen,
+				header_end;
+	char		err[512];
+	MlpRng		r;
+	int			counts[6] = {0},
+				no_message = 0;
+
+	make_model(&m, "B_1-Wi_4", 12, 3, 5);
+	meta.class_names = (char **) names;
+	mlp_weights_export(&m, &meta, &valid, &vlen, err, sizeof(err));
+	header_end = 8;
+	for (int i = 0; i < 8; i++)
+		header_end += (size_t) valid[i] << (8 * i);
+	buf = malloc(vlen);
+	mlp_rng_seed(&r, 31, 0);
+	for (int iter = 0; iter < 3000; iter++)
+	{
+		size_t		len = vlen;
+		MlpModel	m2;
+		MlpModelMeta meta2;
+		MlpWeightsStatus st;
+
+		memcpy(buf, valid, vlen);
+		for (int k = 0, n = 1 + (int) mlp_rng_below(&r, 4); k < n; k++)
+		{
+			static const char interesting[] = "{}[]\",:0123456789-.e ,";
+
+			buf[8 + mlp_rng_below(&r, header_end - 8)] = mlp_rng_below(&r, 2)
+				? (uint8_t) interesting[mlp_rng_below(&r, sizeof(interesting) - 1)]
+				: (uint8_t) mlp_rng_below(&r, 256);
+		}
+		if (mlp_rng_below(&r, 8) == 0)
+			len = mlp_rng_below(&r, vlen + 1);
+		err[0] = '\0';
+		st = mlp_weights_import(buf, len, NULL, &m2, &meta2, err, sizeof(err));
+		if (st <= 0 && st >= -5)
+			counts[-st]++;
+		if (st == MLP_WEIGHTS_OK)
+		{
+			mlp_model_free(&m2);
+			mlp_model_meta_free(&meta2);
+		}
+		else if (err[0] == '\0')
+			no_message++;
+	}
+	diag("fuzz: %d imported, %d corrupt, %d bad model, %d no input shape, %d bad argument",
+		 counts[0], counts[1], counts[2], counts[3], counts[4]);
+	ok(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "mutated exports are imported or refused, never crash");
+	is_int(no_message, 0, "every refusal has a message");
+	free(buf);
+	free(valid);
+	mlp_model_free(&m);
+}
+
 int
 main(void)
 {
@@ -458,5 +522,6 @@ main(void)
 	test_round_trip("S_1-Wi_8", 2, 2, 2, 2);
 	test_bare_state_dict_and_overrides();
 	test_failures();
+	test_fuzz();
 	return tap_done();
 }
