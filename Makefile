@@ -104,3 +104,16 @@ bench-sgemm: bench/sgemm_bench
 bench/sgemm_bench: bench/sgemm_bench.c $(CORE_LIB) src/core/blas.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc/core \
 		-o $@ $< $(CORE_LIB) $(CORE_LIBS)
+
+# ---- benchmarks (not tests; docs/performance.md) -----------------------------------------
+# make bench runs bench/run.sh (arguments through BENCH_ARGS, e.g. BENCH_ARGS=--accuracy).
+BENCH_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra -Wshadow $(WERROR) -Isrc/core
+BENCH_ARGS ?=
+EXTRA_CLEAN += bench/bin bench/results
+
+bench/bin/train_bench: bench/train_bench.c $(CORE_LIB) $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(CORE_LIB) $(CORE_LIBS)
+
+bench: bench/bin/train_bench
+	bench/run.sh $(BENCH_ARGS)

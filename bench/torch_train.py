@@ -44,6 +44,7 @@ def parse_args():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--data-dir", default=FASHION_DIR)
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--shape", default="3x32x32", help="CxHxW of the synthetic images")
     return p.parse_args()
 
 
@@ -67,7 +68,7 @@ torch.set_num_threads(ARGS.threads)
 
 
 def result(**kv):
-    print("RESULT " + " ".join(f"{k}={v}" for k, v in kv.items()), flush=True)
+    print("RESULT side=torch " + " ".join(f"{k}={v}" for k, v in kv.items()), flush=True)
 
 
 def log(msg):
@@ -345,9 +346,14 @@ CIFAR_MEAN = [0.4914, 0.4822, 0.4465]
 CIFAR_STD = [0.2470, 0.2435, 0.2616]
 
 
+def synthetic_shape():
+    c, h, w = (int(v) for v in ARGS.shape.split("x"))
+    return c, h, w
+
+
 def synthetic(n, seed):
     g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    images = torch.randint(0, 256, (n,) + synthetic_shape(), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (n,), generator=g)
     return images, labels
 
@@ -373,7 +379,8 @@ def mode_info():
 def mode_throughput():
     B = ARGS.batch
     images, labels = synthetic(B * ARGS.steps, ARGS.seed)
-    tr = Trainer(ARGS.arch, (3, 32, 32), 10, B, ARGS.seed, CIFAR_MEAN, CIFAR_STD,
+    c = synthetic_shape()[0]
+    tr = Trainer(ARGS.arch, synthetic_shape(), 10, B, ARGS.seed, CIFAR_MEAN[:c], CIFAR_STD[:c],
                  augment=not ARGS.no_augment)
     for i in range(ARGS.warmup):
         idx = torch.randint(0, images.shape[0], (B,))
@@ -385,7 +392,7 @@ def mode_throughput():
         dt = time.perf_counter() - t0
         rates.append(images.shape[0] / dt)
         log(f"rep {r}: {rates[-1]:.1f} images/s")
-    result(mode="throughput", arch=ARGS.arch, batch=B, params=tr.params,
+    result(mode="throughput", arch=ARGS.arch, batch=B, shape=ARGS.shape, params=tr.params,
            images_per_s=f"{statistics.median(rates):.1f}",
            min=f"{min(rates):.1f}", max=f"{max(rates):.1f}", reps=len(rates),
            **common_fields())
@@ -429,14 +436,15 @@ def mode_accuracy():
 def mode_infer():
     images, _ = synthetic(ARGS.n, ARGS.seed)
     torch.manual_seed(ARGS.seed)
-    model = make_model(ARGS.arch, 3 * 32 * 32, 10).eval()
-    mean = torch.tensor(CIFAR_MEAN)
-    std = torch.tensor(CIFAR_STD)
+    c, h, w = synthetic_shape()
+    model = make_model(ARGS.arch, c * h * w, 10).eval()
+    mean = torch.tensor(CIFAR_MEAN[:c])
+    std = torch.tensor(CIFAR_STD[:c])
     gen = torch.Generator()
 
     def run(batch, n):
         for s in range(0, n, batch):
-            x = augment_batch(images[s:min(s + batch, n)], (32, 32), gen, mean, std,
+            x = augment_batch(images[s:min(s + batch, n)], (h, w), gen, mean, std,
                               augment=False)
             model(x).argmax(1)
 
@@ -452,7 +460,7 @@ def mode_infer():
     t0 = time.perf_counter()
     run(1, n1)
     single = n1 / (time.perf_counter() - t0)
-    result(mode="infer", arch=ARGS.arch, n=ARGS.n, batch=ARGS.infer_batch,
+    result(mode="infer", arch=ARGS.arch, shape=ARGS.shape, n=ARGS.n, batch=ARGS.infer_batch,
            images_per_s=f"{statistics.median(rates):.1f}", single_images_per_s=f"{single:.1f}",
            **common_fields())
 

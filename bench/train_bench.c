@@ -59,6 +59,7 @@ typedef struct Options
 	int			infer_batch;
 	bool		sgemm;
 	bool		augment;
+	MlpImageSpec shape;			/* of the synthetic images */
 	const char *sizes;
 	const char *data_dir;
 } Options;
@@ -180,12 +181,12 @@ trainer_or_die(const MlpTrainConfig *cfg)
 	return t;
 }
 
-/* Synthetic 3x32x32 uint8 images with random labels: the throughput does not depend on them. */
+/* Synthetic uint8 images with random labels: the throughput does not depend on them. */
 static MlpDataset
-synthetic_dataset(int64_t n, uint64_t seed)
+synthetic_dataset(int64_t n, uint64_t seed, MlpImageSpec spec)
 {
 	MlpDataset	d;
-	size_t		D = 3 * 32 * 32;
+	size_t		D = (size_t) spec.channels * spec.height * spec.width;
 	uint8_t    *img = xmalloc((size_t) n * D);
 	int32_t    *lab = xmalloc((size_t) n * sizeof(int32_t));
 	MlpRng		rng;
@@ -203,7 +204,7 @@ synthetic_dataset(int64_t n, uint64_t seed)
 	d.images = img;
 	d.labels = lab;
 	d.n = n;
-	d.spec = (MlpImageSpec) {3, 32, 32};
+	d.spec = spec;
 	return d;
 }
 
@@ -222,6 +223,10 @@ typedef struct StopAfter
 static int
 stop_after_cb(void *arg, int epoch, int64_t step, int64_t steps, double loss, double ips)
 {
+	(void) epoch;
+	(void) steps;
+	(void) loss;
+	(void) ips;
 	return step >= ((StopAfter *) arg)->steps;
 }
 
@@ -373,7 +378,7 @@ print_common(const Options *o)
 static void
 mode_throughput(const Options *o)
 {
-	MlpDataset	d = synthetic_dataset((int64_t) o->batch * o->steps, o->seed);
+	MlpDataset	d = synthetic_dataset((int64_t) o->batch * o->steps, o->seed, o->shape);
 	MlpTrainConfig cfg;
 	MlpTrainer *t;
 	MlpEpochStats st;
@@ -397,10 +402,12 @@ mode_throughput(const Options *o)
 	fwd = mlp_arch_forward_flops(&cfg.arch);
 	ips = median(rates, o->reps);
 	train_gflops = ips * 3.0 * fwd / 1e9;
-	printf("RESULT mode=throughput side=mlpscale arch=%s batch=%d params=%lld images_per_s=%.1f"
+	printf("RESULT mode=throughput side=mlpscale arch=%s batch=%d shape=%dx%dx%d params=%lld"
+		   " images_per_s=%.1f"
 		   " min=%.1f max=%.1f reps=%d train_gflops=%.1f peak_rss_mb=%.1f bound_mb=%.1f"
 		   " rss_over_bound=%.3f estimate_mb=%.1f",
-		   o->arch, o->batch, (long long) mlp_arch_param_count(&cfg.arch), ips, rates[0],
+		   o->arch, o->batch, d.spec.channels, d.spec.height, d.spec.width,
+		   (long long) mlp_arch_param_count(&cfg.arch), ips, rates[0],
 		   rates[o->reps - 1], o->reps, train_gflops, rss / 1048576.0, bound / 1048576.0,
 		   rss / bound, mlp_trainer_memory_estimate(&cfg) / 1048576.0);
 	print_common(o);
@@ -454,7 +461,7 @@ mode_epoch_scale(const Options *o)
 
 	for (int i = 0; i < ns; i++)
 		nmax = sizes[i] > nmax ? sizes[i] : nmax;
-	all = synthetic_dataset(nmax, o->seed);
+	all = synthetic_dataset(nmax, o->seed, o->shape);
 	blas_start(o->threads);
 	recipe_config(o, all.spec, cifar_mean, cifar_std, &cfg);
 	t = trainer_or_die(&cfg);
@@ -630,7 +637,7 @@ infer_batch(const MlpModel *m, const MlpAugmentConfig *pre, const MlpDataset *d,
 static void
 mode_infer(const Options *o)
 {
-	MlpDataset	d = synthetic_dataset(o->n, o->seed);
+	MlpDataset	d = synthetic_dataset(o->n, o->seed, o->shape);
 	MlpArch		arch;
 	MlpModel	m;
 	MlpAugmentConfig pre;
@@ -643,7 +650,7 @@ mode_infer(const Options *o)
 	int64_t		n1 = o->n < 1000 ? o->n : 1000;
 
 	blas_start(o->threads);
-	parse_arch(o->arch, &arch, 3 * 32 * 32, 10);
+	parse_arch(o->arch, &arch, (int64_t) d.spec.channels * d.spec.height * d.spec.width, 10);
 	if (mlp_model_create(&m, &arch, false, err, sizeof(err)) != 0)
 		die("%s", err);
 	mlp_rng_seed(&rng, o->seed, 0);
@@ -651,7 +658,7 @@ mode_infer(const Options *o)
 	mlp_augment_defaults(&pre, d.spec, d.spec);
 	pre.random_crop = false;
 	pre.flip = false;
-	for (int c = 0; c < 3; c++)
+	for (int c = 0; c < d.spec.channels; c++)
 	{
 		pre.mean[c] = cifar_mean[c];
 		pre.std[c] = cifar_std[c];
@@ -679,9 +686,9 @@ mode_infer(const Options *o)
 			infer_batch(&m, &pre, &d, s, 1, x, logits, scratch, classes);
 		single = n1 / (now_seconds() - t0);
 	}
-	printf("RESULT mode=infer side=mlpscale arch=%s n=%lld batch=%d images_per_s=%.1f"
-		   " single_images_per_s=%.1f", o->arch, (long long) o->n, B, median(rates, o->reps),
-		   single);
+	printf("RESULT mode=infer side=mlpscale arch=%s shape=%dx%dx%d n=%lld batch=%d"
+		   " images_per_s=%.1f single_images_per_s=%.1f", o->arch, d.spec.channels,
+		   d.spec.height, d.spec.width, (long long) o->n, B, median(rates, o->reps), single);
 	print_common(o);
 	printf("\n");
 	free(x);
@@ -701,7 +708,8 @@ usage(void)
 			"  --arch A (B_6-Wi_256)  --batch B (1024)  --steps S (4)  --reps R (5)\n"
 			"  --warmup STEPS (2)  --epochs E (10)  --seed S (0)  --threads T (CPUs)\n"
 			"  --n N (10000, infer)  --infer-batch B (1024)  --sgemm  --no-augment\n"
-			"  --sizes N1,N2,... (epoch-scale)  --data-dir DIR (%s)\n", FASHION_DIR);
+			"  --sizes N1,N2,... (epoch-scale)  --data-dir DIR (%s)\n"
+			"  --shape CxHxW (3x32x32) of the synthetic images\n", FASHION_DIR);
 	exit(2);
 }
 
@@ -736,13 +744,14 @@ main(int argc, char **argv)
 		{"no-augment", no_argument, NULL, 'A'},
 		{"sizes", required_argument, NULL, 'z'},
 		{"data-dir", required_argument, NULL, 'd'},
+		{"shape", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0}
 	};
 	Options		o = {
 		.arch = "B_6-Wi_256", .batch = 1024, .steps = 4, .reps = 5, .warmup = 2, .epochs = 10,
 		.seed = 0, .threads = (int) sysconf(_SC_NPROCESSORS_ONLN), .n = 10000,
 		.infer_batch = 1024, .augment = true, .sizes = "8192,16384,32768,65536",
-		.data_dir = FASHION_DIR
+		.data_dir = FASHION_DIR, .shape = {3, 32, 32}
 	};
 	int			c;
 
@@ -768,6 +777,12 @@ main(int argc, char **argv)
 			case 'A': o.augment = false; break;
 			case 'z': o.sizes = optarg; break;
 			case 'd': o.data_dir = optarg; break;
+			case 'p':
+				if (sscanf(optarg, "%dx%dx%d", &o.shape.channels, &o.shape.height,
+						   &o.shape.width) != 3 || o.shape.channels < 1 ||
+					o.shape.channels > 3 || o.shape.height < 1 || o.shape.width < 1)
+					die("bad --shape (CxHxW, at most 3 channels): %s", optarg);
+				break;
 			default: usage();
 		}
 	}
