@@ -367,6 +367,8 @@ resample(const uint8_t *src, int channels, int sh, int sw,
 	float	   *rows,
 			   *line;
 
+	if (channels < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 || !(ch > 0.0) || !(cw > 0.0))
+		return;
 	if (bytes <= sizeof(stack_buf))
 		mem = (char *) stack_buf;
 	else if ((heap = malloc(bytes)) != NULL)
