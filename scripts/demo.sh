@@ -18,6 +18,8 @@
 #   MLPSCALE_SKIP_APT=1    skip the Debian package check
 #   FASHION_MNIST_DIR      the IDX files       (/usr/share/datasets/fashion-mnist)
 set -euo pipefail
+# The demo's DROP ... IF EXISTS statements would otherwise print notices on every first run.
+export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c client_min_messages=warning"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO_DIR=${MLPSCALE_DEMO_DIR:-/tmp/mlpscale-demo}
@@ -117,7 +119,7 @@ progress_bar() {
                                  coalesce(p.step, 0), coalesce(p.steps, 0),
                                  coalesce(round(p.loss::numeric, 4)::text, '-'),
                                  coalesce(round(p.images_per_second)::text, '-'),
-                                 coalesce(to_char(p.eta, 'MI:SS'), '-')
+                                 coalesce(to_char(p.time_left, 'HH24:MI:SS'), '-')
                             FROM mlpscale.runs r LEFT JOIN mlpscale.progress p ON p.run_id = r.id
                            WHERE r.id = $run" | tr '|' ' ')
         read -r status epoch epochs step steps loss ips eta <<<"$line"

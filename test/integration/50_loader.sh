@@ -193,6 +193,8 @@ like "$out" "no column \"split\"" "... naming the missing column"
 # ---- connection settings --------------------------------------------------------------------
 out=$("$LOADER" -d "dbname=$TESTDB host=$PGHOST port=$PGPORT" --table conn1 -q "$D/train-images-idx3-ubyte" 2>&1)
 is "$?|$(q "SELECT count(*) FROM conn1")" "0|50" "-d with a key=value connection string"
+out=$("$LOADER" -d "postgresql:///$TESTDB?host=$PGHOST&port=$PGPORT" --table conn1u -q "$D/train-images-idx3-ubyte" 2>&1)
+is "$?|$(q "SELECT count(*) FROM conn1u")" "0|50" "-d with a postgresql:// URI"
 out=$(PGDATABASE=$TESTDB "$LOADER" --table conn2 -q "$D/train-images-idx3-ubyte" 2>&1)
 is "$?|$(q "SELECT count(*) FROM conn2")" "0|50" "PGDATABASE names the database"
 out=$("$LOADER" -d "dbname=no_such_db_here" --table conn3 -q "$D/train-images-idx3-ubyte" 2>&1)
