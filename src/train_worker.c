@@ -30,6 +30,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -918,6 +919,8 @@ MlpTrainWorkerMain(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	pgstat_report_appname("mlpscale training");
+	/* A checkpoint is only worth its transaction when the commit survives a crash. */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
 	worker_context = AllocSetContextCreate(TopMemoryContext, "mlpscale training worker",
 										   ALLOCSET_DEFAULT_SIZES);

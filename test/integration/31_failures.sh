@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Training failures: every one ends as a run row with a status and a message, never as a
+# silent worker death.  Rollback, permission denied, bad sources, the memory limit, kill -9
+# of a worker, and a queue limited to one run at a time.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/training_helpers.sh"
+new_db it_failures
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS it_mallory" >/dev/null
+make_bands bands 300 0.5
+
+# train_fail SOURCE [ARGS]: queues a run of SOURCE (B_1-Wi_16 unless ARGS name an arch),
+# waits, prints "status|error".
+train_fail() {
+    local run args="epochs => 1${2:+, $2}"
+    [[ "$args" == *arch* ]] || args="arch => 'B_1-Wi_16', $args"
+    run=$(q "SELECT mlp_train('bad', \$\$$1\$\$, $args)") || { echo "$run"; return; }
+    q "SELECT mlp_wait($run) || '|' || coalesce(error, '') FROM mlpscale.runs WHERE id = $run"
+}
+
+# ---- rollback -------------------------------------------------------------------------------
+before=$(q "SELECT count(*) FROM mlpscale.runs")
+q "BEGIN; SELECT mlp_train('rolled', 'bands', arch => 'B_1-Wi_16', epochs => 1); ROLLBACK;" >/dev/null
+sleep 1
+is "$(q "SELECT count(*) FROM mlpscale.runs")" "$before" "a rolled-back mlp_train leaves no row"
+is "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mlpscale training'")" 0 \
+   "... and starts no worker"
+is "$(q "SELECT count(*) FROM mlpscale.models WHERE name = 'rolled'")" 0 "... and makes no model"
+
+# ---- permission denied ------------------------------------------------------------------------
+q "CREATE ROLE it_mallory; CREATE TABLE secret AS SELECT * FROM bands;
+   CREATE TABLE mallory_own AS SELECT * FROM bands; ALTER TABLE mallory_own OWNER TO it_mallory;" >/dev/null
+run=$(q "SET ROLE it_mallory; SELECT mlp_train('stolen', 'secret', arch => 'B_1-Wi_16', epochs => 1)")
+is "$(q "SELECT mlp_wait($run)")" failed "a role that cannot read the source gets a failed run"
+like "$(q "SELECT error FROM mlpscale.runs WHERE id = $run")" "permission denied for table secret" \
+   "... with the permission error"
+is "$(q "SELECT train_rows IS NULL AND model_id IS NULL AND run_as = 'it_mallory'::regrole
+         FROM mlpscale.runs WHERE id = $run")" t "... no data read, no model, run as that role"
+run=$(q "SET ROLE it_mallory; SELECT mlp_train('own', 'mallory_own', arch => 'B_1-Wi_16', epochs => 1)")
+is "$(q "SELECT mlp_wait($run)")" succeeded "the same NOLOGIN role trains on its own table"
+is "$(q "SELECT owner = 'it_mallory'::regrole FROM mlpscale.models WHERE name = 'own'")" t \
+   "... and owns the model"
+
+# ---- bad sources ---------------------------------------------------------------------------------
+q "CREATE TABLE empty_src (image image, label int);
+   CREATE TABLE mixed AS SELECT * FROM bands;
+   INSERT INTO mixed (image, label) SELECT image_from_bytes(decode(repeat('10', 48), 'hex'), 3, 4, 4), 1;
+   CREATE TABLE null_labels AS SELECT * FROM bands; UPDATE null_labels SET label = NULL WHERE id = 7;
+   CREATE TABLE no_label AS SELECT id, image FROM bands;" >/dev/null
+like "$(train_fail empty_src)" "^failed\|.*no rows" "a source without rows fails the run"
+like "$(train_fail mixed)" "^failed\|.*(shape|size|3x4x4|1x8x8)" "images of mixed shapes fail the run"
+like "$(train_fail null_labels)" "^failed\|.*(null|NULL)" "a NULL label fails the run"
+like "$(train_fail bands "classes => 2")" "^failed\|.*label.*(range|2)" "a label out of range fails the run"
+like "$(train_fail "SELECT image, label - 1 AS label FROM bands")" "^failed\|.*label.*-1" \
+   "a negative label fails the run"
+like "$(train_fail no_label)" "(failed\|)?.*(no column \"label\"|label.*not exist)" "a missing label column is reported"
+like "$(train_fail bands "image_column => 'picture'")" "(failed\|)?.*picture" "a missing image column is reported"
+like "$(train_fail "SELECT label AS image, label FROM bands")" "(failed\|)?.*image" \
+   "an image column of another type is reported"
+like "$(train_fail "SELECT image, label FROM bands WHERE 1/0 = 1")" "^failed\|division by zero" \
+   "an error of the source query fails the run with its message"
+like "$(train_fail bands "validation => 'mixed'")" "^failed\|" "a bad validation source fails the run"
+like "$(train_fail bands "resolution => 4")" "^succeeded\|" \
+   "a resolution other than the images' trains at that resolution"
+is "$(q "SELECT input_shape FROM mlpscale.models WHERE name = 'bad' ORDER BY version DESC LIMIT 1")" "{1,4,4}" \
+   "... and the model takes that input"
+
+# ---- memory limit ----------------------------------------------------------------------------------
+q "ALTER SYSTEM SET mlpscale.max_training_memory = '20MB'" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+like "$(train_fail bands "arch => 'B_4-Wi_1024'")" \
+   "^failed\|training would need [0-9]+ MB .*more than mlpscale.max_training_memory \(20 MB\)" \
+   "a run over mlpscale.max_training_memory fails with the figures"
+q "ALTER SYSTEM RESET mlpscale.max_training_memory" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+
+# ---- two runs with a limit of one --------------------------------------------------------------------
+make_bands bands_mid 3000 0.6
+runs=$(q "SELECT mlp_train('first', 'bands_mid', arch => 'B_2-Wi_128', epochs => 3, batch_size => 32, seed => 1)
+          || ',' || mlp_train('second', 'bands_mid', arch => 'B_2-Wi_128', epochs => 3, batch_size => 32, seed => 1)")
+a=${runs%,*}; b=${runs#*,}
+ok "$(wait_until "SELECT status = 'running' FROM mlpscale.runs WHERE id = $a" 30; echo $?)" "the first run starts"
+is "$(q "SELECT status FROM mlpscale.runs WHERE id = $b")" queued "the second waits while the first runs (limit 1)"
+like "$(q "SET ROLE it_mallory; SELECT mlp_cancel($a)")" "permission denied to cancel run $a" \
+   "another role's run cannot be canceled"
+is "$(q "SELECT mlp_wait($a) || ' ' || mlp_wait($b)")" "succeeded succeeded" "both end"
+is "$(q "SELECT b.started_at >= a.finished_at FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $a AND b.id = $b")" t \
+   "the second started after the first finished"
+
+# ---- kill -9 of a worker ---------------------------------------------------------------------------------
+run=$(q "SELECT mlp_train('killed', 'bands_mid', arch => 'B_2-Wi_128', epochs => 50, batch_size => 32, seed => 2)")
+ok "$(wait_until "SELECT epochs_done >= 1 FROM mlpscale.runs WHERE id = $run" 60; echo $?)" "the run has done an epoch"
+pid=$(q "SELECT worker_pid FROM mlpscale.runs WHERE id = $run")
+kill -9 "$pid"
+# The postmaster restarts every process after a crash; the launcher's sweep then finds the run.
+ok "$(wait_until "SELECT status = 'interrupted' FROM mlpscale.runs WHERE id = $run" 60; echo $?)" \
+   "after kill -9 of its worker the run is interrupted"
+like "$(q "SELECT error FROM mlpscale.runs WHERE id = $run")" "server stopped" "... with a message"
+done_before=$(q "SELECT epochs_done FROM mlpscale.runs WHERE id = $run")
+ge "$done_before" 1 "its completed epochs are kept"
+is "$(q "SELECT count(*) = $done_before FROM mlpscale.epochs WHERE run_id = $run")" t "... with their rows"
+q "UPDATE mlpscale.runs SET epochs = $done_before + 1 WHERE id = $run" >/dev/null
+is "$(q "SELECT mlp_resume($run)")" "$run" "mlp_resume queues it again"
+is "$(q "SELECT mlp_wait($run, 120)")" succeeded "the resumed run completes"
+is "$(q "SELECT count(*) FROM mlpscale.epochs WHERE run_id = $run")" "$((done_before + 1))" \
+   "one row per epoch of the whole run"
+like "$(q "SELECT mlp_resume($run)")" "is succeeded" "a succeeded run cannot be resumed"
+
+done_testing
