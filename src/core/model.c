@@ -263,7 +263,7 @@ typedef struct ActPtrs
 	float	   *d_h;
 } ActPtrs;
 
-/* Walks the layout once: counts floats when buf is NULL, sets pointers otherwise. */
+/* Walks the layout once: counts floats when p is NULL, sets p's pointers into buf otherwise. */
 static size_t
 activations_layout(const MlpArch *arch, size_t Bm, float *buf, ActPtrs *p)
 {
@@ -273,7 +273,7 @@ activations_layout(const MlpArch *arch, size_t Bm, float *buf, ActPtrs *p)
 	bool		bott = arch->kind == MLP_KIND_BOTTLENECK;
 	size_t		off = 0;
 
-#define TAKE(ptr, n) do { if (buf) (ptr) = buf + off; off += round_up(n); } while (0)
+#define TAKE(ptr, n) do { if (p) (ptr) = buf + off; off += round_up(n); } while (0)
 	for (int l = 0; l <= nl; l++)
 		TAKE(p->x[l], Bm * W);
 	for (int l = 0; l < nl; l++)
@@ -300,10 +300,7 @@ activations_layout(const MlpArch *arch, size_t Bm, float *buf, ActPtrs *p)
 size_t
 mlp_activations_floats(const MlpArch *arch, int max_batch)
 {
-	float	   *dummy[MLP_ARCH_MAX_DEPTH + 1];
-	ActPtrs		p = {dummy, dummy, dummy, dummy, dummy, dummy, NULL, NULL, NULL};
-
-	return activations_layout(arch, (size_t) max_batch, NULL, &p);
+	return activations_layout(arch, (size_t) max_batch, NULL, NULL);
 }
 
 int
