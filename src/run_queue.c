@@ -578,12 +578,52 @@ parse_common_args(FunctionCallInfo fcinfo, int first, RunArgs *a)
 	a->body_lr_mult = 1.0;
 }
 
+/*
+ * The model store only lets the owner of a name (or a superuser) add versions: refuse now
+ * rather than after hours of training.
+ */
+static void
+check_model_owner(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			user = GetUserId();
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT owner FROM mlpscale.models WHERE name = $1 "
+								"ORDER BY version LIMIT 1",
+								1, argtypes, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read the models: SPI error %d", ret);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (owner != user && !superuser_arg(user))
+		{
+			char	   *owner_name = GetUserNameFromId(owner, true);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("model \"%s\" belongs to role \"%s\"", name,
+							owner_name ? owner_name : "(dropped)"),
+					 errhint("Choose another model name.")));
+		}
+	}
+	SPI_finish();
+}
+
 static int64
 queue_run(RunArgs *a)
 {
 	int64		run_id;
 
 	MlpCheckModelName(a->model_name);
+	check_model_owner(a->model_name);
 	check_source(a->source, "source", a->image_column, a->label_column);
 	if (a->validation)
 		check_source(a->validation, "validation", a->image_column, a->label_column);

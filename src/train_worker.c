@@ -28,6 +28,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -531,7 +532,8 @@ commit_epoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *v
 	evalues[7] = Float8GetDatum(st->images_per_second);
 	evalues[8] = Int64GetDatum(examples_seen);
 	evalues[9] = Float8GetDatum(flops_per_image * 3.0 * (double) examples_seen);
-	evalues[10] = Float8GetDatum(lr);
+	/* The trainer's lr is a float: show 0.001, not 0.0010000000474974513. */
+	evalues[10] = Float8GetDatum(strtod(psprintf("%.7g", lr), NULL));
 	evalues[11] = Float8GetDatum(st->seconds);
 
 	snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " saving epoch %d",
@@ -699,6 +701,9 @@ on_step(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 
 	MlpProgressUpdate(s->slot, epoch, step, loss, images_per_second);
 	CHECK_FOR_INTERRUPTS();
+	/* Without a postmaster nothing we write would count: stop like a crashed backend. */
+	if (!PostmasterIsAlive())
+		proc_exit(1);
 	if (stop_requested)
 		return 1;
 	if (MlpProgressCancelRequested(s->slot))

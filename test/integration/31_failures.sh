@@ -84,6 +84,8 @@ is "$(q "SELECT status FROM mlpscale.runs WHERE id = $b")" queued "the second wa
 like "$(q "SET ROLE it_mallory; SELECT mlp_cancel($a)")" "permission denied to cancel run $a" \
    "another role's run cannot be canceled"
 is "$(q "SELECT mlp_wait($a) || ' ' || mlp_wait($b)")" "succeeded succeeded" "both end"
+like "$(q "SET ROLE it_mallory; SELECT mlp_train('first', 'mallory_own')")" \
+   'model "first" belongs to role "postgres"' "a new version of another role's model is refused at once"
 is "$(q "SELECT b.started_at >= a.finished_at FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $a AND b.id = $b")" t \
    "the second started after the first finished"
 
