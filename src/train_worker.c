@@ -328,8 +328,13 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role %u that queued the run does not exist any more", spec->run_as)));
 
+	/*
+	 * The session user is a superuser: like REFRESH MATERIALIZED VIEW, run the user's SQL as
+	 * a restricted operation, so it can neither switch roles nor leave state behind.
+	 */
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(spec->run_as, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(spec->run_as, saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 
 	memset(&opts, 0, sizeof(opts));
 	opts.source = spec->source;
@@ -926,6 +931,11 @@ MlpTrainWorkerMain(Datum arg)
 	pgstat_report_appname("mlpscale training");
 	/* A checkpoint is only worth its transaction when the commit survives a crash. */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * A synchronised scan may start in the middle of a large table: the rows would come in
+	 * another order and a seeded or resumed run would not repeat itself.
+	 */
+	SetConfigOption("synchronize_seqscans", "off", PGC_USERSET, PGC_S_OVERRIDE);
 
 	worker_context = AllocSetContextCreate(TopMemoryContext, "mlpscale training worker",
 										   ALLOCSET_DEFAULT_SIZES);
