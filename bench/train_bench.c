@@ -279,44 +279,53 @@ fill(float *p, size_t n, MlpRng *rng)
 		p[i] = (float) (mlp_rng_uniform(rng) - 0.5) * 0.1f;
 }
 
-/*
- * Times the mlp_sgemm calls of forward and backward of every linear layer of arch at batch B,
- * each layer with its own buffers as in training: forward Y = X W^T, backward dX = dY W (not
- * for linear_in) and dW += dY^T X.  Returns the median GFLOP/s over reps.
- */
-static double
-sgemm_step_gflops(const MlpArch *a, int B, int reps, double *flops_out)
+typedef struct SgemmStep
 {
-	int			L = a->kind == MLP_KIND_BOTTLENECK ? 2 * a->depth + 2 : a->depth + 1;
-	int			hidden = a->kind == MLP_KIND_BOTTLENECK ? a->expansion * a->width : a->width;
-	Layer	   *layers = calloc(L, sizeof(Layer));
-	float	   *x0 = xmalloc((size_t) B * a->in_dim * sizeof(float));
-	double		flops = 0;
-	double		rates[MAX_REPS];
-	MlpRng		rng;
-	int			k = 0;
+	int			B;
+	int			L;
+	Layer	   *layers;
+	float	   *x0;				/* [B, in_dim] input of linear_in */
+	double		flops;			/* of one step */
+} SgemmStep;
 
+/*
+ * The linear layers of arch at batch B, each with its own buffers as in training (so no
+ * layer finds another's operands in cache).
+ */
+static void
+sgemm_step_setup(SgemmStep *s, const MlpArch *a, int B)
+{
+	int			hidden = a->kind == MLP_KIND_BOTTLENECK ? a->expansion * a->width : a->width;
+	int			k = 0;
+	MlpRng		rng;
+
+	s->B = B;
+	s->layers = calloc(2 * a->depth + 2, sizeof(Layer));
+	if (s->layers == NULL)
+		die("out of memory (%s)", "layers");
+	s->x0 = xmalloc((size_t) B * a->in_dim * sizeof(float));
+	s->flops = 0;
 	mlp_rng_seed(&rng, 1, 1);
-	fill(x0, (size_t) B * a->in_dim, &rng);
-	layers[k++] = (Layer) {.in = (int) a->in_dim, .out = a->width};
+	fill(s->x0, (size_t) B * a->in_dim, &rng);
+	s->layers[k++] = (Layer) {.in = (int) a->in_dim, .out = a->width};
 	if (a->kind == MLP_KIND_BOTTLENECK)
 	{
 		for (int i = 0; i < a->depth; i++)
 		{
-			layers[k++] = (Layer) {.in = a->width, .out = hidden};
-			layers[k++] = (Layer) {.in = hidden, .out = a->width};
+			s->layers[k++] = (Layer) {.in = a->width, .out = hidden};
+			s->layers[k++] = (Layer) {.in = hidden, .out = a->width};
 		}
 	}
 	else
 	{
 		for (int i = 1; i < a->depth; i++)
-			layers[k++] = (Layer) {.in = a->width, .out = a->width};
+			s->layers[k++] = (Layer) {.in = a->width, .out = a->width};
 	}
-	layers[k++] = (Layer) {.in = a->width, .out = a->classes};
-	L = k;
-	for (int i = 0; i < L; i++)
+	s->layers[k++] = (Layer) {.in = a->width, .out = a->classes};
+	s->L = k;
+	for (int i = 0; i < s->L; i++)
 	{
-		Layer	   *l = &layers[i];
+		Layer	   *l = &s->layers[i];
 
 		l->w = xmalloc((size_t) l->out * l->in * sizeof(float));
 		l->dw = xmalloc((size_t) l->out * l->in * sizeof(float));
@@ -324,46 +333,56 @@ sgemm_step_gflops(const MlpArch *a, int B, int reps, double *flops_out)
 		l->dx = xmalloc((size_t) B * l->in * sizeof(float));
 		fill(l->w, (size_t) l->out * l->in, &rng);
 		memset(l->dw, 0, (size_t) l->out * l->in * sizeof(float));
-		flops += 2.0 * B * l->in * l->out * (i == 0 ? 2 : 3);
+		/* linear_in needs no dX: two products instead of three. */
+		s->flops += 2.0 * B * l->in * l->out * (i == 0 ? 2 : 3);
 	}
+}
 
-	for (int r = -1; r < reps; r++)
+/*
+ * The mlp_sgemm calls of one training step: forward Y = X W^T, then backward dX = dY W (not
+ * for linear_in) and dW += dY^T X of every layer.  Returns GFLOP/s.
+ */
+static double
+sgemm_step_run(SgemmStep *s)
+{
+	int			B = s->B;
+	double		t0 = now_seconds();
+
+	for (int i = 0; i < s->L; i++)
 	{
-		double		t0 = now_seconds();
+		Layer	   *l = &s->layers[i];
+		const float *x = i == 0 ? s->x0 : s->layers[i - 1].y;
 
-		for (int i = 0; i < L; i++)
-		{
-			const float *x = i == 0 ? x0 : layers[i - 1].y;
-
-			mlp_sgemm(false, true, B, layers[i].out, layers[i].in, 1.0f, x, layers[i].in,
-					  layers[i].w, layers[i].in, 0.0f, layers[i].y, layers[i].out);
-		}
-		for (int i = L - 1; i >= 0; i--)
-		{
-			Layer	   *l = &layers[i];
-			const float *x = i == 0 ? x0 : layers[i - 1].y;
-
-			/* l->y stands in for dY: same shape, and its values do not change the timing. */
-			if (i > 0)
-				mlp_sgemm(false, false, B, l->in, l->out, 1.0f, l->y, l->out, l->w, l->in,
-						  0.0f, l->dx, l->in);
-			mlp_sgemm(true, false, l->out, l->in, B, 1.0f, l->y, l->out, x, l->in,
-					  1.0f, l->dw, l->in);
-		}
-		if (r >= 0)
-			rates[r] = flops / (now_seconds() - t0) / 1e9;
+		mlp_sgemm(false, true, B, l->out, l->in, 1.0f, x, l->in, l->w, l->in, 0.0f, l->y,
+				  l->out);
 	}
-	for (int i = 0; i < L; i++)
+	for (int i = s->L - 1; i >= 0; i--)
 	{
-		free(layers[i].w);
-		free(layers[i].dw);
-		free(layers[i].y);
-		free(layers[i].dx);
+		Layer	   *l = &s->layers[i];
+		const float *x = i == 0 ? s->x0 : s->layers[i - 1].y;
+
+		/* l->y stands in for dY: same shape, and its values do not change the timing. */
+		if (i > 0)
+			mlp_sgemm(false, false, B, l->in, l->out, 1.0f, l->y, l->out, l->w, l->in,
+					  0.0f, l->dx, l->in);
+		mlp_sgemm(true, false, l->out, l->in, B, 1.0f, l->y, l->out, x, l->in, 1.0f, l->dw,
+				  l->in);
 	}
-	free(layers);
-	free(x0);
-	*flops_out = flops;
-	return median(rates, reps);
+	return s->flops / (now_seconds() - t0) / 1e9;
+}
+
+static void
+sgemm_step_free(SgemmStep *s)
+{
+	for (int i = 0; i < s->L; i++)
+	{
+		free(s->layers[i].w);
+		free(s->layers[i].dw);
+		free(s->layers[i].y);
+		free(s->layers[i].dx);
+	}
+	free(s->layers);
+	free(s->x0);
 }
 
 /* ---- modes ----------------------------------------------------------------------------- */
@@ -403,30 +422,46 @@ mode_throughput(const Options *o)
 	ips = median(rates, o->reps);
 	train_gflops = ips * 3.0 * fwd / 1e9;
 	printf("RESULT mode=throughput side=mlpscale arch=%s batch=%d shape=%dx%dx%d params=%lld"
-		   " images_per_s=%.1f"
-		   " min=%.1f max=%.1f reps=%d train_gflops=%.1f peak_rss_mb=%.1f bound_mb=%.1f"
-		   " rss_over_bound=%.3f estimate_mb=%.1f",
+		   " images_per_s=%.1f min=%.1f max=%.1f reps=%d train_gflops=%.1f peak_rss_mb=%.1f"
+		   " bound_mb=%.1f rss_over_bound=%.3f estimate_mb=%.1f",
 		   o->arch, o->batch, d.spec.channels, d.spec.height, d.spec.width,
-		   (long long) mlp_arch_param_count(&cfg.arch), ips, rates[0],
-		   rates[o->reps - 1], o->reps, train_gflops, rss / 1048576.0, bound / 1048576.0,
-		   rss / bound, mlp_trainer_memory_estimate(&cfg) / 1048576.0);
+		   (long long) mlp_arch_param_count(&cfg.arch), ips, rates[0], rates[o->reps - 1],
+		   o->reps, train_gflops, rss / 1048576.0, bound / 1048576.0, rss / bound,
+		   mlp_trainer_memory_estimate(&cfg) / 1048576.0);
 	print_common(o);
 	printf("\n");
 	fflush(stdout);
-	mlp_trainer_free(t);
-	free_dataset(&d);
 
+	/*
+	 * The roofline: after the memory figure (its buffers would count in the peak), training
+	 * epochs alternate with one step's SGEMM calls, so that a busy neighbour slows both alike.
+	 */
 	if (o->sgemm)
 	{
-		double		flops;
-		double		gf = sgemm_step_gflops(&cfg.arch, o->batch, o->reps, &flops);
+		SgemmStep	sg;
+		double		tr[MAX_REPS], gf[MAX_REPS], ratio[MAX_REPS];
 
+		sgemm_step_setup(&sg, &cfg.arch, o->batch);
+		(void) sgemm_step_run(&sg);		/* warm-up */
+		for (int r = 0; r < o->reps; r++)
+		{
+			run_epoch_or_die(t, &d, o->reps + 1 + r, NULL, NULL, &st);
+			tr[r] = st.images_per_second * 3.0 * fwd / 1e9;
+			gf[r] = sgemm_step_run(&sg);
+			ratio[r] = tr[r] / gf[r];
+			fprintf(stderr, "roofline rep %d: training %.1f GFLOP/s, SGEMM %.1f GFLOP/s\n", r,
+					tr[r], gf[r]);
+		}
 		printf("RESULT mode=sgemm arch=%s batch=%d step_gflop=%.1f sgemm_gflops=%.1f"
 			   " train_gflops=%.1f train_over_sgemm=%.3f",
-			   o->arch, o->batch, flops / 1e9, gf, train_gflops, train_gflops / gf);
+			   o->arch, o->batch, sg.flops / 1e9, median(gf, o->reps), median(tr, o->reps),
+			   median(ratio, o->reps));
 		print_common(o);
 		printf("\n");
+		sgemm_step_free(&sg);
 	}
+	mlp_trainer_free(t);
+	free_dataset(&d);
 }
 
 static int

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The mlpscale benchmark (what `make bench` runs; docs/performance.md explains the figures).
+#
+#   bench/run.sh [--accuracy] [--no-sql] [--quick] [--runs N] [--threads N] [--out DIR]
+#
+# Both sides get the same thread count, the same architecture, batch size and recipe, and the
+# fast OpenBLAS kernel (mlpscale picks it itself; PyTorch gets OPENBLAS_CORETYPE=SkylakeX).
+# Every figure is the median over --runs processes per side (run alternately, so a noisy
+# neighbour hurts both sides alike), each process itself reporting the median of its
+# repetitions after a warm-up.
+#
+#   default      headline throughput (B_6-Wi_256, B_6-Wi_1024 at batch 1024) with the SGEMM
+#                roofline and peak memory, width and batch sweeps, epoch time vs dataset size,
+#                one Fashion-MNIST epoch incl. loading, inference, and the SQL end-to-end part
+#                when the extension is installed (about 10 minutes on 2 cores)
+#   --accuracy   also accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side
+#                (about 25 more minutes on 2 cores)
+#   --no-sql     skip the SQL part          --quick   one run per side, fewer steps (a smoke test)
+#
+# Output: DIR/results.txt (every RESULT line), DIR/summary.md (the tables), DIR/scaling.png.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+THREADS=$(nproc)
+RUNS=3
+ACCURACY=0
+SQL=1
+QUICK=0
+OUT=$ROOT/bench/results
+while [ $# -gt 0 ]; do
+    case $1 in
+        --accuracy) ACCURACY=1; shift ;;
+        --no-sql) SQL=0; shift ;;
+        --quick) QUICK=1; RUNS=1; shift ;;
+        --runs) RUNS=$2; shift 2 ;;
+        --threads) THREADS=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+PY=/usr/bin/python3
+TB=$ROOT/bench/bin/train_bench
+TORCH=$ROOT/bench/torch_train.py
+mkdir -p "$OUT"
+RESULTS=$OUT/results.txt
+LOG=$OUT/stderr.log
+: >"$RESULTS"
+: >"$LOG"
+
+echo "== build"
+make -s bench/bin/train_bench >>"$LOG" 2>&1 || { tail -20 "$LOG"; echo "run.sh: build failed" >&2; exit 1; }
+if ! $PY -c "import torch" 2>/dev/null; then
+    echo "run.sh: $PY cannot import torch (Debian package python3-torch)" >&2
+    exit 1
+fi
+
+# record GROUP COMMAND...: runs COMMAND, keeps its RESULT lines tagged with GROUP.
+record() {
+    local group=$1; shift
+    local t0=$SECONDS
+    "$@" 2>>"$LOG" | sed -u -n "s/^RESULT /RESULT group=$group /p" |
+        sed -u "s/\$/ load_avg=$(cut -d' ' -f1 /proc/loadavg)/" | tee -a "$RESULTS" | cut -c1-150
+    local rc=${PIPESTATUS[0]}
+    [ "$rc" = 0 ] || echo "  (failed with status $rc after $((SECONDS - t0)) s: $*; see $LOG)"
+    return 0
+}
+ours() { record "$1" "$TB" "${@:2}" --threads "$THREADS"; }
+torch_side() { record "$1" "$PY" "$TORCH" "${@:2}" --threads "$THREADS"; }
+
+START=$SECONDS
+{
+    echo "RESULT group=env date=$(date -u +%Y-%m-%dT%H:%MZ) host_cpus=$(nproc) threads=$THREADS" \
+         "cpu=\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\"" \
+         "load_avg=$(cut -d' ' -f1 /proc/loadavg) commit=$(git rev-parse --short HEAD 2>/dev/null || echo none)"
+} | tee -a "$RESULTS"
+ours env info
+torch_side env info
+
+# Steps per repetition: enough images per repetition that one step's noise does not dominate.
+if [ $QUICK = 1 ]; then S256=2; S1024=1; REPS=2; else S256=6; S1024=2; REPS=3; fi
+
+echo "== 1. training throughput at batch 1024 (and the SGEMM roofline, peak memory)"
+for r in $(seq "$RUNS"); do
+    ours headline throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --sgemm
+    torch_side headline throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS
+    ours headline throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --sgemm
+    torch_side headline throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1
+done
+
+echo "== 2. width sweep (256 and 1024 above) and batch sweep at B_6-Wi_256"
+for r in $(seq "$RUNS"); do
+    ours width throughput --arch B_6-Wi_512 --batch 1024 --steps 3 --reps $REPS --sgemm
+    torch_side width throughput --arch B_6-Wi_512 --batch 1024 --steps 3 --reps $REPS
+done
+for b in 256 512 2048 4096; do
+    steps=$(( 4096 / b < 1 ? 1 : 4096 / b ))
+    [ $QUICK = 1 ] && steps=$(( (steps + 1) / 2 ))
+    ours batch throughput --arch B_6-Wi_256 --batch $b --steps $steps --reps $REPS
+    torch_side batch throughput --arch B_6-Wi_256 --batch $b --steps $steps --reps $REPS
+done
+
+echo "== 3. epoch time vs dataset size (B_6-Wi_256, batch 1024)"
+if [ $QUICK = 1 ]; then sizes=4096,8192,16384; else sizes=8192,16384,32768,65536; fi
+ours scale epoch-scale --arch B_6-Wi_256 --batch 1024 --sizes $sizes
+
+echo "== 4. one Fashion-MNIST epoch including loading the IDX files (B_6-Wi_256, batch 1024)"
+ours fashion fashion-epoch --arch B_6-Wi_256 --batch 1024
+torch_side fashion fashion-epoch --arch B_6-Wi_256 --batch 1024
+
+echo "== 5. inference"
+ours infer infer --arch B_6-Wi_512 --n 10000 --reps $REPS
+torch_side infer infer --arch B_6-Wi_512 --n 10000 --reps $REPS
+ours infer infer --arch B_6-Wi_256 --shape 1x28x28 --n 10000 --reps $REPS
+torch_side infer infer --arch B_6-Wi_256 --shape 1x28x28 --n 10000 --reps $REPS
+
+echo "== 6. SQL end to end (mlp_train of one Fashion-MNIST epoch, classify, mlp_classify_batch)"
+if [ $SQL = 1 ]; then
+    set +e
+    "$ROOT/bench/sql_bench.sh" --threads "$THREADS" --arch B_6-Wi_256 --batch 1024 2>>"$LOG" |
+        sed -u -e "s/^RESULT /RESULT group=sql /" | tee -a "$RESULTS" | cut -c1-150
+    set -e
+else
+    echo "skipped (--no-sql)"
+fi
+
+if [ $ACCURACY = 1 ]; then
+    echo "== 7. accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side"
+    for seed in 0 1 2; do
+        ours accuracy accuracy --arch B_6-Wi_256 --batch 1024 --epochs 10 --seed $seed
+        torch_side accuracy accuracy --arch B_6-Wi_256 --batch 1024 --epochs 10 --seed $seed
+    done
+else
+    echo "== 7. accuracy parity: not run (bench/run.sh --accuracy, or make bench BENCH_ARGS=--accuracy)"
+fi
+
+echo "RESULT group=env elapsed_s=$((SECONDS - START)) load_avg_end=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$RESULTS"
+echo "== summary"
+$PY "$ROOT/bench/summarize.py" "$RESULTS" "$OUT"
