@@ -89,6 +89,25 @@ like "$(q "SET ROLE it_mallory; SELECT mlp_train('first', 'mallory_own')")" \
 is "$(q "SELECT b.started_at >= a.finished_at FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $a AND b.id = $b")" t \
    "the second started after the first finished"
 
+# ---- pg_terminate_backend of a worker -------------------------------------------------------------------
+# While it reads its data (a slow source), the worker dies at once: the launcher notices and
+# marks the run interrupted.
+run=$(q "SELECT mlp_train('terminated', 'SELECT image, label FROM bands WHERE pg_sleep(0.02) IS NOT NULL',
+                          arch => 'B_1-Wi_16', epochs => 1)")
+ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'mlpscale training'
+                                 AND query LIKE '%reading the training data%')" 30; echo $?)" "the worker reads its data"
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'mlpscale training'" >/dev/null
+ok "$(wait_until "SELECT status = 'interrupted' FROM mlpscale.runs WHERE id = $run" 30; echo $?)" \
+   "terminated while reading, the run is interrupted"
+like "$(q "SELECT error FROM mlpscale.runs WHERE id = $run")" "exited unexpectedly" "... as a worker that exited unexpectedly"
+# While it trains, the worker finishes its mini-batch and records the interruption itself.
+run=$(q "SELECT mlp_train('terminated2', 'bands_mid', arch => 'B_2-Wi_128', epochs => 50, batch_size => 32)")
+ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM mlpscale.progress WHERE run_id = $run AND step > 0)" 30; echo $?)" \
+   "the worker trains"
+q "SELECT pg_terminate_backend(pid) FROM mlpscale.progress WHERE run_id = $run" >/dev/null
+is "$(q "SELECT mlp_wait($run, 30)")" interrupted "terminated while training, the run is interrupted"
+like "$(q "SELECT error FROM mlpscale.runs WHERE id = $run")" "mlp_resume continues" "... with a hint to resume"
+
 # ---- kill -9 of a worker ---------------------------------------------------------------------------------
 run=$(q "SELECT mlp_train('killed', 'bands_mid', arch => 'B_2-Wi_128', epochs => 50, batch_size => 32, seed => 2)")
 ok "$(wait_until "SELECT epochs_done >= 1 FROM mlpscale.runs WHERE id = $run" 60; echo $?)" "the run has done an epoch"
