@@ -15,6 +15,7 @@
 #                when the extension is installed (about 10 minutes on 2 cores)
 #   --accuracy   also accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side
 #                (about 25 more minutes on 2 cores)
+#   --accuracy-only   only the accuracy parity part
 #   --no-sql     skip the SQL part          --quick   one run per side, fewer steps (a smoke test)
 #
 # Output: DIR/results.txt (every RESULT line), DIR/summary.md (the tables), DIR/scaling.png.
@@ -25,18 +26,20 @@ cd "$ROOT"
 THREADS=$(nproc)
 RUNS=3
 ACCURACY=0
+ONLY_ACCURACY=0
 SQL=1
 QUICK=0
 OUT=$ROOT/bench/results
 while [ $# -gt 0 ]; do
     case $1 in
         --accuracy) ACCURACY=1; shift ;;
+        --accuracy-only) ACCURACY=1; ONLY_ACCURACY=1; shift ;;
         --no-sql) SQL=0; shift ;;
         --quick) QUICK=1; RUNS=1; shift ;;
         --runs) RUNS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -82,6 +85,7 @@ torch_side env info
 # Steps per repetition: enough images per repetition that one step's noise does not dominate.
 if [ $QUICK = 1 ]; then S256=2; S1024=1; REPS=2; else S256=6; S1024=2; REPS=3; fi
 
+if [ $ONLY_ACCURACY = 0 ]; then
 echo "== 1. training throughput at batch 1024 (and the SGEMM roofline, peak memory)"
 for r in $(seq "$RUNS"); do
     ours headline throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --sgemm
@@ -121,10 +125,23 @@ if [ $SQL = 1 ]; then
     set +e
     "$ROOT/bench/sql_bench.sh" --threads "$THREADS" --arch B_6-Wi_256 --batch 1024 2>>"$LOG" |
         sed -u -e "s/^RESULT /RESULT group=sql /" | tee -a "$RESULTS" | cut -c1-150
+    # bench/inference_bench.sh: the same B_6-Wi_512 3x32x32 model in SQL and in PyTorch.
+    if [ -x "$ROOT/bench/inference_bench.sh" ] && ! grep -q '^SKIP' "$RESULTS"; then
+        inf=$("$ROOT/bench/inference_bench.sh" "$THREADS" 2>>"$LOG")
+        echo "$inf" >>"$LOG"
+        field() { grep -F "$1" <<<"$inf" | head -1 | awk '{print $NF}'; }
+        echo "RESULT group=sql side=sql mode=sql-infer512 arch=B_6-Wi_512 shape=3x32x32 n=10000" \
+             "classify_rows_per_s=$(field 'one backend') parallel_rows_per_s=$(field 'parallel workers')" \
+             "batch_rows_per_s=$(field 'mlp_classify_batch()') torch_images_per_s=$(field 'PyTorch')" \
+             "agree=\"$(grep -F 'classes equal' <<<"$inf" | sed 's/.*: //')\" threads=$THREADS" |
+            tee -a "$RESULTS" | cut -c1-150
+    fi
     set -e
 else
     echo "skipped (--no-sql)"
 fi
+
+fi  # ONLY_ACCURACY
 
 if [ $ACCURACY = 1 ]; then
     echo "== 7. accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side"

@@ -270,6 +270,17 @@ def main():
           f"{fmt(num(si[0].get('batch_rows_per_s')))} | - |")
     else:
         w("| SQL classify / mlp_classify_batch | not measured | - |")
+    si = select(recs, group="sql", mode="sql-infer512")
+    if si:
+        r = si[0]
+        w(f"| B_6-Wi_512 3x32x32, SQL `classify()` per row, one backend (inference_bench.sh) | "
+          f"{fmt(num(r.get('classify_rows_per_s')))} | {fmt(num(r.get('torch_images_per_s')))} |")
+        w(f"| B_6-Wi_512 3x32x32, SQL `classify()` per row, parallel workers | "
+          f"{fmt(num(r.get('parallel_rows_per_s')))} | |")
+        w(f"| B_6-Wi_512 3x32x32, SQL `mlp_classify_batch()` | "
+          f"{fmt(num(r.get('batch_rows_per_s')))} | |")
+        if r.get("agree"):
+            w(f"| (classes equal in the SQL paths and PyTorch: {r['agree']}) | | |")
     w("")
 
     w("### Accuracy parity (B_6-Wi_256, 10 epochs of Fashion-MNIST, batch 1024, test set)")
