@@ -311,6 +311,22 @@ main(void)
 	   (size_t) mlp_arch_param_count(&cfg.arch) * 3 * sizeof(float),
 	   "memory estimate covers parameters, gradients and optimizer state");
 	{
+		/* The estimate must cover what is really allocated, without being wildly above. */
+		MlpModel	m;
+		MlpActivations acts;
+		size_t		real_bytes;
+		size_t		estimate = mlp_trainer_memory_estimate(&cfg);
+
+		mlp_model_create(&m, &cfg.arch, true, err, sizeof(err));
+		mlp_activations_create(&acts, &m, cfg.batch_size, err, sizeof(err));
+		real_bytes = (m.num_params * 4 + acts.num_floats +
+					  (size_t) cfg.batch_size * (cfg.arch.in_dim + 2 * CLASSES)) * sizeof(float);
+		ok(estimate >= real_bytes && estimate <= 3 * real_bytes,
+		   "memory estimate %zu bytes for %zu really allocated (AdamW)", estimate, real_bytes);
+		mlp_activations_free(&acts);
+		mlp_model_free(&m);
+	}
+	{
 		MlpTrainConfig bad = cfg;
 
 		bad.arch.in_dim = 10;
