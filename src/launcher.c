@@ -452,8 +452,11 @@ MlpLauncherMain(Datum arg)
 
 		SpinLockAcquire(&launcher_shared->mutex);
 		startup_pending = !launcher_shared->startup_sweep_done;
-		overflowed = launcher_shared->overflowed;
-		launcher_shared->overflowed = false;
+		/* Sweep for lost posts only once the queue has room for them again. */
+		overflowed = launcher_shared->overflowed &&
+			launcher_shared->count < MLP_LAUNCH_QUEUE_SIZE / 2;
+		if (overflowed)
+			launcher_shared->overflowed = false;
 		SpinLockRelease(&launcher_shared->mutex);
 
 		if (startup_pending || overflowed)
