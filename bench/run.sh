@@ -93,6 +93,9 @@ for r in $(seq "$RUNS"); do
     ours headline throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --sgemm
     torch_side headline throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1
 done
+# PyTorch as installed: GNU OpenMP's default waiting, which fights OpenBLAS for the cores.
+torch_side torch-omp-default throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --omp-wait-policy default
+torch_side torch-omp-default throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --omp-wait-policy default
 
 echo "== 2. width sweep (256 and 1024 above) and batch sweep at B_6-Wi_256"
 for r in $(seq "$RUNS"); do

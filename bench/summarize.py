@@ -124,6 +124,17 @@ def main():
         w(f"| {arch} | {fmt(o)} ({no} runs) | {fmt(t)} ({nt} runs) | {fmt(ratio, 2, 'x')} | "
           f">= {target}x | {verdict(None if ratio is None else ratio >= target)} |")
     w("")
+    rows = []
+    for arch in ("B_6-Wi_256", "B_6-Wi_1024"):
+        o, _ = throughput(recs, "mlpscale", arch, groups=("headline",))
+        d, nd = throughput(recs, "torch", arch, groups=("torch-omp-default",))
+        if d:
+            rows.append(f"{arch}: {fmt(d)} images/s ({nd} run), mlpscale {fmt(o / d if o else None, 2, 'x')} of it")
+    if rows:
+        w("PyTorch above runs with OMP_WAIT_POLICY=PASSIVE, its faster setting here. As installed "
+          "(GNU OpenMP's default waiting, whose spinning threads compete with OpenBLAS's): "
+          + "; ".join(rows) + ".")
+        w("")
 
     w("### Roofline: training step vs SGEMM at the same shapes, batch 1024")
     w("")

@@ -45,6 +45,8 @@ def parse_args():
     p.add_argument("--data-dir", default=FASHION_DIR)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--shape", default="3x32x32", help="CxHxW of the synthetic images")
+    p.add_argument("--omp-wait-policy", default="PASSIVE",
+                   help="OMP_WAIT_POLICY for torch's OpenMP threads; 'default' leaves it unset")
     return p.parse_args()
 
 
@@ -57,8 +59,9 @@ os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
 # Torch's OpenMP threads and OpenBLAS's pthreads share the cores; with GNU OpenMP's default
 # busy-waiting they fight over them after every BLAS call and torch runs at half speed (2.1-2.4k
 # against 4.1-5.1k images/s at B_6-Wi_256 on the 2-core machine).  We give PyTorch the better
-# setting; override it in the environment to see the other.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# setting; --omp-wait-policy default shows torch as installed.
+if ARGS.omp_wait_policy != "default":
+    os.environ["OMP_WAIT_POLICY"] = ARGS.omp_wait_policy
 
 import torch  # noqa: E402  (must come after the environment above)
 import torch.nn as nn  # noqa: E402
@@ -363,7 +366,7 @@ def synthetic(n, seed):
 def common_fields():
     libs, core, threads = blas_info()
     return dict(torch=torch.__version__, threads=torch.get_num_threads(), blas_core=core,
-                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", ""),
+                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"),
                 blas_threads=threads, blas_lib=",".join(os.path.basename(x) for x in libs))
 
 
