@@ -43,8 +43,8 @@ extern void MlpModelCacheUnpin(MlpCachedModel *entry);
 /* Reference of the deployed model, read once per statement (ERROR when none is deployed). */
 extern const char *MlpDeployedModelRef(void);
 
-/* Loads OpenBLAS and sets the thread count scoring should use in this process now. */
-extern void MlpScoringPrepareBlas(void);
+/* Loads OpenBLAS and sets the thread count for a forward pass of batch images now. */
+extern void MlpScoringPrepareBlas(int batch);
 
 /* GUCs */
 extern int	mlp_scoring_batch_size;

@@ -60,7 +60,7 @@ static void
 ScoreOne(MlpCachedModel *e, const MlpImage *img)
 {
 	PreprocessImage(e, img->channels, img->height, img->width, img->data, e->row_input);
-	MlpScoringPrepareBlas();
+	MlpScoringPrepareBlas(1);
 	mlp_model_infer(&e->model, e->row_input, 1, e->row_logits, e->row_scratch);
 }
 
@@ -335,7 +335,7 @@ FlushBatch(BatchState *s)
 
 	if (s->n == 0)
 		return;
-	MlpScoringPrepareBlas();
+	MlpScoringPrepareBlas(s->n);
 	mlp_model_infer(&s->e->model, s->buf.x, s->n, s->buf.logits, s->buf.scratch);
 	mlp_softmax(s->buf.logits, s->n, classes, s->probs);
 	for (int i = 0; i < s->n; i++)
@@ -517,7 +517,7 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 				PreprocessImage(e, data.channels, data.height, data.width,
 								data.images + (Size) (start + i) * image_bytes,
 								buf.x + (Size) i * e->model.arch.in_dim);
-			MlpScoringPrepareBlas();
+			MlpScoringPrepareBlas(B);
 			mlp_model_infer(&e->model, buf.x, B, buf.logits, buf.scratch);
 			res = mlp_softmax_xent(buf.logits, B, classes, data.labels + start, NULL, 1.0f,
 								   0.0f, NULL);
