@@ -219,6 +219,15 @@ MlpModelCacheGet(const char *ref)
 				 errmsg("model name \"%s\" is too long", ref),
 				 errdetail("Model names have at most %d bytes.", MLP_MODEL_NAME_MAX)));
 
+	/* A malformed reference errors here, before it takes a cache entry. */
+	{
+		char	   *name;
+		int			version;
+
+		MlpParseModelRef(ref, &name, &version);
+		pfree(name);
+	}
+
 	if (model_cache == NULL)
 	{
 		HASHCTL		ctl;

@@ -13,7 +13,7 @@ SET search_path = tap_scoring, public;
 \i test/fixtures/scoring_fixture.sql
 \i test/fixtures/image_fixture.sql
 
-SELECT plan(61);
+SELECT plan(62);
 
 -- ---- objects, volatility, parallel safety ----------------------------------------------
 SELECT has_type('public', 'image', 'type image exists');
@@ -149,6 +149,46 @@ FROM fixture_images WHERE model = 'standard' AND id = 1;
 SELECT is(mlp_drop_model('tap_b@1'), 1, 'drop one version');
 SELECT throws_ok($$SELECT mlp_drop_model('tap_s')$$, '55006', NULL, 'the deployed model cannot be dropped');
 SELECT is((SELECT count(*)::int FROM mlpscale.models WHERE name = 'tap_b'), 1, 'one version of tap_b left');
+
+-- ---- mutated files never crash the server ---------------------------------------------------
+-- Random byte flips, insertions and truncations of a PNG, a JPEG and a safetensors file; each
+-- attempt runs in a subtransaction, so failures roll back and the next attempt goes on.
+CREATE FUNCTION mutate(data bytea, seed int) RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE pos int; n int := length(data);
+BEGIN
+    PERFORM setseed(seed / 100000.0);
+    FOR k IN 1 .. 1 + (random() * 4)::int LOOP
+        pos := (random() * (n - 1))::int;
+        CASE (random() * 3)::int
+            WHEN 0 THEN data := set_byte(data, pos, (random() * 255)::int);
+            WHEN 1 THEN data := substring(data FROM 1 FOR pos);
+            ELSE data := overlay(data PLACING '\xff00'::bytea FROM pos + 1 FOR 0);
+        END CASE;
+        n := length(data);
+        EXIT WHEN n < 2;
+    END LOOP;
+    RETURN data;
+END $$;
+CREATE FUNCTION fuzz(sql text, data bytea, attempts int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE refused int := 0; accepted int := 0;
+BEGIN
+    FOR i IN 1 .. attempts LOOP
+        BEGIN
+            EXECUTE sql USING mutate(data, i);
+            accepted := accepted + 1;
+        EXCEPTION WHEN OTHERS THEN
+            refused := refused + 1;
+        END;
+    END LOOP;
+    RETURN accepted || ' accepted, ' || refused || ' refused';
+END $$;
+SELECT diag('image_decode of mutated files: ' ||
+            fuzz('SELECT image_decode($1)', (SELECT data FROM image_files WHERE name = 'png_palette'), 300) || ' (PNG), ' ||
+            fuzz('SELECT image_decode($1)', (SELECT data FROM image_files WHERE name = 'jpeg_rgb'), 300) || ' (JPEG)');
+SELECT diag('mlp_import of mutated safetensors: ' ||
+            fuzz('SELECT mlp_import(''tap_fuzz'', $1, input_shape => ARRAY[3, 8, 8])',
+                 (SELECT data FROM fixture_files WHERE name = 'tiny'), 300));
+SELECT is(image_width('1x1x3:000000'), 3, 'the server survives mutated PNG, JPEG and safetensors files');
 
 SELECT * FROM finish();
 ROLLBACK;
