@@ -141,6 +141,10 @@ seconds_now(void)
 
 /* ---- transactions ------------------------------------------------------------------------ */
 
+/* What pg_stat_activity shows between transactions (the epoch being trained). */
+static char training_activity[128] = "";
+
+/* Starts a transaction; activity (if not NULL) is shown while it runs. */
 static void
 tx_begin(const char *activity)
 {
@@ -149,7 +153,8 @@ tx_begin(const char *activity)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
+	if (activity)
+		pgstat_report_activity(STATE_RUNNING, activity);
 }
 
 static void
@@ -158,7 +163,10 @@ tx_commit(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	if (training_activity[0])
+		pgstat_report_activity(STATE_RUNNING, training_activity);
+	else
+		pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* Runs a statement on mlpscale's tables as the extension owner. */
@@ -680,7 +688,7 @@ cancel_requested_in_table(int64 run_id)
 	bool		result = false;
 	int			ret;
 
-	tx_begin("mlpscale: checking for cancellation");
+	tx_begin(NULL);
 	ret = SPI_execute_with_args("SELECT cancel_requested FROM mlpscale.runs WHERE id = $1",
 								1, types, values, NULL, true, 1);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
@@ -787,7 +795,6 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 	{
 		MlpEpochStats st;
 		MlpEvalStats vst;
-		char		activity[128];
 		int			rc;
 		double		lr = cfg.cosine ? mlp_cosine_lr(cfg.opt.lr, epoch, cfg.epochs) : cfg.opt.lr;
 
@@ -796,9 +803,10 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 			end = RUN_STOPPED;
 			break;
 		}
-		snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " training epoch %d of %d",
+		snprintf(training_activity, sizeof(training_activity),
+				 "mlpscale: run " INT64_FORMAT " training epoch %d of %d",
 				 spec->run_id, epoch + 1, spec->epochs);
-		pgstat_report_activity(STATE_RUNNING, activity);
+		pgstat_report_activity(STATE_RUNNING, training_activity);
 		rc = mlp_trainer_run_epoch(trainer, &train_set, epoch, on_step, &step_state, &st,
 								   err, sizeof(err));
 		if (rc < 0)

@@ -49,7 +49,8 @@ row=$(q "SELECT model_name, epochs, steps, step <= steps, loss > 0, images_per_s
 is "$row" "bands_long|200|125|t|t|t|t|t" "progress: epoch of epochs, step of steps, loss, speed, time left"
 is "$(q "SELECT status FROM mlpscale.runs WHERE id = $run")" running "the run is running"
 like "$(q "SELECT query FROM pg_stat_activity WHERE backend_type = 'mlpscale training'")" \
-   "training epoch [0-9]+ of 200" "the worker reports its activity in pg_stat_activity"
+   "mlpscale: run $run (training epoch [0-9]+ of 200|saving epoch [0-9]+)" \
+   "the worker reports its activity in pg_stat_activity"
 t0=$SECONDS
 is "$(q "SELECT mlp_cancel($run)")" t "mlp_cancel of a running run"
 is "$(q "SELECT mlp_wait($run, 30)")" canceled "the run is canceled"
