@@ -26,12 +26,14 @@ DEMO_DIR=${MLPSCALE_DEMO_DIR:-/tmp/mlpscale-demo}
 DB=${MLPSCALE_DEMO_DB:-mlpscale_demo}
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 MODEL=fashion_demo
-# About five minutes on 2 cores; test accuracy about 0.89 (docs/user-guide.md explains the
-# choice: Fashion-MNIST is small and grey, so light augmentation and a moderate batch).
+# About five minutes on 2 idle cores; test accuracy about 0.89.  The paper's recipe (LION,
+# MixUp, heavy crops, huge batches) is made for long runs on large datasets; ten epochs of
+# Fashion-MNIST learn faster with AdamW, a cosine schedule, light label smoothing and no
+# augmentation (docs/user-guide.md, "Training options").
 ARCH=${MLPSCALE_DEMO_ARCH:-B_4-Wi_512}
 EPOCHS=${MLPSCALE_DEMO_EPOCHS:-10}
 BATCH=${MLPSCALE_DEMO_BATCH:-256}
-TRAIN_OPTIONS=${MLPSCALE_DEMO_TRAIN_OPTIONS:-"optimizer => 'adamw', lr => 1e-3, weight_decay => 0.05, label_smoothing => 0.1, mixup => 0, augment => false"}
+TRAIN_OPTIONS=${MLPSCALE_DEMO_TRAIN_OPTIONS:-"optimizer => 'adamw', lr => 1e-3, weight_decay => 0.05, cosine => true, label_smoothing => 0.1, mixup => 0, augment => false"}
 CLASS_NAMES=("T-shirt/top" "Trouser" "Pullover" "Dress" "Coat" "Sandal" "Shirt" "Sneaker" "Bag" "Ankle boot")
 
 step_no=0
@@ -174,30 +176,37 @@ train() {
 
 evaluate() {
     step "evaluate on the 10,000 test images"
-    ACCURACY=$(sql_value "SELECT round(accuracy::numeric, 4) FROM mlp_evaluate('$MODEL', 'fashion_test')")
     sql -c "SELECT n, round(accuracy::numeric, 4) AS accuracy, round(top5::numeric, 4) AS top5,
-                   round(loss::numeric, 4) AS loss FROM mlp_evaluate('$MODEL', 'fashion_test')"
+                   round(loss::numeric, 4) AS loss FROM mlp_evaluate('$MODEL', 'fashion_test')" \
+        | tee "$DEMO_DIR/evaluation.txt"
+    ACCURACY=$(awk -F'|' 'NR == 3 { gsub(/ /, "", $2); print $2 }' "$DEMO_DIR/evaluation.txt")
     echo "test accuracy: $ACCURACY"
+    if awk -v a="$ACCURACY" 'BEGIN { exit !(a + 0 < 0.85) }'; then
+        echo "note: below the 0.85 this demo usually reaches; was the machine busy, or the settings changed?"
+    fi
 
     echo
-    echo "confusion matrix (rows: true class, columns: predicted), from classify() in SQL:"
+    echo "confusion matrix (rows: true class, columns: predicted class number), scored in SQL"
+    echo "with mlp_classify_batch (batches of images through matrix-matrix products):"
     sql -t -A <<SQL
 WITH predicted AS (
-    SELECT label, classify('$MODEL', image) AS pred FROM fashion_test
+    SELECT t.label, b.class AS pred
+      FROM mlp_classify_batch('$MODEL', 'SELECT id, image FROM fashion_test') b
+      JOIN fashion_test t USING (id)
 ), cells AS (
     SELECT t.label, p.label AS pred, count(x.*) AS n
       FROM fashion_classes t CROSS JOIN fashion_classes p
       LEFT JOIN predicted x ON x.label = t.label AND x.pred = p.label
      GROUP BY t.label, p.label
 )
-SELECT rpad('', 13) || string_agg(lpad(left(name, 7), 8), '' ORDER BY label) FROM fashion_classes
+SELECT rpad('', 14) || string_agg(lpad(label::text, 6), '' ORDER BY label) FROM fashion_classes
 UNION ALL
-(SELECT rpad(c.name, 13) || string_agg(lpad(n::text, 8), '' ORDER BY pred)
+(SELECT rpad(c.label || ' ' || c.name, 14) || string_agg(lpad(n::text, 6), '' ORDER BY pred)
    FROM cells JOIN fashion_classes c USING (label)
-  GROUP BY cells.label, c.name ORDER BY cells.label);
+  GROUP BY c.label, c.name ORDER BY c.label);
 SQL
 
-    step "classify a few test images by name"
+    step "classify a few test images by name, with classify() and predict_proba()"
     sql <<SQL
 SELECT t.id, truth.name AS true_class, guess.name AS predicted,
        round(t.proba[t.pred + 1]::numeric, 3) AS confidence
