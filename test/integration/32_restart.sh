@@ -40,15 +40,16 @@ is "$(q "SELECT count(*) FROM mlpscale.epochs a JOIN mlpscale.epochs b USING (ep
          WHERE a.run_id = $ref AND b.run_id = $run AND a.train_loss = b.train_loss")" 6 \
    "... and so are the losses of every epoch"
 
-# A run interrupted before it finished any epoch starts again from the beginning.
+# A run interrupted in its first epoch (usually before any checkpoint) starts again from the
+# beginning, or from its only checkpoint when the epoch ended before the server stopped.
 run=$(q "SELECT mlp_train('early', 'fashion', $args)")
-ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM mlpscale.progress WHERE run_id = $run AND step > 0)" 60; echo $?)" \
-   "a new run is training"
+ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM mlpscale.progress WHERE run_id = $run AND epoch = 1 AND step > 0)" 60; echo $?)" \
+   "a new run is in its first epoch"
 server_restart
-is "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" "interrupted 0" \
-   "restarted during its first epoch"
+like "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" "^interrupted [01]$" \
+   "restarted early in the run"
 q "SELECT mlp_resume($run)" >/dev/null
-is "$(q "SELECT mlp_wait($run, 120)")" succeeded "resumed from the start, it completes"
+is "$(q "SELECT mlp_wait($run, 120)")" succeeded "resumed, it completes"
 is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
          WHERE a.name = 'reference' AND b.name = 'early'")" t "... with the reference weights too"
 
