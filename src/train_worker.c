@@ -894,6 +894,11 @@ run_training(const RunSpec *spec)
 		tx_commit();
 		has_base = true;
 	}
+	if (has_val && val.channels != train.channels)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("validation images have %d channels but the source's have %d",
+						val.channels, train.channels)));
 	build_config(spec, &train, has_base ? &base_meta : NULL, &cfg);
 	check_memory(&cfg, source_bytes(&train) + (has_val ? source_bytes(&val) : 0));
 	record_sizes(spec, &cfg, train.n, has_val ? val.n : 0, has_val);

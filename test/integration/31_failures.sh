@@ -59,6 +59,13 @@ like "$(train_fail "SELECT label AS image, label FROM bands")" "(failed\|)?.*ima
 like "$(train_fail "SELECT image, label FROM bands WHERE 1/0 = 1")" "^failed\|division by zero" \
    "an error of the source query fails the run with its message"
 like "$(train_fail bands "validation => 'mixed'")" "^failed\|" "a bad validation source fails the run"
+q "CREATE TABLE rgb AS SELECT image_from_bytes(decode(repeat('10', 192), 'hex'), 3, 8, 8) AS image, 1 AS label
+   FROM generate_series(1, 5)" >/dev/null
+like "$(train_fail bands "validation => 'rgb'")" "^failed\|validation images have 3 channels but the source's have 1" \
+   "validation images of other channels fail the run"
+q "CREATE TABLE big_val AS SELECT image_from_bytes(decode(repeat('10', 256), 'hex'), 1, 16, 16) AS image, 1 AS label
+   FROM generate_series(1, 5)" >/dev/null
+like "$(train_fail bands "validation => 'big_val'")" "^succeeded\|" "validation images of another size are resized"
 like "$(train_fail bands "resolution => 4")" "^succeeded\|" \
    "a resolution other than the images' trains at that resolution"
 is "$(q "SELECT input_shape FROM mlpscale.models WHERE name = 'bad' ORDER BY version DESC LIMIT 1")" "{1,4,4}" \
