@@ -586,6 +586,8 @@ restore_checkpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(spec->run_id)};
+	Oid			dtypes[2] = {INT8OID, INT4OID};
+	Datum		dvalues[2];
 	int			epochs_done = 0;
 	int			ret;
 
@@ -615,17 +617,13 @@ restore_checkpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
 		if (!isnull)
 			*examples_seen = DatumGetInt64(seen);
 	}
-	/* Epoch rows beyond the checkpoint (none, unless a crash hit between) are redone. */
-	values[0] = Int64GetDatum(spec->run_id);
-	{
-		Oid			dtypes[2] = {INT8OID, INT4OID};
-		Datum		dvalues[2] = {Int64GetDatum(spec->run_id), Int32GetDatum(epochs_done)};
-
-		exec_as_owner("DELETE FROM mlpscale.epochs WHERE run_id = $1 AND epoch > $2",
-					  2, dtypes, dvalues, NULL, SPI_OK_DELETE);
-		exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id = $1",
-					  2, dtypes, dvalues, NULL, SPI_OK_UPDATE);
-	}
+	/* Epoch rows beyond the checkpoint (there are none: they commit together) are redone. */
+	dvalues[0] = Int64GetDatum(spec->run_id);
+	dvalues[1] = Int32GetDatum(epochs_done);
+	exec_as_owner("DELETE FROM mlpscale.epochs WHERE run_id = $1 AND epoch > $2",
+				  2, dtypes, dvalues, NULL, SPI_OK_DELETE);
+	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id = $1",
+				  2, dtypes, dvalues, NULL, SPI_OK_UPDATE);
 	tx_commit();
 	return epochs_done;
 }
