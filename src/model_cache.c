@@ -219,15 +219,6 @@ MlpModelCacheGet(const char *ref)
 				 errmsg("model name \"%s\" is too long", ref),
 				 errdetail("Model names have at most %d bytes.", MLP_MODEL_NAME_MAX)));
 
-	/* A malformed reference errors here, before it takes a cache entry. */
-	{
-		char	   *name;
-		int			version;
-
-		MlpParseModelRef(ref, &name, &version);
-		pfree(name);
-	}
-
 	if (model_cache == NULL)
 	{
 		HASHCTL		ctl;
@@ -238,6 +229,16 @@ MlpModelCacheGet(const char *ref)
 	}
 
 	stamp = CurrentStatementStamp();
+	entry = hash_search(model_cache, ref, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		char	   *name;
+		int			version_wanted;
+
+		/* A malformed reference errors here, before it takes a cache entry. */
+		MlpParseModelRef(ref, &name, &version_wanted);
+		pfree(name);
+	}
 	entry = hash_search(model_cache, ref, HASH_ENTER, &found);
 	if (!found)
 	{
