@@ -89,4 +89,4 @@ printf '%-44s %10s\n' "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.
 awk -v b="$batch_ips" -v r="$row_ips" -v t="$torch_ips" \
     'BEGIN { printf "batch / per-row: %.1fx   batch / PyTorch: %.2fx\n", b / r, b / t }'
 echo "same class in mlp_classify_batch and PyTorch (and classify() for the first 1,000): $agree of 10000"
-rm -rf "$WORK/images.copy"
+rm -f "$WORK/images.copy" "$WORK/model.safetensors" "$WORK/torch_classes.txt"
