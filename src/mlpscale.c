@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
@@ -11,8 +12,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
-#include "access/genam.h"
 
 #include "mlpscale.h"
 #include "core/blas.h"
