@@ -277,7 +277,7 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, char *err, size_t errlen)
 		extents[ntensors - 1].index = ntensors - 1;
 	}
 
-	/* byte ranges must not overlap (empty tensors occupy nothing) */
+	/* byte ranges must not overlap nor leave holes (empty tensors occupy nothing) */
 	qsort(extents, (size_t) ntensors, sizeof(Extent), compare_extents);
 	{
 		int64_t		prev_end = 0;
@@ -297,8 +297,21 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, char *err, size_t errlen)
 						(long long) extents[k].begin, (long long) (extents[k].begin + t->nbytes));
 				goto done;
 			}
+			/* the format forbids holes: every byte of the data belongs to a tensor */
+			if (extents[k].begin != prev_end)
+			{
+				st_fail(err, errlen, "bytes %lld-%lld of the data belong to no tensor (before " NAMEFMT ")",
+						(long long) prev_end, (long long) extents[k].begin, t->name);
+				goto done;
+			}
 			prev = extents[k].index;
 			prev_end = extents[k].begin + (int64_t) t->nbytes;
+		}
+		if ((size_t) prev_end != data_len)
+		{
+			st_fail(err, errlen, "bytes %lld-%llu of the data belong to no tensor (trailing bytes)",
+					(long long) prev_end, (unsigned long long) data_len);
+			goto done;
 		}
 	}
 	rc = 0;

@@ -104,8 +104,8 @@ test_escapes_and_dtypes(void)
 		"{\"__metadata__\":{\"k\":\"caf\\u00e9 \\ud83d\\ude00 \\/ \\t\"},"
 		"\"h\":{\"dtype\":\"F16\",\"shape\":[5],\"data_offsets\":[0,10]},"
 		"\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[10,14]},"
-		"\"d\":{\"dtype\":\"F64\",\"shape\":[1,1],\"data_offsets\":[16,24]}}  ";
-	uint8_t		data[24] = {0};
+		"\"d\":{\"dtype\":\"F64\",\"shape\":[1,1],\"data_offsets\":[14,22]}}  ";
+	uint8_t		data[22] = {0};
 	uint16_t	h[5] = {0x3C00, 0xC100, 0x7BFF, 0x0001, 0x8000};	/* 1, -2.5, 65504, 2^-24, -0 */
 	uint16_t	bf[2] = {0x3F80, 0x4040};	/* 1, 3 */
 	double		d = 0.1;
@@ -117,9 +117,9 @@ test_escapes_and_dtypes(void)
 
 	memcpy(data, h, 10);
 	memcpy(data + 10, bf, 4);
-	memcpy(data + 16, &d, 8);
+	memcpy(data + 14, &d, 8);
 	buf = make_file(header, data, sizeof(data), &len);
-	if (!ok(st_parse(buf, len, &f, err, sizeof(err)) == 0, "parse F16/BF16/F64 file (with a gap)"))
+	if (!ok(st_parse(buf, len, &f, err, sizeof(err)) == 0, "parse F16/BF16/F64 file"))
 	{
 		diag("%s", err);
 		free(buf);
@@ -182,6 +182,9 @@ test_corrupt(void)
 		{"three offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", 8, "[begin, end]"},
 		{"overlapping", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
 		 "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "overlap"},
+		{"hole between tensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+		 "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12, "belong to no tensor"},
+		{"trailing bytes", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "trailing bytes"},
 		{"shape/byte mismatch", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12 bytes"},
 		{"negative dimension", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "shape dimension 0"},
 		{"fractional dimension", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "shape dimension 0"},
