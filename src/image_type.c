@@ -7,27 +7,21 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "core/augment.h"
 #include "core/image_codec.h"
 #include "image_type.h"
+#include "mlpscale.h"
 
 #define MLP_IMAGE_SHOWN_CHARS 40
 
@@ -68,28 +62,6 @@ MlpImageAlloc(int channels, int height, int width)
 	return img;
 }
 
-/* Schema of extension extoid (PostgreSQL 15 does not export get_extension_schema). */
-static Oid
-ExtensionSchema(Oid extoid)
-{
-	Relation	rel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tup;
-	Oid			nsp = InvalidOid;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return nsp;
-}
-
 /*
  * The type lives in the schema of the extension, which may be dropped and created again in
  * a backend's life: the cached oid is checked against the catalog (a syscache hit) each time.
@@ -98,7 +70,6 @@ Oid
 MlpImageTypeOid(void)
 {
 	static Oid	cached = InvalidOid;
-	Oid			extoid;
 	Oid			nsp;
 	Oid			typoid;
 
@@ -116,8 +87,7 @@ MlpImageTypeOid(void)
 		}
 		cached = InvalidOid;
 	}
-	extoid = get_extension_oid("mlpscale", false);
-	nsp = ExtensionSchema(extoid);
+	nsp = MlpExtensionSchema();
 	typoid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("image"),
 							 ObjectIdGetDatum(nsp));
 	if (!OidIsValid(typoid))

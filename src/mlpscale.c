@@ -32,16 +32,18 @@ _PG_init(void)
 	MarkGUCPrefixReserved("mlpscale");
 }
 
-/* Owner of the extension in the current database (the role that created it). */
-Oid
-MlpExtensionOwner(void)
+/*
+ * Owner and schema of the extension in the current database, read from pg_extension
+ * (PostgreSQL 15 exports no function for the schema).
+ */
+static void
+ExtensionOwnerAndSchema(Oid *owner, Oid *schema)
 {
 	Oid			extoid = get_extension_oid("mlpscale", true);
 	Relation	rel;
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
-	Oid			owner = InvalidOid;
 
 	if (!OidIsValid(extoid))
 		ereport(ERROR,
@@ -54,14 +56,34 @@ MlpExtensionOwner(void)
 				ObjectIdGetDatum(extoid));
 	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "could not find extension \"mlpscale\" in pg_extension");
+	*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	*schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
 
-	if (!OidIsValid(owner))
-		elog(ERROR, "could not find the owner of extension \"mlpscale\"");
+/* The role that created the extension in this database. */
+Oid
+MlpExtensionOwner(void)
+{
+	Oid			owner,
+				schema;
+
+	ExtensionOwnerAndSchema(&owner, &schema);
 	return owner;
+}
+
+/* The schema of CREATE EXTENSION, where the type and the functions live. */
+Oid
+MlpExtensionSchema(void)
+{
+	Oid			owner,
+				schema;
+
+	ExtensionOwnerAndSchema(&owner, &schema);
+	return schema;
 }
 
 /*

@@ -29,6 +29,7 @@ typedef struct MlpSavedUser
 } MlpSavedUser;
 
 extern Oid	MlpExtensionOwner(void);
+extern Oid	MlpExtensionSchema(void);
 extern void MlpBecomeExtensionOwner(MlpSavedUser *saved);
 extern void MlpRestoreUser(const MlpSavedUser *saved);
 

@@ -41,8 +41,11 @@ is "$(q "SELECT count(*) FROM mlpscale.epochs a JOIN mlpscale.epochs b USING (ep
    "... and so are the losses of every epoch"
 
 # A run interrupted in its first epoch (usually before any checkpoint) starts again from the
-# beginning, or from its only checkpoint when the epoch ended before the server stopped.
-run=$(q "SELECT mlp_train('early', 'fashion', $args)")
+# beginning, or from its only checkpoint when the epoch ended before the server stopped.  Its
+# epochs are long enough (about two seconds) for the restart to land inside the first one.
+load_fashion fashion_10k train 10000
+args="arch => 'B_2-Wi_256', epochs => 2, batch_size => 64, seed => 7, lr => 0.0001"
+run=$(q "SELECT mlp_train('early', 'fashion_10k', $args)")
 ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM mlpscale.progress WHERE run_id = $run AND epoch = 1 AND step > 0)" 60; echo $?)" \
    "a new run is in its first epoch"
 server_restart
@@ -50,7 +53,9 @@ like "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $ru
    "restarted early in the run"
 q "SELECT mlp_resume($run)" >/dev/null
 is "$(q "SELECT mlp_wait($run, 120)")" succeeded "resumed, it completes"
+ref=$(q "SELECT mlp_train('early_reference', 'fashion_10k', $args)")
+is "$(q "SELECT mlp_wait($ref, 120)")" succeeded "the same run without a restart"
 is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
-         WHERE a.name = 'reference' AND b.name = 'early'")" t "... with the reference weights too"
+         WHERE a.name = 'early_reference' AND b.name = 'early'")" t "... gives the same weights"
 
 done_testing
