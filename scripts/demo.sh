@@ -40,7 +40,7 @@ step_no=0
 step() { step_no=$((step_no + 1)); printf '\n\033[1m== %d. %s\033[0m\n' "$step_no" "$*"; }
 [ -t 1 ] || step() { step_no=$((step_no + 1)); printf '\n== %d. %s\n' "$step_no" "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
-sql() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+sql() { psql -X -q -P pager=off -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 sql_value() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
 install_and_build() {
