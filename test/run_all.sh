@@ -77,7 +77,7 @@ echo "== pgTAP"
 for t in test/pgtap/*.sql; do
     [ -f "$t" ] || continue
     db="tap_$(basename "$t" .sql)"
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+    psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
     psql -X -q -d "$db" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION mlpscale" >/dev/null
     log="$OUT/pgtap-$(basename "$t" .sql).log"
     MLPSCALE_ROOT=$ROOT timeout 900 pg_prove -v -d "$db" "$t" >"$log" 2>&1

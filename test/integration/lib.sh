@@ -50,7 +50,7 @@ q_as() {
 
 new_db() {                  # new_db NAME: fresh database with mlpscale, sets TESTDB
     TESTDB=$1
-    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $TESTDB WITH (FORCE)" >/dev/null
+    psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $TESTDB WITH (FORCE)" >/dev/null
     psql -X -q -d postgres -c "CREATE DATABASE $TESTDB" >/dev/null
     psql -X -q -d "$TESTDB" -c "CREATE EXTENSION mlpscale" >/dev/null
     export TESTDB
