@@ -1,10 +1,13 @@
 /*
  * test_blas.c - OpenBLAS loading, kernel choice and mlp_sgemm against the naive reference.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "tap.h"
@@ -59,6 +62,45 @@ compare(bool ta, bool tb, int M, int N, int K, float alpha, float beta)
 	return worst;
 }
 
+static void *
+init_thread(void *arg)
+{
+	char		err[256];
+
+	*(int *) arg = mlp_blas_init(err, sizeof(err));
+	return NULL;
+}
+
+/*
+ * In a fresh child process (the library must not be loaded yet), eight threads race to
+ * initialise; all must succeed and see the library loaded.  Exit status 0 when they did.
+ */
+static int
+concurrent_init_in_child(void)
+{
+	pid_t		pid = fork();
+	int			status;
+
+	if (pid == 0)
+	{
+		pthread_t	th[8];
+		int			rc[8];
+		int			bad = 0;
+
+		for (int i = 0; i < 8; i++)
+			pthread_create(&th[i], NULL, init_thread, &rc[i]);
+		for (int i = 0; i < 8; i++)
+		{
+			pthread_join(th[i], NULL);
+			bad |= rc[i] != 0;
+		}
+		_exit(bad || !mlp_blas_loaded() || strcmp(mlp_blas_corename(), "unloaded") == 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int
 main(void)
 {
@@ -72,6 +114,7 @@ main(void)
 
 	ok(strcmp(mlp_blas_corename(), "unloaded") == 0, "corename is \"unloaded\" before init");
 	ok(!mlp_blas_loaded(), "not loaded before init");
+	is_int(concurrent_init_in_child(), 0, "eight threads initialising at once all succeed");
 	mlp_blas_set_threads(1);	/* remembered until the library loads */
 	is_int(mlp_blas_init(err, sizeof(err)), 0, "mlp_blas_init succeeds");
 	if (err[0])
