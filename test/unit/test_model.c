@@ -689,9 +689,11 @@ main(void)
 	test_layernorm(32);
 	test_gelu();
 	test_residual();
-	test_model("B_2-Wi_13");
+	test_model("B_2-Wi_13");		/* widths below one vector: the tail code */
 	test_model("B_1-Wi_8-X_2");
+	test_model("B_2-Wi_16-X_2");	/* whole vectors (AVX-512 has 16 floats) */
 	test_model("S_3-Wi_13");
+	test_model("S_2-Wi_35");		/* vectors and a tail */
 	test_model("S_1-Wi_7");
 	test_errors();
 	return tap_done();
