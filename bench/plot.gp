@@ -14,12 +14,15 @@ set xlabel "width W"
 set ylabel "images/s"
 set logscale xy 2
 set xtics (256, 512, 1024)
+set xrange [200:1300]
 plot outdir."/width.dat" using 1:2 title "mlpscale" lw 2 pt 7, \
      "" using 1:3 title "PyTorch" lw 2 pt 5
 
 set title "training throughput vs batch (B\\_6-Wi\\_256)"
 set xlabel "batch size"
 set xtics (256, 512, 1024, 2048, 4096)
+set xrange [200:5200]
+set key bottom right
 unset logscale y
 set yrange [0:*]
 plot outdir."/batch.dat" using 1:2 title "mlpscale" lw 2 pt 7, \
@@ -37,6 +40,7 @@ set fit logfile "/dev/null"
 f(x) = k * x
 k = 0.0003
 fit f(x) outdir."/scale.dat" using 1:2 via k
-plot outdir."/scale.dat" using 1:2 title "measured" lw 2 pt 7, \
-     f(x) title "line through 0 (least squares)" with lines dt 2
+set key top left
+plot f(x) title "line through 0 (least squares)" with lines dt 2 lw 2, \
+     outdir."/scale.dat" using 1:2 title "measured" with points pt 7 ps 1.5
 unset multiplot
