@@ -23,6 +23,9 @@
 typedef void (*cblas_sgemm_fn) (int order, int transa, int transb, int m, int n, int k,
 								float alpha, const float *a, int lda, const float *b, int ldb,
 								float beta, float *c, int ldc);
+typedef void (*cblas_sgemv_fn) (int order, int trans, int m, int n, float alpha,
+								const float *a, int lda, const float *x, int incx,
+								float beta, float *y, int incy);
 typedef void (*set_threads_fn) (int n);
 typedef int (*get_threads_fn) (void);
 typedef char *(*get_corename_fn) (void);
@@ -35,6 +38,7 @@ static char blas_corename[64] = "unloaded";
 static int	blas_pending_threads;	/* asked for before the library was loaded */
 
 static cblas_sgemm_fn p_sgemm;
+static cblas_sgemv_fn p_sgemv;
 static set_threads_fn p_set_threads;
 static get_threads_fn p_get_threads;
 static get_corename_fn p_get_corename;
@@ -88,16 +92,18 @@ blas_load(void)
 
 	/* dlsym returns void *; POSIX guarantees it converts to a function pointer. */
 	p_sgemm = (cblas_sgemm_fn) dlsym(h, "cblas_sgemm");
+	p_sgemv = (cblas_sgemv_fn) dlsym(h, "cblas_sgemv");
 	p_set_threads = (set_threads_fn) dlsym(h, "openblas_set_num_threads");
 	p_get_threads = (get_threads_fn) dlsym(h, "openblas_get_num_threads");
 	p_get_corename = (get_corename_fn) dlsym(h, "openblas_get_corename");
-	if (!p_sgemm || !p_set_threads || !p_get_threads || !p_get_corename)
+	if (!p_sgemm || !p_sgemv || !p_set_threads || !p_get_threads || !p_get_corename)
 	{
 		snprintf(blas_error, sizeof(blas_error),
-				 "%s lacks cblas_sgemm or the openblas_* thread and core functions",
+				 "%s lacks cblas_sgemm, cblas_sgemv or the openblas_* thread and core functions",
 				 OPENBLAS_SONAME);
 		dlclose(h);
 		p_sgemm = NULL;
+		p_sgemv = NULL;
 		return;
 	}
 
@@ -176,6 +182,28 @@ scale_c(int M, int N, float beta, float *C, int ldc)
 	}
 }
 
+/*
+ * The contract says init comes first; should a caller forget, load now rather than crash.
+ * False (after one complaint) when loading fails: the caller falls back to the slow loop.
+ */
+static bool
+blas_ready(void)
+{
+	char		e[256];
+	static bool warned;
+
+	if (blas_ok)
+		return true;
+	if (mlp_blas_init(e, sizeof(e)) == 0)
+		return true;
+	if (!warned)
+	{
+		warned = true;
+		fprintf(stderr, "mlpscale: %s; using the slow reference BLAS loops\n", e);
+	}
+	return false;
+}
+
 void
 mlp_sgemm(bool transA, bool transB, int M, int N, int K,
 		  float alpha, const float *A, int lda, const float *B, int ldb,
@@ -188,26 +216,10 @@ mlp_sgemm(bool transA, bool transB, int M, int N, int K,
 		scale_c(M, N, beta, C, ldc);
 		return;
 	}
-	if (!blas_ok)
+	if (!blas_ready())
 	{
-		/*
-		 * The contract says init comes first; should a caller forget, load now rather than
-		 * crash, and fall back to the slow loop (with one complaint) only if loading fails.
-		 */
-		char		e[256];
-
-		if (mlp_blas_init(e, sizeof(e)) != 0)
-		{
-			static bool warned;
-
-			if (!warned)
-			{
-				warned = true;
-				fprintf(stderr, "mlpscale: %s; using the slow reference SGEMM\n", e);
-			}
-			mlp_sgemm_reference(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-			return;
-		}
+		mlp_sgemm_reference(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		return;
 	}
 	p_sgemm(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
 			transB ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N, K,
@@ -235,4 +247,51 @@ mlp_sgemm_reference(bool transA, bool transB, int M, int N, int K,
 			/* BLAS semantics: beta == 0 ignores C, even NaN. */
 			*c = (float) (alpha * s + (beta == 0.0f ? 0.0 : (double) beta * *c));
 		}
+}
+
+void
+mlp_sgemv(bool transA, int M, int N, float alpha, const float *A, int lda,
+		  const float *x, float beta, float *y)
+{
+	int			ylen = transA ? N : M,
+				xlen = transA ? M : N;
+
+	if (ylen <= 0)
+		return;
+	/* BLAS may compute beta * y even for beta = 0 and let a NaN through; we promise not to */
+	if (beta == 0.0f)
+		memset(y, 0, sizeof(float) * ylen);
+	if (xlen <= 0)
+	{
+		scale_c(1, ylen, beta, y, ylen);
+		return;
+	}
+	if (!blas_ready())
+	{
+		mlp_sgemv_reference(transA, M, N, alpha, A, lda, x, beta, y);
+		return;
+	}
+	p_sgemv(CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS, M, N,
+			alpha, A, lda, x, 1, beta, y, 1);
+}
+
+void
+mlp_sgemv_reference(bool transA, int M, int N, float alpha, const float *A, int lda,
+					const float *x, float beta, float *y)
+{
+	int			ylen = transA ? N : M,
+				xlen = transA ? M : N;
+
+	for (int i = 0; i < ylen; i++)
+	{
+		double		s = 0.0;
+
+		for (int k = 0; k < xlen; k++)
+		{
+			float		a = transA ? A[(size_t) k * lda + i] : A[(size_t) i * lda + k];
+
+			s += (double) a * x[k];
+		}
+		y[i] = (float) (alpha * s + (beta == 0.0f ? 0.0 : (double) beta * y[i]));
+	}
 }

@@ -45,4 +45,18 @@ void mlp_sgemm_reference(bool transA, bool transB, int M, int N, int K,
 						 float alpha, const float *A, int lda, const float *B, int ldb,
 						 float beta, float *C, int ldc);
 
+/*
+ * Row-major matrix-vector product y = alpha * op(A) x + beta * y, unit strides.
+ * A is stored [M,N] (lda >= N); op(A) is A (x has N entries, y has M) or A^T when transA
+ * (x has M, y has N).  beta = 0 ignores y, NaN included.  A single image's forward is one
+ * such product per layer, memory-bound on the weights, where SGEMM with M = 1 is much slower.
+ * mlp_blas_init() should have succeeded (it is attempted otherwise, as for mlp_sgemm).
+ */
+void mlp_sgemv(bool transA, int M, int N, float alpha, const float *A, int lda,
+			   const float *x, float beta, float *y);
+
+/* Naive loop with the same contract, for tests. */
+void mlp_sgemv_reference(bool transA, int M, int N, float alpha, const float *A, int lda,
+						 const float *x, float beta, float *y);
+
 #endif

@@ -20,7 +20,7 @@
 /*
  * out[B,N] = inp[B,K] W[N,K]^T + bias[N] + resid[B,N].  bias and resid may be NULL; resid may
  * alias out (the residual stream updated in place).  The additions happen in one pass before
- * a single SGEMM that accumulates into out.
+ * a single matrix product that accumulates into out (SGEMV when B is 1).
  */
 void		mlp_linear_forward(float *out, const float *inp, const float *weight,
 							   const float *bias, const float *resid, int B, int K, int N);

@@ -1,5 +1,6 @@
 /*
- * test_blas.c - OpenBLAS loading, kernel choice and mlp_sgemm against the naive reference.
+ * test_blas.c - OpenBLAS loading, kernel choice, and mlp_sgemm and mlp_sgemv against the naive
+ * references.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -59,6 +60,44 @@ compare(bool ta, bool tb, int M, int N, int K, float alpha, float beta)
 	free(Bm);
 	free(C1);
 	free(C2);
+	return worst;
+}
+
+/* One matrix-vector product with a padded lda; returns the worst error relative to scale. */
+static double
+compare_gemv(bool ta, int M, int N, float alpha, float beta)
+{
+	int			lda = N + 3,
+				xlen = ta ? M : N,
+				ylen = ta ? N : M,
+				inner = xlen;
+	size_t		na = (size_t) M * lda;
+	float	   *A = malloc(sizeof(float) * (na + 1)),
+			   *x = malloc(sizeof(float) * (xlen + 1)),
+			   *y1 = malloc(sizeof(float) * (ylen + 2)),
+			   *y2 = malloc(sizeof(float) * (ylen + 2));
+	double		worst = 0.0;
+
+	for (size_t i = 0; i < na; i++)
+		A[i] = frand();
+	for (int i = 0; i < xlen; i++)
+		x[i] = frand();
+	/* one guard element past y must stay untouched */
+	for (int i = 0; i < ylen + 1; i++)
+		y1[i] = y2[i] = frand();
+	mlp_sgemv(ta, M, N, alpha, A, lda, x, beta, y1);
+	mlp_sgemv_reference(ta, M, N, alpha, A, lda, x, beta, y2);
+	for (int i = 0; i < ylen + 1; i++)
+	{
+		double		e = fabs((double) y1[i] - y2[i]) / (1.0 + sqrt((double) inner));
+
+		if (e > worst)
+			worst = e;
+	}
+	free(A);
+	free(x);
+	free(y1);
+	free(y2);
 	return worst;
 }
 
@@ -163,6 +202,46 @@ main(void)
 			ok(e < 1e-5, "sgemm %c%c M=%d N=%d K=%d agrees with the reference (err %.2g)",
 			   ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, e);
 		}
+
+	/* odd shapes, and the layer shapes of a single-image forward (B_6-Wi_512 at 3x32x32) */
+	{
+		static const int gemv_shapes[][2] = {
+			{1, 1}, {1, 17}, {17, 1}, {7, 5}, {13, 31}, {33, 129}, {250, 3}, {257, 67},
+			{512, 3072}, {2048, 512}, {512, 2048}, {10, 512}
+		};
+
+		for (size_t s = 0; s < sizeof(gemv_shapes) / sizeof(gemv_shapes[0]); s++)
+			for (int ta = 0; ta < 2; ta++)
+			{
+				int			M = gemv_shapes[s][0],
+							N = gemv_shapes[s][1];
+				float		beta = s % 3 == 0 ? 0.0f : s % 3 == 1 ? 1.0f : -0.5f;
+				double		e = compare_gemv(ta, M, N, s % 2 ? 1.0f : 0.75f, beta);
+
+				ok(e < 1e-5, "sgemv %c M=%d N=%d beta=%g agrees with the reference (err %.2g)",
+				   ta ? 'T' : 'N', M, N, beta, e);
+			}
+	}
+	{
+		/* A = [[1 2 3] [4 5 6]] padded to lda 4: exact small results, both orientations */
+		float		A[8] = {1, 2, 3, -1, 4, 5, 6, -1},
+					x3[3] = {1, 1, 2},
+					x2[2] = {2, -1},
+					y2[2] = {NAN, 10},
+					y3[3] = {1, 1, 1};
+
+		mlp_sgemv(false, 2, 3, 1.0f, A, 4, x3, 0.0f, y2);
+		ok(y2[0] == 9 && y2[1] == 21, "sgemv N: A x exactly, a NaN in y ignored when beta = 0");
+		mlp_sgemv(true, 2, 3, 2.0f, A, 4, x2, 1.0f, y3);
+		ok(y3[0] == -3 && y3[1] == -1 && y3[2] == 1, "sgemv T: y + 2 A^T x exactly");
+		y2[0] = 3;
+		y2[1] = NAN;
+		mlp_sgemv(false, 2, 0, 1.0f, A, 4, x3, 0.0f, y2);
+		ok(y2[0] == 0 && y2[1] == 0, "sgemv with N = 0 and beta = 0 clears y");
+		y3[0] = 1;
+		mlp_sgemv(true, 0, 3, 1.0f, A, 4, x2, 3.0f, y3);
+		ok(y3[0] == 3 && y3[2] == 3, "sgemv T with M = 0 gives beta * y");
+	}
 
 	/* K = 0 scales C by beta; beta = 0 overwrites C even when it holds NaN */
 	{

@@ -652,6 +652,84 @@ test_model(const char *archs)
 	mlp_model_free(&c.m);
 }
 
+/*
+ * A single image takes the matrix-vector path (SGEMV) in every linear layer, a batch the
+ * matrix-matrix path: each image inferred alone, and through the training forward with B = 1,
+ * must give its row of the batched inference within 1e-5 relative to the row's largest logit.
+ * Widths and input sizes are large enough that both products use their vector kernels.
+ */
+static void
+test_single_image(const char *archs, int in_dim, int classes)
+{
+	MlpModel	m;
+	MlpActivations acts;
+	MlpArch		arch;
+	char		err[256];
+	const int	B = 5;
+	float	   *x,
+			   *batch,
+			   *one,
+			   *scratch;
+	double		worst_infer = 0,
+				worst_forward = 0;
+	bool		differs = false;
+
+	mlp_arch_parse(archs, &arch, err, sizeof(err));
+	arch.in_dim = in_dim;
+	arch.classes = classes;
+	if (!ok(mlp_model_create(&m, &arch, false, err, sizeof(err)) == 0 &&
+			mlp_activations_create(&acts, &m, 1, err, sizeof(err)) == 0,
+			"%s: model and single-image activations created", archs))
+	{
+		diag("%s", err);
+		return;
+	}
+	mlp_model_init_weights(&m, &rng);
+	/* non-trivial LayerNorm affine and biases, so every term of a layer shows */
+	for (int t = 0; t < m.num_tensors; t++)
+		if (m.tensors[t].ndim == 1)
+			for (size_t i = 0; i < m.tensors[t].numel; i++)
+				m.params[m.tensors[t].offset + i] += (float) mlp_rng_uniform_range(&rng, -0.5, 0.5);
+	x = rand_buf((size_t) B * in_dim, 2);
+	batch = zeros((size_t) B * classes);
+	one = zeros(classes);
+	scratch = malloc(sizeof(float) * mlp_model_scratch_floats(&m, B));
+
+	mlp_model_infer(&m, x, B, batch, scratch);
+	for (int i = 0; i < B; i++)
+	{
+		const float *row = batch + (size_t) i * classes;
+		double		scale = 0;
+
+		for (int j = 0; j < classes; j++)
+			scale = fmax(scale, fabs(row[j]));
+		scale = fmax(scale, 1e-6);
+
+		mlp_model_infer(&m, x + (size_t) i * in_dim, 1, one, scratch);
+		for (int j = 0; j < classes; j++)
+			worst_infer = fmax(worst_infer, fabs(one[j] - row[j]) / scale);
+
+		mlp_model_forward(&m, &acts, x + (size_t) i * in_dim, 1, one);
+		for (int j = 0; j < classes; j++)
+			worst_forward = fmax(worst_forward, fabs(one[j] - row[j]) / scale);
+		/* rows must differ from one another, or a test of rows would prove little */
+		if (i > 0)
+			for (int j = 0; j < classes; j++)
+				differs |= fabs(row[j] - batch[j]) > 1e-3 * scale;
+	}
+	ok(differs, "%s: the images of the batch have different logits", archs);
+	ok(worst_infer < 1e-5, "%s: infer of one image equals its row of a batch of %d (rel err %.2g)",
+	   archs, B, worst_infer);
+	ok(worst_forward < 1e-5, "%s: forward of one image equals its row of a batch of %d (rel err %.2g)",
+	   archs, B, worst_forward);
+	free(x);
+	free(batch);
+	free(one);
+	free(scratch);
+	mlp_activations_free(&acts);
+	mlp_model_free(&m);
+}
+
 static void
 test_errors(void)
 {
@@ -695,6 +773,9 @@ main(void)
 	test_model("S_3-Wi_13");
 	test_model("S_2-Wi_35");		/* vectors and a tail */
 	test_model("S_1-Wi_7");
+	test_single_image("B_2-Wi_64", 3 * 8 * 8, 10);
+	test_single_image("B_1-Wi_37-X_3", 301, 7);	/* odd sizes: vector tails in SGEMV */
+	test_single_image("S_3-Wi_129", 250, 11);
 	test_errors();
 	return tap_done();
 }
