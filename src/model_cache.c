@@ -57,7 +57,7 @@ ModelCacheInit(void)
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlpscale.scoring_threads",
 							"OpenBLAS threads of scoring in a backend (0: automatic).",
-							"Automatic is one per CPU core for batches and one for single images; parallel workers, and the leader of a parallel query, always use one.",
+							"Automatic is one per CPU core. Single images (the per-row functions) always use one, as do parallel workers and the leader of a parallel query.",
 							&mlp_scoring_threads, 0, 0, 1024,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlpscale.model_cache_size",
@@ -107,11 +107,16 @@ MlpScoringPrepareBlas(int batch)
 	/* Workers of a parallel query already use every core; more BLAS threads would fight. */
 	if (IsParallelWorker() || IsInParallelMode())
 		want = 1;
-	else if (mlp_scoring_threads > 0)
-		want = mlp_scoring_threads;
-	/* One image is a matrix-vector product: OpenBLAS threads slow it down (58 vs 44 img/s). */
+
+	/*
+	 * One image is a matrix-vector product bound by reading the weights; with one thread
+	 * mlp_sgemv streams them at the speed of a plain read, while OpenBLAS's threaded sgemv
+	 * was slower here even when asked for (B_6-Wi_512: 435 img/s on one thread, 285 on two).
+	 */
 	else if (batch == 1)
 		want = 1;
+	else if (mlp_scoring_threads > 0)
+		want = mlp_scoring_threads;
 	else
 		want = blas_default_threads;
 	if (want != blas_current_threads)

@@ -50,6 +50,8 @@ void mlp_sgemm_reference(bool transA, bool transB, int M, int N, int K,
  * A is stored [M,N] (lda >= N); op(A) is A (x has N entries, y has M) or A^T when transA
  * (x has M, y has N).  beta = 0 ignores y, NaN included.  A single image's forward is one
  * such product per layer, memory-bound on the weights, where SGEMM with M = 1 is much slower.
+ * With one BLAS thread, op(A) = A is our own kernel streaming A once (faster than OpenBLAS's
+ * here); otherwise cblas_sgemv, which splits the work across the OpenBLAS threads.
  * mlp_blas_init() should have succeeded (it is attempted otherwise, as for mlp_sgemm).
  */
 void mlp_sgemv(bool transA, int M, int N, float alpha, const float *A, int lda,

@@ -210,17 +210,22 @@ main(void)
 			{512, 3072}, {2048, 512}, {512, 2048}, {10, 512}
 		};
 
-		for (size_t s = 0; s < sizeof(gemv_shapes) / sizeof(gemv_shapes[0]); s++)
-			for (int ta = 0; ta < 2; ta++)
-			{
-				int			M = gemv_shapes[s][0],
-							N = gemv_shapes[s][1];
-				float		beta = s % 3 == 0 ? 0.0f : s % 3 == 1 ? 1.0f : -0.5f;
-				double		e = compare_gemv(ta, M, N, s % 2 ? 1.0f : 0.75f, beta);
+		/* one thread takes our own kernel for N, two threads OpenBLAS's for both */
+		for (int threads = 1; threads <= 2; threads++)
+		{
+			mlp_blas_set_threads(threads);
+			for (size_t s = 0; s < sizeof(gemv_shapes) / sizeof(gemv_shapes[0]); s++)
+				for (int ta = 0; ta < 2; ta++)
+				{
+					int			M = gemv_shapes[s][0],
+								N = gemv_shapes[s][1];
+					float		beta = s % 3 == 0 ? 0.0f : s % 3 == 1 ? 1.0f : -0.5f;
+					double		e = compare_gemv(ta, M, N, s % 2 ? 1.0f : 0.75f, beta);
 
-				ok(e < 1e-5, "sgemv %c M=%d N=%d beta=%g agrees with the reference (err %.2g)",
-				   ta ? 'T' : 'N', M, N, beta, e);
-			}
+					ok(e < 1e-5, "sgemv %c M=%d N=%d beta=%g, %d thread%s: agrees with the reference (err %.2g)",
+					   ta ? 'T' : 'N', M, N, beta, threads, threads > 1 ? "s" : "", e);
+				}
+		}
 	}
 	{
 		/* A = [[1 2 3] [4 5 6]] padded to lda 4: exact small results, both orientations */
@@ -230,8 +235,15 @@ main(void)
 					y2[2] = {NAN, 10},
 					y3[3] = {1, 1, 1};
 
-		mlp_sgemv(false, 2, 3, 1.0f, A, 4, x3, 0.0f, y2);
-		ok(y2[0] == 9 && y2[1] == 21, "sgemv N: A x exactly, a NaN in y ignored when beta = 0");
+		for (int threads = 1; threads <= 2; threads++)
+		{
+			mlp_blas_set_threads(threads);
+			y2[0] = NAN;
+			mlp_sgemv(false, 2, 3, 1.0f, A, 4, x3, 0.0f, y2);
+			ok(y2[0] == 9 && y2[1] == 21,
+			   "sgemv N, %d thread%s: A x exactly, a NaN in y ignored when beta = 0",
+			   threads, threads > 1 ? "s" : "");
+		}
 		mlp_sgemv(true, 2, 3, 2.0f, A, 4, x2, 1.0f, y3);
 		ok(y3[0] == -3 && y3[1] == -1 && y3[2] == 1, "sgemv T: y + 2 A^T x exactly");
 		y2[0] = 3;

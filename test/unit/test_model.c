@@ -773,9 +773,15 @@ main(void)
 	test_model("S_3-Wi_13");
 	test_model("S_2-Wi_35");		/* vectors and a tail */
 	test_model("S_1-Wi_7");
-	test_single_image("B_2-Wi_64", 3 * 8 * 8, 10);
-	test_single_image("B_1-Wi_37-X_3", 301, 7);	/* odd sizes: vector tails in SGEMV */
-	test_single_image("S_3-Wi_129", 250, 11);
+	/* one BLAS thread takes mlp_sgemv's own kernel, two take cblas_sgemv */
+	for (int threads = 1; threads <= 2; threads++)
+	{
+		mlp_blas_set_threads(threads);
+		diag("single images with %d BLAS thread%s", threads, threads > 1 ? "s" : "");
+		test_single_image("B_2-Wi_64", 3 * 8 * 8, 10);
+		test_single_image("B_1-Wi_37-X_3", 301, 7);	/* odd sizes: vector tails in SGEMV */
+		test_single_image("S_3-Wi_129", 250, 11);
+	}
 	test_errors();
 	return tap_done();
 }
