@@ -97,12 +97,13 @@ done
 torch_side torch-omp-default throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --omp-wait-policy default
 torch_side torch-omp-default throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --omp-wait-policy default
 
-echo "== 2. width sweep (256 and 1024 above) and batch sweep at B_6-Wi_256"
+echo "== 2. width sweep (512; 256 and 1024 above) and batch sweep at B_6-Wi_256"
 for r in $(seq "$RUNS"); do
     ours width throughput --arch B_6-Wi_512 --batch 1024 --steps 3 --reps $REPS --sgemm
     torch_side width throughput --arch B_6-Wi_512 --batch 1024 --steps 3 --reps $REPS
 done
-for b in 256 512 2048 4096; do
+# 1024 again here, so that every point of the sweep comes from the same minutes.
+for b in 256 512 1024 2048 4096; do
     steps=$(( 4096 / b < 1 ? 1 : 4096 / b ))
     [ $QUICK = 1 ] && steps=$(( (steps + 1) / 2 ))
     ours batch throughput --arch B_6-Wi_256 --batch $b --steps $steps --reps $REPS

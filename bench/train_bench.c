@@ -108,6 +108,21 @@ median(double *v, int n)
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/*
+ * CPU time of the whole process (all threads, user and system).  Unlike wall time it does
+ * not grow when other processes take the cores, so images per CPU-second compare the two
+ * sides fairly on a shared machine (busy-waiting threads still count against their side).
+ */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec +
+		ru.ru_stime.tv_usec * 1e-6;
+}
+
 /* Peak resident set of this process so far, in bytes. */
 static double
 peak_rss_bytes(void)
@@ -402,7 +417,7 @@ mode_throughput(const Options *o)
 	MlpTrainer *t;
 	MlpEpochStats st;
 	StopAfter	warm = {o->warmup};
-	double		rates[MAX_REPS];
+	double		rates[MAX_REPS], cpu_rates[MAX_REPS];
 	double		rss, bound, fwd, train_gflops, ips;
 
 	blas_start(o->threads);
@@ -412,9 +427,13 @@ mode_throughput(const Options *o)
 		run_epoch_or_die(t, &d, 0, stop_after_cb, &warm, &st);
 	for (int r = 0; r < o->reps; r++)
 	{
+		double		c0 = cpu_seconds();
+
 		run_epoch_or_die(t, &d, r + 1, NULL, NULL, &st);
 		rates[r] = st.images_per_second;
-		fprintf(stderr, "rep %d: %.1f images/s (loss %.4f)\n", r, rates[r], st.train_loss);
+		cpu_rates[r] = st.examples / (cpu_seconds() - c0);
+		fprintf(stderr, "rep %d: %.1f images/s, %.1f images per CPU-second (loss %.4f)\n", r,
+				rates[r], cpu_rates[r], st.train_loss);
 	}
 	rss = peak_rss_bytes();
 	bound = memory_lower_bound(&cfg, &d);
@@ -423,11 +442,11 @@ mode_throughput(const Options *o)
 	train_gflops = ips * 3.0 * fwd / 1e9;
 	printf("RESULT mode=throughput side=mlpscale arch=%s batch=%d shape=%dx%dx%d params=%lld"
 		   " images_per_s=%.1f min=%.1f max=%.1f reps=%d train_gflops=%.1f peak_rss_mb=%.1f"
-		   " bound_mb=%.1f rss_over_bound=%.3f estimate_mb=%.1f",
+		   " bound_mb=%.1f rss_over_bound=%.3f estimate_mb=%.1f images_per_cpu_s=%.1f",
 		   o->arch, o->batch, d.spec.channels, d.spec.height, d.spec.width,
 		   (long long) mlp_arch_param_count(&cfg.arch), ips, rates[0], rates[o->reps - 1],
 		   o->reps, train_gflops, rss / 1048576.0, bound / 1048576.0, rss / bound,
-		   mlp_trainer_memory_estimate(&cfg) / 1048576.0);
+		   mlp_trainer_memory_estimate(&cfg) / 1048576.0, median(cpu_rates, o->reps));
 	print_common(o);
 	printf("\n");
 	fflush(stdout);
