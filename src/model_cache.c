@@ -234,7 +234,7 @@ MlpModelCacheGet(const char *ref)
 	}
 
 	stamp = CurrentStatementStamp();
-	entry = hash_search(model_cache, ref, HASH_FIND, NULL);
+	entry = hash_search(model_cache, ref, HASH_FIND, &found);
 	if (entry == NULL)
 	{
 		char	   *name;
@@ -243,8 +243,8 @@ MlpModelCacheGet(const char *ref)
 		/* A malformed reference errors here, before it takes a cache entry. */
 		MlpParseModelRef(ref, &name, &version_wanted);
 		pfree(name);
+		entry = hash_search(model_cache, ref, HASH_ENTER, &found);
 	}
-	entry = hash_search(model_cache, ref, HASH_ENTER, &found);
 	if (!found)
 	{
 		entry->model_id = 0;
