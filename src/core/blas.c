@@ -1,5 +1,6 @@
 /*
- * blas.c - OpenBLAS loaded on first use, and the SGEMM and SGEMV every matrix product goes through.
+ * blas.c - OpenBLAS loaded on first use, and the SGEMM and SGEMV every matrix product goes
+ * through.
  *
  * We never link -lopenblas: a library linked into a shared_preload_libraries module would be
  * loaded by the postmaster, start its thread pool there before any fork, and read
