@@ -12,7 +12,7 @@
 #   default      headline throughput (B_6-Wi_256, B_6-Wi_1024 at batch 1024) with the SGEMM
 #                roofline and peak memory, width and batch sweeps, epoch time vs dataset size,
 #                one Fashion-MNIST epoch incl. loading, inference, and the SQL end-to-end part
-#                when the extension is installed (about 10 minutes on 2 cores)
+#                when the extension is installed (8 to 12 minutes on 2 cores)
 #   --accuracy   also accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side
 #                (about 25 more minutes on 2 cores)
 #   --accuracy-only   only the accuracy parity part

@@ -99,11 +99,13 @@ def main():
       f"{info.get('cpu', '?')}, {info.get('host_cpus', '?')} CPUs, {info.get('threads', '?')} "
       f"threads for every side; load average {info.get('load_avg', '?')} at the start and "
       f"{info.get('load_avg_end', '?')} at the end; {info.get('elapsed_s', '?')} s in all.")
+    w("")
     ours_core = [r for r in env if r.get("mode") == "info" and r.get("side") != "torch"]
     torch_info = [r for r in env if r.get("mode") == "info" and r.get("side") == "torch"]
     if ours_core:
         w(f"mlpscale: OpenBLAS kernel {ours_core[0].get('blas_core')} "
           f"(chosen by mlpscale: {ours_core[0].get('chosen_coretype') or 'set by the user'}).")
+        w("")
     if torch_info:
         t = torch_info[0]
         w(f"PyTorch {t.get('torch')}: OpenBLAS kernel {t.get('blas_core')} through "
