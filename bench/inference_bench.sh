@@ -28,7 +28,8 @@ psql -X -q -d "$DB" -c "CREATE EXTENSION mlpscale" >/dev/null
 
 echo "generating the model (B_6-Wi_512, 3x32x32, 10 classes) and 10,000 images"
 /usr/bin/python3 bench/inference_torch.py make "$WORK"
-chmod 644 "$WORK"/*
+# the server (user postgres) reads the model file; the cluster directory keeps its own modes
+chmod 644 "$WORK"/*.safetensors "$WORK"/*.copy 2>/dev/null || true
 
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
 CREATE TABLE bench_images (id bigint PRIMARY KEY, img image);
