@@ -232,15 +232,18 @@ MakeTextArray(char *const *values, int n)
 	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* The model and its metadata as a safetensors bytea (palloc'd). */
+/*
+ * The model and its metadata as a safetensors bytea, malloc'd (free() it): the core's buffer
+ * grown by the header and shifted in place, so a large model is never held twice.
+ */
 static bytea *
 SerialiseModel(const char *name, const MlpModel *model, const MlpModelMeta *meta)
 {
 	uint8_t    *buf = NULL;
+	uint8_t    *grown;
 	size_t		len = 0;
 	char		err[MLP_ERRBUF];
 	MlpWeightsStatus st;
-	bytea	   *result;
 
 	st = mlp_weights_export(model, meta, &buf, &len, err, sizeof(err));
 	if (st != MLP_WEIGHTS_OK)
@@ -255,26 +258,25 @@ SerialiseModel(const char *name, const MlpModel *model, const MlpModelMeta *meta
 				 errmsg("model \"%s\" is too large to store: %zu bytes", name, len),
 				 errdetail("A bytea value holds at most 1 GB.")));
 	}
-	result = palloc_extended(len + VARHDRSZ, MCXT_ALLOC_NO_OOM);
-	if (result == NULL)
+	grown = realloc(buf, len + VARHDRSZ);
+	if (grown == NULL)
 	{
 		free(buf);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory serialising model \"%s\"", name),
-				 errdetail("Failed on a request of size %zu.", len)));
+				 errdetail("Failed on a request of size %zu.", len + VARHDRSZ)));
 	}
-	SET_VARSIZE(result, len + VARHDRSZ);
-	memcpy(VARDATA(result), buf, len);
-	free(buf);
-	return result;
+	memmove(grown + VARHDRSZ, grown, len);
+	SET_VARSIZE(grown, len + VARHDRSZ);
+	return (bytea *) grown;
 }
 
-int64
-MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta *meta,
-					int64 run_id, int64 parent_model_id, Oid owner, int *version_out)
+static int64
+InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *meta,
+				 bytea *weights, int64 run_id, int64 parent_model_id, Oid owner,
+				 int *version_out)
 {
-	bytea	   *weights;
 	char		arch[64];
 	int			shape[3];
 	int			version;
@@ -282,8 +284,6 @@ MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta 
 	int			rc;
 	MlpSavedUser saved;
 
-	MlpCheckModelName(name);
-	weights = SerialiseModel(name, model, meta);
 	mlp_arch_format(&model->arch, arch, sizeof(arch));
 	shape[0] = meta->input.channels;
 	shape[1] = meta->input.height;
@@ -343,6 +343,7 @@ MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta 
 		OIDOID};
 		Datum		values[13];
 		char		nulls[13];
+		SPIPlanPtr	plan;
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = CStringGetTextDatum(name);
@@ -367,22 +368,52 @@ MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta 
 		nulls[11] = parent_model_id > 0 ? ' ' : 'n';
 		values[12] = ObjectIdGetDatum(owner);
 
+		/*
+		 * A generic plan: a custom one would fold $10 into a constant, a whole copy of the
+		 * weights.
+		 */
 		MlpBecomeExtensionOwner(&saved);
-		rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".models "
-								   "(name, version, arch, input_shape, classes, mean, std, "
-								   "class_names, params, weights, run_id, parent_model_id, owner) "
-								   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-								   "RETURNING id",
-								   13, types, values, nulls, false, 1);
+		plan = SPI_prepare_cursor("INSERT INTO " MLPSCALE_SCHEMA ".models "
+								  "(name, version, arch, input_shape, classes, mean, std, "
+								  "class_names, params, weights, run_id, parent_model_id, owner) "
+								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+								  "RETURNING id",
+								  13, types, CURSOR_OPT_GENERIC_PLAN);
+		if (plan == NULL)
+			elog(ERROR, "preparing the insert of model \"%s\" failed: %s", name,
+				 SPI_result_code_string(SPI_result));
+		rc = SPI_execute_plan(plan, values, nulls, false, 1);
+		SPI_freeplan(plan);
 		MlpRestoreUser(&saved);
 		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "inserting model \"%s\" failed: %s", name, SPI_result_code_string(rc));
 		id = GetInt64Column(1);
 	}
 	SPI_finish();
-	pfree(weights);
 	if (version_out)
 		*version_out = version;
+	return id;
+}
+
+int64
+MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta *meta,
+					int64 run_id, int64 parent_model_id, Oid owner, int *version_out)
+{
+	bytea	   *weights;
+	int64		id;
+
+	MlpCheckModelName(name);
+	weights = SerialiseModel(name, model, meta);
+	PG_TRY();
+	{
+		id = InsertSerialised(name, model, meta, weights, run_id, parent_model_id, owner,
+							  version_out);
+	}
+	PG_FINALLY();
+	{
+		free(weights);
+	}
+	PG_END_TRY();
 	return id;
 }
 

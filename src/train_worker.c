@@ -103,9 +103,11 @@ static volatile sig_atomic_t training_phase = false;
 static MemoryContext worker_context = NULL;
 static int	progress_slot = -1;
 
-/* The last checkpoint, kept so a cancel can store it as the model (malloc'd by the core). */
-static uint8_t *last_state = NULL;
-static size_t last_state_len = 0;
+/*
+ * The checkpoint being written (malloc'd by the core, then a bytea in place), freed as soon
+ * as it is committed; here so that an error on the way frees it too.
+ */
+static uint8_t *checkpoint_buf = NULL;
 
 /* Frees the progress slot however the worker exits. */
 static void
@@ -169,16 +171,24 @@ tx_commit(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Runs a statement on mlpscale's tables as the extension owner. */
+/*
+ * Runs a statement on mlpscale's tables as the extension owner.  The plan is generic: a
+ * custom plan would fold every parameter into a constant, copying a checkpoint bytea whole.
+ */
 static void
 exec_as_owner(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 			  int expected)
 {
 	MlpSavedUser saved;
+	SPIPlanPtr	plan;
 	int			ret;
 
 	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "mlpscale worker: could not prepare \"%s\": SPI error %d", sql, SPI_result);
+	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	SPI_freeplan(plan);
 	MlpRestoreUser(&saved);
 	if (ret != expected)
 		elog(ERROR, "mlpscale worker: \"%s\" failed: SPI error %d", sql, ret);
@@ -503,26 +513,36 @@ record_sizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, i
 	tx_commit();
 }
 
+/*
+ * The checkpoint *buf (malloc'd by the core, len bytes) turned into a bytea in place: grown
+ * by the header and shifted, so no second full copy exists (realloc of a large block moves
+ * pages, not bytes).  *buf then points to the bytea.
+ */
 static bytea *
-make_bytea(const uint8_t *data, size_t len)
+checkpoint_to_bytea(uint8_t **buf, size_t len)
 {
-	bytea	   *b;
+	uint8_t    *grown;
 
 	if (len > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("checkpoint of %zu bytes is larger than the 1 GB a bytea can hold", len)));
-	b = palloc(VARHDRSZ + len);
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
+	grown = realloc(*buf, VARHDRSZ + len);
+	if (grown == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for a checkpoint of %zu bytes", len)));
+	*buf = grown;
+	memmove(grown + VARHDRSZ, grown, len);
+	SET_VARSIZE(grown, VARHDRSZ + len);
+	return (bytea *) grown;
 }
 
 /* One transaction: the epoch's row, the checkpoint and epochs_done. */
 static void
 commit_epoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *val,
 			 bool has_val, int64 examples_seen, double flops_per_image, double lr,
-			 const uint8_t *state, size_t state_len)
+			 bytea *state)
 {
 	Oid			etypes[12] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
@@ -554,7 +574,7 @@ commit_epoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *v
 	tx_begin(activity);
 	cvalues[0] = Int64GetDatum(spec->run_id);
 	cvalues[1] = Int32GetDatum(st->epoch);
-	cvalues[2] = PointerGetDatum(make_bytea(state, state_len));
+	cvalues[2] = PointerGetDatum(state);
 	/* A resumed run may redo an epoch whose row a crash left behind. */
 	exec_as_owner("INSERT INTO mlpscale.epochs (run_id, epoch, train_loss, train_accuracy, "
 				  "val_loss, val_accuracy, val_top5, images_per_second, examples_seen, "
@@ -754,6 +774,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 	MlpDataset	train_set;
 	MlpDataset	val_set;
 	char		err[256];
+	size_t		checkpoint_len;
 	int			start_epoch;
 	int			epochs_done;
 	int64		examples_seen;
@@ -818,13 +839,15 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 			mlp_trainer_evaluate(trainer, &val_set, &vst);
 		examples_seen += st.examples;
 
-		free(last_state);
-		last_state = NULL;
-		if (mlp_trainer_save_state(trainer, epoch + 1, &last_state, &last_state_len,
+		/* The batch buffers are rewritten before use: no need to keep them under the copies. */
+		mlp_trainer_release_batch_memory(trainer);
+		if (mlp_trainer_save_state(trainer, epoch + 1, &checkpoint_buf, &checkpoint_len,
 								   err, sizeof(err)) != 0)
 			trainer_error("could not save the checkpoint", err);
 		commit_epoch(spec, &st, &vst, has_val, examples_seen, flops_per_image, lr,
-					 last_state, last_state_len);
+					 checkpoint_to_bytea(&checkpoint_buf, checkpoint_len));
+		free(checkpoint_buf);
+		checkpoint_buf = NULL;
 		epochs_done = epoch + 1;
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " epoch %d: loss %.4f, accuracy %.4f, %.0f images/s",
 			 spec->run_id, st.epoch, st.train_loss, st.train_accuracy, st.images_per_second);
@@ -839,21 +862,15 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 			status = "succeeded";
 			break;
 		case RUN_CANCELED:
-			/* The last checkpoint, not the half-done epoch, becomes the model. */
-			if (epochs_done > 0 && last_state == NULL)
+			/*
+			 * The last checkpoint, not the half-done epoch, becomes the model: read back
+			 * from the table rather than kept in memory for the whole run.
+			 */
+			if (epochs_done > 0)
 			{
 				int64		ignored;
 
 				(void) restore_checkpoint(spec, trainer, &ignored);
-				model_id = store_model(spec, mlp_trainer_model(trainer), &cfg);
-			}
-			else if (last_state != NULL)
-			{
-				int			done;
-
-				if (mlp_trainer_load_state(trainer, last_state, last_state_len, &done,
-										   err, sizeof(err)) != 0)
-					trainer_error("could not restore the last checkpoint", err);
 				model_id = store_model(spec, mlp_trainer_model(trainer), &cfg);
 			}
 			status = "canceled";
@@ -919,8 +936,8 @@ run_training(const RunSpec *spec)
 	}
 	PG_FINALLY();
 	{
-		free(last_state);
-		last_state = NULL;
+		free(checkpoint_buf);
+		checkpoint_buf = NULL;
 		mlp_trainer_free(trainer);
 	}
 	PG_END_TRY();

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "loss.h"
 #include "rng.h"
@@ -332,6 +334,34 @@ mlp_trainer_free(MlpTrainer *t)
 	free(t->eval_rows);
 	free(t->order);
 	free(t);
+}
+
+/* Drops the whole pages inside [p, p + bytes) from memory; they read as zeros afterwards. */
+static void
+release_pages(void *p, size_t bytes)
+{
+#ifdef MADV_DONTNEED
+	uintptr_t	page = (uintptr_t) sysconf(_SC_PAGESIZE);
+	uintptr_t	from = ((uintptr_t) p + page - 1) & ~(page - 1);
+	uintptr_t	to = ((uintptr_t) p + bytes) & ~(page - 1);
+
+	/* Only pages wholly inside the block: its neighbours (and malloc's headers) stay. */
+	if (p != NULL && to > from)
+		(void) madvise((void *) from, to - from, MADV_DONTNEED);
+#else
+	(void) p;
+	(void) bytes;
+#endif
+}
+
+void
+mlp_trainer_release_batch_memory(MlpTrainer *t)
+{
+	release_pages(t->acts.buf, t->acts.num_floats * sizeof(float));
+	release_pages(t->x, (size_t) t->cfg.batch_size * (size_t) t->in_dim * sizeof(float));
+	/* Zeroed before every backward pass, so zero pages lose nothing either. */
+	if (t->model.grads)
+		release_pages(t->model.grads, t->model.num_params * sizeof(float));
 }
 
 /*

@@ -79,6 +79,13 @@ void		mlp_trainer_free(MlpTrainer *t);
 size_t		mlp_trainer_memory_estimate(const MlpTrainConfig *cfg);
 
 /*
+ * Gives the memory pages of the per-batch buffers (activations, the batch, the gradients)
+ * back to the system, e.g. while a checkpoint is written between epochs.  Nothing is lost:
+ * they are rewritten before they are read, and the next step faults them in again.
+ */
+void		mlp_trainer_release_batch_memory(MlpTrainer *t);
+
+/*
  * Runs epoch (0-based) over data.  Returns 0 when done, 1 when the callback asked to stop,
  * -1 on error (message in err).
  */
