@@ -305,34 +305,8 @@ check_source(const char *source, const char *what, const char *image_column,
 
 typedef struct RunArgs
 {
-	bool		finetune;
-	char	   *model_name;
+	MlpRunConfig cfg;
 	char	   *base_model;		/* resolved to name@version */
-	int64		base_model_id;
-	char	   *source;
-	char	   *validation;
-	char	   *arch;
-	int			epochs;
-	int			batch_size;
-	const char *optimizer;
-	double		lr;
-	double		weight_decay;
-	double		body_lr_mult;
-	double		label_smoothing;
-	double		mixup;
-	bool		augment;
-	int			resolution;		/* 0 = the images' own */
-	int64		seed;
-	char	   *image_column;
-	char	   *label_column;
-	bool		cosine;
-	double		clip_norm;
-	int			classes;		/* 0 = max label + 1 */
-	int			num_mean;
-	float		mean[MLP_MAX_CHANNELS];
-	int			num_std;
-	float		std[MLP_MAX_CHANNELS];
-	int			threads;
 } RunArgs;
 
 static void
@@ -384,41 +358,41 @@ run_config_json(const RunArgs *a)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	json_text(&buf, "arch", a->arch);
-	json_number(&buf, "epochs", a->epochs);
-	json_number(&buf, "batch_size", a->batch_size);
-	json_text(&buf, "optimizer", a->optimizer);
-	json_number(&buf, "lr", a->lr);
-	json_number(&buf, "weight_decay", a->weight_decay);
-	json_number(&buf, "body_lr_mult", a->body_lr_mult);
-	json_number(&buf, "label_smoothing", a->label_smoothing);
-	json_number(&buf, "mixup", a->mixup);
+	json_text(&buf, "arch", a->cfg.arch);
+	json_number(&buf, "epochs", a->cfg.epochs);
+	json_number(&buf, "batch_size", a->cfg.batch_size);
+	json_text(&buf, "optimizer", a->cfg.optimizer);
+	json_number(&buf, "lr", a->cfg.lr);
+	json_number(&buf, "weight_decay", a->cfg.weight_decay);
+	json_number(&buf, "body_lr_mult", a->cfg.body_lr_mult);
+	json_number(&buf, "label_smoothing", a->cfg.label_smoothing);
+	json_number(&buf, "mixup", a->cfg.mixup);
 	json_key(&buf, "augment");
-	appendStringInfoString(&buf, a->augment ? "true" : "false");
+	appendStringInfoString(&buf, a->cfg.augment ? "true" : "false");
 	json_key(&buf, "resolution");
-	if (a->resolution > 0)
-		appendStringInfo(&buf, "%d", a->resolution);
+	if (a->cfg.resolution > 0)
+		appendStringInfo(&buf, "%d", a->cfg.resolution);
 	else
 		appendStringInfoString(&buf, "null");
 	json_key(&buf, "seed");
-	appendStringInfo(&buf, INT64_FORMAT, a->seed);
-	json_text(&buf, "image_column", a->image_column);
-	json_text(&buf, "label_column", a->label_column);
+	appendStringInfo(&buf, INT64_FORMAT, a->cfg.seed);
+	json_text(&buf, "image_column", a->cfg.image_column);
+	json_text(&buf, "label_column", a->cfg.label_column);
 	json_key(&buf, "cosine");
-	appendStringInfoString(&buf, a->cosine ? "true" : "false");
-	json_number(&buf, "clip_norm", a->clip_norm);
+	appendStringInfoString(&buf, a->cfg.cosine ? "true" : "false");
+	json_number(&buf, "clip_norm", a->cfg.clip_norm);
 	json_key(&buf, "classes");
-	if (a->classes > 0)
-		appendStringInfo(&buf, "%d", a->classes);
+	if (a->cfg.classes > 0)
+		appendStringInfo(&buf, "%d", a->cfg.classes);
 	else
 		appendStringInfoString(&buf, "null");
-	json_floats(&buf, "mean", a->mean, a->num_mean);
-	json_floats(&buf, "std", a->std, a->num_std);
-	json_number(&buf, "threads", a->threads);
-	if (a->finetune)
+	json_floats(&buf, "mean", a->cfg.mean, a->cfg.num_mean);
+	json_floats(&buf, "std", a->cfg.std, a->cfg.num_std);
+	json_number(&buf, "threads", a->cfg.threads);
+	if (a->cfg.finetune)
 	{
 		json_key(&buf, "base_model_id");
-		appendStringInfo(&buf, INT64_FORMAT, a->base_model_id);
+		appendStringInfo(&buf, INT64_FORMAT, a->cfg.base_model_id);
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
@@ -437,21 +411,21 @@ insert_run(const RunArgs *a)
 	int			ret;
 
 	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(a->model_name);
-	values[1] = CStringGetTextDatum(a->finetune ? "finetune" : "train");
+	values[0] = CStringGetTextDatum(a->cfg.model_name);
+	values[1] = CStringGetTextDatum(a->cfg.finetune ? "finetune" : "train");
 	values[2] = ObjectIdGetDatum(GetUserId());
 	values[3] = ObjectIdGetDatum(MyDatabaseId);
-	values[4] = CStringGetTextDatum(a->source);
-	if (a->validation)
-		values[5] = CStringGetTextDatum(a->validation);
+	values[4] = CStringGetTextDatum(a->cfg.source);
+	if (a->cfg.validation)
+		values[5] = CStringGetTextDatum(a->cfg.validation);
 	else
 		nulls[5] = 'n';
 	if (a->base_model)
 		values[6] = CStringGetTextDatum(a->base_model);
 	else
 		nulls[6] = 'n';
-	values[7] = CStringGetTextDatum(a->arch);
-	values[8] = Int32GetDatum(a->epochs);
+	values[7] = CStringGetTextDatum(a->cfg.arch);
+	values[8] = Int32GetDatum(a->cfg.epochs);
 	values[9] = CStringGetTextDatum(run_config_json(a));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -495,87 +469,87 @@ parse_common_args(FunctionCallInfo fcinfo, int first, RunArgs *a)
 	int			i = first;
 
 	required_arg(fcinfo, i, "epochs");
-	a->epochs = PG_GETARG_INT32(i);
-	check_int_range("epochs", a->epochs, 1, MLP_MAX_EPOCHS);
+	a->cfg.epochs = PG_GETARG_INT32(i);
+	check_int_range("epochs", a->cfg.epochs, 1, MLP_MAX_EPOCHS);
 	i++;
 
 	required_arg(fcinfo, i, "batch_size");
-	a->batch_size = PG_GETARG_INT32(i);
-	check_int_range("batch_size", a->batch_size, 1, MLP_MAX_BATCH);
+	a->cfg.batch_size = PG_GETARG_INT32(i);
+	check_int_range("batch_size", a->cfg.batch_size, 1, MLP_MAX_BATCH);
 	i++;
 
-	a->optimizer = required_text(fcinfo, i++, "optimizer");
-	kind = mlp_opt_kind_parse(a->optimizer);
+	a->cfg.optimizer = required_text(fcinfo, i++, "optimizer");
+	kind = mlp_opt_kind_parse(a->cfg.optimizer);
 	if (kind < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown optimizer \"%s\"", a->optimizer),
+				 errmsg("unknown optimizer \"%s\"", a->cfg.optimizer),
 				 errhint("Use 'lion', 'adamw' or 'sgd'.")));
-	a->optimizer = mlp_opt_kind_name((MlpOptKind) kind);
+	a->cfg.optimizer = pstrdup(mlp_opt_kind_name((MlpOptKind) kind));
 	mlp_opt_defaults(&opt, (MlpOptKind) kind, 0);
 
-	a->lr = PG_ARGISNULL(i) ? opt.lr : PG_GETARG_FLOAT4(i);
-	if (!isfinite(a->lr) || a->lr <= 0 || a->lr > 10)
+	a->cfg.lr = PG_ARGISNULL(i) ? opt.lr : PG_GETARG_FLOAT4(i);
+	if (!isfinite(a->cfg.lr) || a->cfg.lr <= 0 || a->cfg.lr > 10)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("lr must be in (0, 10], not %g", a->lr)));
+				 errmsg("lr must be in (0, 10], not %g", a->cfg.lr)));
 	i++;
 
-	a->weight_decay = PG_ARGISNULL(i) ? opt.weight_decay : PG_GETARG_FLOAT4(i);
-	check_real_range("weight_decay", a->weight_decay, 0, 1e3, true);
+	a->cfg.weight_decay = PG_ARGISNULL(i) ? opt.weight_decay : PG_GETARG_FLOAT4(i);
+	check_real_range("weight_decay", a->cfg.weight_decay, 0, 1e3, true);
 	i++;
 
 	required_arg(fcinfo, i, "label_smoothing");
-	a->label_smoothing = PG_GETARG_FLOAT4(i);
-	check_real_range("label_smoothing", a->label_smoothing, 0, 1, false);
+	a->cfg.label_smoothing = PG_GETARG_FLOAT4(i);
+	check_real_range("label_smoothing", a->cfg.label_smoothing, 0, 1, false);
 	i++;
 
 	required_arg(fcinfo, i, "mixup");
-	a->mixup = PG_GETARG_FLOAT4(i);
-	check_real_range("mixup", a->mixup, 0, 100, true);
+	a->cfg.mixup = PG_GETARG_FLOAT4(i);
+	check_real_range("mixup", a->cfg.mixup, 0, 100, true);
 	i++;
 
 	required_arg(fcinfo, i, "augment");
-	a->augment = PG_GETARG_BOOL(i);
+	a->cfg.augment = PG_GETARG_BOOL(i);
 	i++;
 
 	if (!PG_ARGISNULL(i))
 	{
-		a->resolution = PG_GETARG_INT32(i);
-		check_int_range("resolution", a->resolution, 1, MLP_MAX_RESOLUTION);
+		a->cfg.resolution = PG_GETARG_INT32(i);
+		check_int_range("resolution", a->cfg.resolution, 1, MLP_MAX_RESOLUTION);
 	}
 	i++;
 
-	a->validation = optional_text(fcinfo, i++);
-	a->seed = PG_ARGISNULL(i) ? random_seed() : PG_GETARG_INT64(i);
+	a->cfg.validation = optional_text(fcinfo, i++);
+	a->cfg.seed = PG_ARGISNULL(i) ? random_seed() : PG_GETARG_INT64(i);
 	i++;
-	a->image_column = required_text(fcinfo, i++, "image_column");
-	a->label_column = required_text(fcinfo, i++, "label_column");
+	a->cfg.image_column = required_text(fcinfo, i++, "image_column");
+	a->cfg.label_column = required_text(fcinfo, i++, "label_column");
 
 	required_arg(fcinfo, i, "cosine");
-	a->cosine = PG_GETARG_BOOL(i);
+	a->cfg.cosine = PG_GETARG_BOOL(i);
 	i++;
 
-	a->clip_norm = PG_ARGISNULL(i) ? 0 : PG_GETARG_FLOAT4(i);
-	check_real_range("clip_norm", a->clip_norm, 0, 1e9, true);
+	a->cfg.clip_norm = PG_ARGISNULL(i) ? 0 : PG_GETARG_FLOAT4(i);
+	check_real_range("clip_norm", a->cfg.clip_norm, 0, 1e9, true);
 	i++;
 
 	if (!PG_ARGISNULL(i))
 	{
-		a->classes = PG_GETARG_INT32(i);
-		check_int_range("classes", a->classes, 2, MLP_ARCH_MAX_CLASSES);
+		a->cfg.classes = PG_GETARG_INT32(i);
+		check_int_range("classes", a->cfg.classes, 2, MLP_ARCH_MAX_CLASSES);
 	}
 	i++;
 
-	a->num_mean = real_array_arg(fcinfo, i++, "mean", false, a->mean);
-	a->num_std = real_array_arg(fcinfo, i++, "std", true, a->std);
-	if (a->num_mean != a->num_std)
+	a->cfg.num_mean = real_array_arg(fcinfo, i++, "mean", false, a->cfg.mean);
+	a->cfg.num_std = real_array_arg(fcinfo, i++, "std", true, a->cfg.std);
+	if (a->cfg.num_mean != a->cfg.num_std)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("mean and std must be given together, with one value per channel"),
-				 errdetail("mean has %d values, std %d.", a->num_mean, a->num_std)));
-	a->threads = mlp_training_threads;
-	a->body_lr_mult = 1.0;
+				 errdetail("mean has %d values, std %d.", a->cfg.num_mean, a->cfg.num_std)));
+	a->cfg.threads = mlp_training_threads;
+	a->cfg.body_lr_mult = 1.0;
 }
 
 /*
@@ -622,11 +596,11 @@ queue_run(RunArgs *a)
 {
 	int64		run_id;
 
-	MlpCheckModelName(a->model_name);
-	check_model_owner(a->model_name);
-	check_source(a->source, "source", a->image_column, a->label_column);
-	if (a->validation)
-		check_source(a->validation, "validation", a->image_column, a->label_column);
+	MlpCheckModelName(a->cfg.model_name);
+	check_model_owner(a->cfg.model_name);
+	check_source(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column);
+	if (a->cfg.validation)
+		check_source(a->cfg.validation, "validation", a->cfg.image_column, a->cfg.label_column);
 	run_id = insert_run(a);
 	remember_action(PENDING_START, run_id);
 	return run_id;
@@ -647,17 +621,17 @@ mlp_train(PG_FUNCTION_ARGS)
 	char		canonical[64];
 
 	MlpCheckLauncherAvailable();
-	a.model_name = required_text(fcinfo, 0, "model_name");
-	a.source = required_text(fcinfo, 1, "source");
-	a.arch = required_text(fcinfo, 2, "arch");
-	if (mlp_arch_parse(a.arch, &arch, err, sizeof(err)) != 0)
+	a.cfg.model_name = required_text(fcinfo, 0, "model_name");
+	a.cfg.source = required_text(fcinfo, 1, "source");
+	a.cfg.arch = required_text(fcinfo, 2, "arch");
+	if (mlp_arch_parse(a.cfg.arch, &arch, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid architecture \"%s\": %s", a.arch, err),
+				 errmsg("invalid architecture \"%s\": %s", a.cfg.arch, err),
 				 errhint("Architectures look like 'B_6-Wi_512' (inverted bottleneck), "
 						 "'B_12-Wi_512-X_4' or 'S_6-Wi_1024' (standard MLP).")));
 	mlp_arch_format(&arch, canonical, sizeof(canonical));
-	a.arch = pstrdup(canonical);
+	a.cfg.arch = pstrdup(canonical);
 	parse_common_args(fcinfo, 3, &a);
 	PG_RETURN_INT64(queue_run(&a));
 }
@@ -684,34 +658,34 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	MemoryContext fn_context = CurrentMemoryContext;
 
 	MlpCheckLauncherAvailable();
-	a.finetune = true;
-	a.model_name = required_text(fcinfo, 0, "model_name");
+	a.cfg.finetune = true;
+	a.cfg.model_name = required_text(fcinfo, 0, "model_name");
 	base_ref = required_text(fcinfo, 1, "base_model");
-	a.source = required_text(fcinfo, 2, "source");
+	a.cfg.source = required_text(fcinfo, 2, "source");
 	parse_common_args(fcinfo, 3, &a);
 	required_arg(fcinfo, 21, "body_lr_mult");
-	a.body_lr_mult = PG_GETARG_FLOAT4(21);
-	check_real_range("body_lr_mult", a.body_lr_mult, 0, 1e3, true);
-	if (a.num_mean > 0)
+	a.cfg.body_lr_mult = PG_GETARG_FLOAT4(21);
+	check_real_range("body_lr_mult", a.cfg.body_lr_mult, 0, 1e3, true);
+	if (a.cfg.num_mean > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("mean and std of a fine-tuned model are those of its base model")));
 
 	/* Pin the version: a newer version of the base appearing later changes nothing. */
-	a.base_model_id = MlpModelStoreResolveOrError(base_ref, &version);
+	a.cfg.base_model_id = MlpModelStoreResolveOrError(base_ref, &version);
 	MlpParseModelRef(base_ref, &base_name, &base_version);
 	a.base_model = psprintf("%s@%d", base_name, version);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	values[0] = Int64GetDatum(a.base_model_id);
+	values[0] = Int64GetDatum(a.cfg.base_model_id);
 	ret = SPI_execute_with_args("SELECT arch FROM mlpscale.models WHERE id = $1",
 								1, argtypes, values, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", base_ref)));
-	a.arch = MemoryContextStrdup(fn_context,
+	a.cfg.arch = MemoryContextStrdup(fn_context,
 								 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
 																   SPI_tuptable->tupdesc,
 																   1, &isnull)));

@@ -52,34 +52,9 @@
 typedef struct RunSpec
 {
 	int64		run_id;
-	char	   *model_name;
-	bool		finetune;
 	Oid			run_as;
-	char	   *source;
-	char	   *validation;
-	char	   *arch;
-	int			epochs;
 	int			epochs_done;
-	int			batch_size;
-	char	   *optimizer;
-	double		lr;
-	double		weight_decay;
-	double		body_lr_mult;
-	double		label_smoothing;
-	double		mixup;
-	bool		augment;
-	int			resolution;		/* 0 = the images' own */
-	int64		seed;
-	char	   *image_column;
-	char	   *label_column;
-	bool		cosine;
-	double		clip_norm;
-	int			classes;		/* 0 = max label + 1 */
-	int			num_mean;
-	float		mean[MLP_MAX_CHANNELS];
-	float		std[MLP_MAX_CHANNELS];
-	int			threads;
-	int64		base_model_id;	/* fine-tuning */
+	MlpRunConfig cfg;
 } RunSpec;
 
 /* State the step callback sees. */
@@ -250,7 +225,6 @@ claim_run(int64 run_id, RunSpec *spec)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		claimed;
-	float		std_tmp[MLP_MAX_CHANNELS];
 
 	tx_begin("mlpscale: claiming a run");
 	exec_as_owner("UPDATE mlpscale.runs SET status = 'running', worker_pid = $2, error = NULL, "
@@ -273,42 +247,42 @@ claim_run(int64 run_id, RunSpec *spec)
 		tup = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
 		spec->run_id = run_id;
-		spec->model_name = column_text(tup, desc, 1);
-		spec->finetune = strcmp(SPI_getvalue(tup, desc, 2), "finetune") == 0;
+		spec->cfg.model_name = column_text(tup, desc, 1);
+		spec->cfg.finetune = strcmp(SPI_getvalue(tup, desc, 2), "finetune") == 0;
 		spec->run_as = (Oid) strtoul(SPI_getvalue(tup, desc, 3), NULL, 10);
-		spec->source = column_text(tup, desc, 4);
-		spec->validation = column_text(tup, desc, 5);
-		spec->arch = column_text(tup, desc, 6);
-		spec->epochs = (int) column_double(tup, desc, 7, 1);
+		spec->cfg.source = column_text(tup, desc, 4);
+		spec->cfg.validation = column_text(tup, desc, 5);
+		spec->cfg.arch = column_text(tup, desc, 6);
+		spec->cfg.epochs = (int) column_double(tup, desc, 7, 1);
 		spec->epochs_done = (int) column_double(tup, desc, 8, 0);
-		spec->batch_size = (int) column_double(tup, desc, 9, 1024);
-		spec->optimizer = column_text(tup, desc, 10);
-		spec->lr = column_double(tup, desc, 11, 0);
-		spec->weight_decay = column_double(tup, desc, 12, 0);
-		spec->body_lr_mult = column_double(tup, desc, 13, 1);
-		spec->label_smoothing = column_double(tup, desc, 14, 0);
-		spec->mixup = column_double(tup, desc, 15, 0);
+		spec->cfg.batch_size = (int) column_double(tup, desc, 9, 1024);
+		spec->cfg.optimizer = column_text(tup, desc, 10);
+		spec->cfg.lr = column_double(tup, desc, 11, 0);
+		spec->cfg.weight_decay = column_double(tup, desc, 12, 0);
+		spec->cfg.body_lr_mult = column_double(tup, desc, 13, 1);
+		spec->cfg.label_smoothing = column_double(tup, desc, 14, 0);
+		spec->cfg.mixup = column_double(tup, desc, 15, 0);
 		v = SPI_getvalue(tup, desc, 16);
-		spec->augment = v && strcmp(v, "true") == 0;
-		spec->resolution = (int) column_double(tup, desc, 17, 0);
+		spec->cfg.augment = v && strcmp(v, "true") == 0;
+		spec->cfg.resolution = (int) column_double(tup, desc, 17, 0);
 		v = SPI_getvalue(tup, desc, 18);
-		spec->seed = v ? strtoll(v, NULL, 10) : 0;
-		spec->image_column = column_text(tup, desc, 19);
-		spec->label_column = column_text(tup, desc, 20);
+		spec->cfg.seed = v ? strtoll(v, NULL, 10) : 0;
+		spec->cfg.image_column = column_text(tup, desc, 19);
+		spec->cfg.label_column = column_text(tup, desc, 20);
 		v = SPI_getvalue(tup, desc, 21);
-		spec->cosine = v && strcmp(v, "true") == 0;
-		spec->clip_norm = column_double(tup, desc, 22, 0);
-		spec->classes = (int) column_double(tup, desc, 23, 0);
-		spec->num_mean = parse_float_list(SPI_getvalue(tup, desc, 24), spec->mean,
-										  MLP_MAX_CHANNELS);
-		if (parse_float_list(SPI_getvalue(tup, desc, 25), std_tmp, MLP_MAX_CHANNELS) !=
-			spec->num_mean)
-			spec->num_mean = 0;
-		else
-			memcpy(spec->std, std_tmp, sizeof(std_tmp));
-		spec->threads = (int) column_double(tup, desc, 26, 1);
+		spec->cfg.cosine = v && strcmp(v, "true") == 0;
+		spec->cfg.clip_norm = column_double(tup, desc, 22, 0);
+		spec->cfg.classes = (int) column_double(tup, desc, 23, 0);
+		spec->cfg.num_mean = parse_float_list(SPI_getvalue(tup, desc, 24), spec->cfg.mean,
+											  MLP_MAX_CHANNELS);
+		spec->cfg.num_std = parse_float_list(SPI_getvalue(tup, desc, 25), spec->cfg.std,
+											 MLP_MAX_CHANNELS);
+		/* mlp_train stores both or neither; anything else means "compute them" */
+		if (spec->cfg.num_std != spec->cfg.num_mean)
+			spec->cfg.num_mean = spec->cfg.num_std = 0;
+		spec->cfg.threads = (int) column_double(tup, desc, 26, 1);
 		v = SPI_getvalue(tup, desc, 27);
-		spec->base_model_id = v ? strtoll(v, NULL, 10) : 0;
+		spec->cfg.base_model_id = v ? strtoll(v, NULL, 10) : 0;
 	}
 	tx_commit();
 	return claimed;
@@ -355,23 +329,23 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 						   SECURITY_RESTRICTED_OPERATION);
 
 	memset(&opts, 0, sizeof(opts));
-	opts.source = spec->source;
+	opts.source = spec->cfg.source;
 	opts.what = "source";
-	opts.image_column = spec->image_column;
-	opts.label_column = spec->label_column;
-	opts.classes = spec->classes;
+	opts.image_column = spec->cfg.image_column;
+	opts.label_column = spec->cfg.label_column;
+	opts.classes = spec->cfg.classes;
 	opts.memory_limit = training_memory_limit();
 	old = MemoryContextSwitchTo(worker_context);
 	MlpLoadSource(&opts, train);
 	MemoryContextSwitchTo(old);
 
-	*has_val = spec->validation != NULL;
+	*has_val = spec->cfg.validation != NULL;
 	if (*has_val)
 	{
-		opts.source = spec->validation;
+		opts.source = spec->cfg.validation;
 		opts.what = "validation";
 		/* With classes not given, validation labels must fit the training labels. */
-		opts.classes = spec->classes > 0 ? spec->classes : train->max_label + 1;
+		opts.classes = spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1;
 		opts.memory_limit = training_memory_limit() > source_bytes(train) ?
 			training_memory_limit() - source_bytes(train) : 1;
 		old = MemoryContextSwitchTo(worker_context);
@@ -390,20 +364,20 @@ build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta
 			 MlpTrainConfig *cfg)
 {
 	char		err[256];
-	int			kind = mlp_opt_kind_parse(spec->optimizer);
+	int			kind = mlp_opt_kind_parse(spec->cfg.optimizer);
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (mlp_arch_parse(spec->arch, &cfg->arch, err, sizeof(err)) != 0)
+	if (mlp_arch_parse(spec->cfg.arch, &cfg->arch, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid architecture \"%s\": %s", spec->arch, err)));
+				 errmsg("invalid architecture \"%s\": %s", spec->cfg.arch, err)));
 	if (kind < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown optimizer \"%s\"", spec->optimizer)));
+				 errmsg("unknown optimizer \"%s\"", spec->cfg.optimizer)));
 
-	if (spec->classes > 0)
-		cfg->arch.classes = spec->classes;
+	if (spec->cfg.classes > 0)
+		cfg->arch.classes = spec->cfg.classes;
 	else if (train->max_label >= 1)
 		cfg->arch.classes = train->max_label + 1;
 	else
@@ -420,12 +394,12 @@ build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("the source has images of %d channels but the base model takes %d",
 							train->channels, base_meta->input.channels)));
-		if (spec->resolution > 0 && (spec->resolution != base_meta->input.height ||
-									 spec->resolution != base_meta->input.width))
+		if (spec->cfg.resolution > 0 && (spec->cfg.resolution != base_meta->input.height ||
+									 spec->cfg.resolution != base_meta->input.width))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("resolution %d differs from the base model's input %dx%d",
-							spec->resolution, base_meta->input.height,
+							spec->cfg.resolution, base_meta->input.height,
 							base_meta->input.width)));
 		cfg->input = base_meta->input;
 		memcpy(cfg->mean, base_meta->mean, sizeof(cfg->mean));
@@ -434,17 +408,17 @@ build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta
 	else
 	{
 		cfg->input.channels = train->channels;
-		cfg->input.height = spec->resolution > 0 ? spec->resolution : train->height;
-		cfg->input.width = spec->resolution > 0 ? spec->resolution : train->width;
-		if (spec->num_mean > 0)
+		cfg->input.height = spec->cfg.resolution > 0 ? spec->cfg.resolution : train->height;
+		cfg->input.width = spec->cfg.resolution > 0 ? spec->cfg.resolution : train->width;
+		if (spec->cfg.num_mean > 0)
 		{
-			if (spec->num_mean != train->channels)
+			if (spec->cfg.num_mean != train->channels)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("mean and std have %d values but the images have %d channels",
-								spec->num_mean, train->channels)));
-			memcpy(cfg->mean, spec->mean, sizeof(cfg->mean));
-			memcpy(cfg->std, spec->std, sizeof(cfg->std));
+								spec->cfg.num_mean, train->channels)));
+			memcpy(cfg->mean, spec->cfg.mean, sizeof(cfg->mean));
+			memcpy(cfg->std, spec->cfg.std, sizeof(cfg->std));
 		}
 		else
 		{
@@ -459,19 +433,19 @@ build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid model: %s", err)));
 
-	cfg->epochs = spec->epochs;
-	cfg->batch_size = spec->batch_size;
+	cfg->epochs = spec->cfg.epochs;
+	cfg->batch_size = spec->cfg.batch_size;
 	mlp_opt_defaults(&cfg->opt, (MlpOptKind) kind, 0);
-	cfg->opt.lr = (float) spec->lr;
-	cfg->opt.weight_decay = (float) spec->weight_decay;
-	cfg->opt.body_lr_mult = (float) spec->body_lr_mult;
-	cfg->cosine = spec->cosine;
-	cfg->clip_norm = spec->clip_norm;
-	cfg->label_smoothing = (float) spec->label_smoothing;
-	cfg->mixup_alpha = (float) spec->mixup;
-	cfg->augment = spec->augment;
-	cfg->seed = (uint64_t) spec->seed;
-	cfg->threads = spec->threads > 0 ? spec->threads : 1;
+	cfg->opt.lr = (float) spec->cfg.lr;
+	cfg->opt.weight_decay = (float) spec->cfg.weight_decay;
+	cfg->opt.body_lr_mult = (float) spec->cfg.body_lr_mult;
+	cfg->cosine = spec->cfg.cosine;
+	cfg->clip_norm = spec->cfg.clip_norm;
+	cfg->label_smoothing = (float) spec->cfg.label_smoothing;
+	cfg->mixup_alpha = (float) spec->cfg.mixup;
+	cfg->augment = spec->cfg.augment;
+	cfg->seed = (uint64_t) spec->cfg.seed;
+	cfg->threads = spec->cfg.threads > 0 ? spec->cfg.threads : 1;
 }
 
 static void
@@ -686,13 +660,13 @@ store_model(const RunSpec *spec, const MlpModel *model, const MlpTrainConfig *cf
 	memcpy(meta.mean, cfg->mean, sizeof(meta.mean));
 	memcpy(meta.std, cfg->std, sizeof(meta.std));
 	snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " storing model %s",
-			 spec->run_id, spec->model_name);
+			 spec->run_id, spec->cfg.model_name);
 	tx_begin(activity);
-	model_id = MlpModelStoreInsert(spec->model_name, model, &meta, spec->run_id,
-								   spec->base_model_id, spec->run_as, &version);
+	model_id = MlpModelStoreInsert(spec->cfg.model_name, model, &meta, spec->run_id,
+								   spec->cfg.base_model_id, spec->run_as, &version);
 	tx_commit();
 	elog(LOG, "mlpscale: run " INT64_FORMAT " stored model %s version %d",
-		 spec->run_id, spec->model_name, version);
+		 spec->run_id, spec->cfg.model_name, version);
 	return model_id;
 }
 
@@ -805,12 +779,12 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 	step_state.run_id = spec->run_id;
 	step_state.canceled = false;
 	step_state.last_poll = seconds_now();
-	progress_slot = MlpProgressAcquire(spec->run_id, spec->epochs,
+	progress_slot = MlpProgressAcquire(spec->run_id, spec->cfg.epochs,
 									   (train.n + cfg.batch_size - 1) / cfg.batch_size);
 	step_state.slot = progress_slot;
 	training_phase = true;
 
-	for (int epoch = start_epoch; epoch < spec->epochs; epoch++)
+	for (int epoch = start_epoch; epoch < spec->cfg.epochs; epoch++)
 	{
 		MlpEpochStats st;
 		MlpEvalStats vst;
@@ -824,7 +798,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 		}
 		snprintf(training_activity, sizeof(training_activity),
 				 "mlpscale: run " INT64_FORMAT " training epoch %d of %d",
-				 spec->run_id, epoch + 1, spec->epochs);
+				 spec->run_id, epoch + 1, spec->cfg.epochs);
 		pgstat_report_activity(STATE_RUNNING, training_activity);
 		rc = mlp_trainer_run_epoch(trainer, &train_set, epoch, on_step, &step_state, &st,
 								   err, sizeof(err));
@@ -852,7 +826,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " epoch %d: loss %.4f, accuracy %.4f, %.0f images/s",
 			 spec->run_id, st.epoch, st.train_loss, st.train_accuracy, st.images_per_second);
 	}
-	if (end == RUN_DONE && epochs_done < spec->epochs)
+	if (end == RUN_DONE && epochs_done < spec->cfg.epochs)
 		end = RUN_STOPPED;
 
 	switch (end)
@@ -902,10 +876,10 @@ run_training(const RunSpec *spec)
 	memset(&val, 0, sizeof(val));
 	load_data(spec, &train, &val, &has_val);
 
-	if (spec->finetune)
+	if (spec->cfg.finetune)
 	{
 		tx_begin("mlpscale: loading the base model");
-		MlpModelStoreLoadById(spec->base_model_id, &base, &base_meta);
+		MlpModelStoreLoadById(spec->cfg.base_model_id, &base, &base_meta);
 		tx_commit();
 		has_base = true;
 	}
@@ -975,7 +949,7 @@ MlpTrainWorkerMain(Datum arg)
 		proc_exit(0);
 	}
 	elog(LOG, "mlpscale: training run " INT64_FORMAT " (model %s, %s, %d epochs)",
-		 run_id, spec.model_name, spec.arch, spec.epochs);
+		 run_id, spec.cfg.model_name, spec.cfg.arch, spec.cfg.epochs);
 
 	PG_TRY();
 	{
