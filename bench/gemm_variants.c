@@ -3,10 +3,25 @@
  * at batch 1024, timed against each other, to choose what src/core/layers.c should call.
  *
  *   bench/gemm_variants [reps] [threads] [product name substring]
+ *   bench/gemm_variants [reps] 2|-2|10N step|step256
  *
  * Candidates of one product are run round-robin (one call of each per round), so a noisy
  * neighbour hurts them alike; the median and best of reps rounds are printed.  Every variant
- * is checked against the first one of its product (max abs difference).
+ * is checked against the first one of its product (max abs difference).  "step" and
+ * "step256" time every SGEMM of one training step (B_6-Wi_1024 or B_6-Wi_256, batch 1024)
+ * with OpenBLAS's threads (threads 2), our own threads each running single-threaded OpenBLAS
+ * on a slab of C (-2), or OpenBLAS's threads on the batch cut in N parts (10N).
+ *
+ * What it showed (2-core EPYC, OpenBLAS 0.3.21 SkylakeX, November 2026): no formulation of
+ * the B_6-Wi_1024 products beats the plain call by 3% consistently.  The column-major call
+ * with swapped operands is the same call (cblas does that swap itself); splitting K, M or N,
+ * padding the leading dimension, or transposing an operand or the output first are equal or
+ * slower.  In a step's sequence every large product runs at 200-208 GFLOP/s (the square
+ * 4096 peak is 206); the 180s that bench/sgemm_bench shows for a few of them are the
+ * isolated call, not the step.  At B_6-Wi_256 our own threads made the step's SGEMMs 20%
+ * faster (121 against 146 ms) and train_bench 15% faster at batch 1024, but 2-5% slower at
+ * batch 256 and 512 and for batched inference; the batch cut in 4 parts looked as good here
+ * but made train_bench 5% slower.
  *
  * Build (as the Makefile builds bench/sgemm_bench):
  *   cc -std=c11 -D_GNU_SOURCE -O2 -g -march=native -Wall -Wextra -Isrc/core \
@@ -321,12 +336,19 @@ static void
 two_halves(Half *h0, Half *h1)
 {
 	pthread_t	th;
+	int			blas_threads = mlp_blas_threads();
 
-	mlp_blas_set_threads(1);
+	/*
+	 * Run with OpenBLAS at 1 thread (argument threads = 1) to time this fairly: switching
+	 * down from 2 leaves OpenBLAS's pool worker spinning on a core for a while.
+	 */
+	if (blas_threads != 1)
+		mlp_blas_set_threads(1);
 	pthread_create(&th, NULL, run_half, h1);
 	run_half(h0);
 	pthread_join(th, NULL);
-	mlp_blas_set_threads(2);
+	if (blas_threads != 1)
+		mlp_blas_set_threads(blas_threads);
 }
 
 static void
@@ -378,6 +400,128 @@ up_pt(void)
 	b.a = X + (size_t) B / 2 * W;
 	b.c = C + (size_t) B / 2 * KW;
 	two_halves(&a, &b);
+}
+
+
+/*
+ * Whole step: every SGEMM of one B_6-Wi_1024 step (the shapes of bench/sgemm_bench.c) either
+ * by OpenBLAS's own threads, or by our threads each running single-threaded OpenBLAS on a
+ * slab of C (rows when M >= N, else columns); the latter needs OpenBLAS at 1 thread.
+ */
+typedef struct StepShape
+{
+	bool		ta,
+				tb;
+	int			M,
+				N,
+				K,
+				count;
+} StepShape;
+
+static const StepShape step_shapes[] = {
+	{false, true, 1024, 1024, 3072, 1}, {false, true, 1024, 4096, 1024, 6},
+	{false, true, 1024, 1024, 4096, 6}, {false, true, 1024, 10, 1024, 1},
+	{true, false, 10, 1024, 1024, 1}, {false, false, 1024, 1024, 10, 1},
+	{true, false, 1024, 4096, 1024, 6}, {false, false, 1024, 4096, 1024, 6},
+	{true, false, 4096, 1024, 1024, 6}, {false, false, 1024, 1024, 4096, 6},
+	{true, false, 1024, 3072, 1024, 1},
+};
+
+static void
+slab_gemm(int nthreads, bool ta, bool tb, int M, int N, int K, const float *A, int lda,
+		  const float *Bm, int ldb, float beta, float *Cm, int ldc)
+{
+	Half		h[8];
+	pthread_t	th[8];
+	bool		rows = M >= N;
+	int			total = rows ? M : N;
+
+	for (int t = 0; t < nthreads; t++)
+	{
+		int			lo = (int) ((long) total * t / nthreads),
+					hi = (int) ((long) total * (t + 1) / nthreads);
+
+		h[t] = (Half) {ROW, ta ? TR : NT, tb ? TR : NT, M, N, K, A, lda, Bm, ldb, beta, Cm, ldc};
+		if (rows)
+		{
+			h[t].m = hi - lo;
+			h[t].a = ta ? A + lo : A + (size_t) lo * lda;
+			h[t].c = Cm + (size_t) lo * ldc;
+		}
+		else
+		{
+			h[t].n = hi - lo;
+			h[t].b = tb ? Bm + (size_t) lo * ldb : Bm + lo;
+			h[t].c = Cm + lo;
+		}
+	}
+	for (int t = 1; t < nthreads; t++)
+		pthread_create(&th[t], NULL, run_half, &h[t]);
+	run_half(&h[0]);
+	for (int t = 1; t < nthreads; t++)
+		pthread_join(th[t], NULL);
+}
+
+/* the same for B_6-Wi_256 (W = 256, kW = 1024), whose products are smaller and slower */
+static const StepShape step_shapes_256[] = {
+	{false, true, 1024, 256, 3072, 1}, {false, true, 1024, 1024, 256, 6},
+	{false, true, 1024, 256, 1024, 6}, {false, true, 1024, 10, 256, 1},
+	{true, false, 10, 256, 1024, 1}, {false, false, 1024, 256, 10, 1},
+	{true, false, 256, 1024, 1024, 6}, {false, false, 1024, 1024, 256, 6},
+	{true, false, 1024, 256, 1024, 6}, {false, false, 1024, 256, 1024, 6},
+	{true, false, 256, 3072, 1024, 1},
+};
+
+static const StepShape *shapes_in_use = step_shapes;
+
+static double shape_seconds[16][64];
+
+static double
+run_step(int own_threads, int rep)
+{
+	double		t0 = now();
+
+	for (size_t s = 0; s < sizeof(step_shapes) / sizeof(step_shapes[0]); s++)
+	{
+		double		ts = now();
+
+		const StepShape *sh = &shapes_in_use[s];
+		int			lda = sh->ta ? sh->M : sh->K,
+					ldb = sh->tb ? sh->K : sh->N;
+		float		beta = sh->ta ? 1.0f : 0.0f;
+
+		for (int c = 0; c < sh->count; c++)
+		{
+			if (own_threads < 0)
+			{
+				/* OpenBLAS's threads, the batch dimension (M, or K for dW) cut in -own_threads parts */
+				int			parts = -own_threads;
+
+				for (int p = 0; p < parts; p++)
+				{
+					int			lo = (sh->ta ? sh->K : sh->M) * p / parts,
+								hi = (sh->ta ? sh->K : sh->M) * (p + 1) / parts;
+
+					if (sh->ta)
+						gemm(ROW, TR, sh->tb ? TR : NT, sh->M, sh->N, hi - lo, 1,
+							 X + (size_t) lo * lda, lda, Wt + (size_t) lo * ldb, ldb, 1, C, sh->N);
+					else
+						gemm(ROW, NT, sh->tb ? TR : NT, hi - lo, sh->N, sh->K, 1,
+							 X + (size_t) lo * lda, lda, Wt, ldb, beta,
+							 C + (size_t) lo * sh->N, sh->N);
+				}
+			}
+			else if (own_threads > 0)
+				slab_gemm(own_threads, sh->ta, sh->tb, sh->M, sh->N, sh->K, X, lda, Wt, ldb,
+						  beta, C, sh->N);
+			else
+				gemm(ROW, sh->ta ? TR : NT, sh->tb ? TR : NT, sh->M, sh->N, sh->K, 1, X, lda,
+					 Wt, ldb, beta, C, sh->N);
+		}
+		if (rep >= 0 && rep < 64)
+			shape_seconds[s][rep] = now() - ts;
+	}
+	return now() - t0;
 }
 
 typedef struct Variant
@@ -462,6 +606,46 @@ main(int argc, char **argv)
 	dY = filled(big, 977u);
 	C = filled(big, 13u);
 	Wh = filled((size_t) CLS * W, 31u);
+	if (only && strncmp(only, "step", 4) == 0)
+	{
+		/*
+		 * threads > 0: OpenBLAS threading; threads < 0: -threads own threads; threads >= 100:
+		 * OpenBLAS's 2 threads with the batch dimension cut in threads - 100 parts
+		 */
+		double	   *t = malloc(sizeof(double) * reps);
+		int			own = threads < 0 ? -threads : threads >= 100 ? 100 - threads : 0;
+
+		if (own > 0)
+			mlp_blas_set_threads(1);
+		else if (own < 0)
+			mlp_blas_set_threads(2);
+		if (strcmp(only, "step256") == 0)
+			shapes_in_use = step_shapes_256;
+		for (int r = -1; r < reps; r++)
+		{
+			double		d = run_step(own, r);
+
+			if (r >= 0)
+				t[r] = d;
+		}
+		qsort(t, reps, sizeof(double), cmp_double);
+		printf("step %s %d: median %.1f ms, best %.1f ms\n",
+			   own > 0 ? "own threads" : own < 0 ? "openblas, batch parts" : "openblas threads",
+			   own ? abs(own) : mlp_blas_threads(), t[reps / 2] * 1e3,
+			   t[0] * 1e3);
+		for (size_t sh = 0; sh < sizeof(step_shapes) / sizeof(step_shapes[0]); sh++)
+		{
+			const StepShape *ss = &shapes_in_use[sh];
+			int			n = reps < 64 ? reps : 64;
+
+			qsort(shape_seconds[sh], n, sizeof(double), cmp_double);
+			printf("  %c%c %4dx%4dx%4d x%d  %8.2f ms  %6.1f GFLOP/s\n", ss->ta ? 'T' : 'N',
+				   ss->tb ? 'T' : 'N', ss->M, ss->N, ss->K, ss->count,
+				   shape_seconds[sh][n / 2] * 1e3,
+				   2.0 * ss->M * ss->N * ss->K * ss->count / shape_seconds[sh][n / 2] * 1e-9);
+		}
+		return 0;
+	}
 	printf("OpenBLAS %s, %d threads, %d rounds (variants alternate within a round)\n",
 		   mlp_blas_corename(), mlp_blas_threads(), reps);
 
