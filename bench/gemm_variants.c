@@ -3,14 +3,14 @@
  * at batch 1024, timed against each other, to choose what src/core/layers.c should call.
  *
  *   bench/gemm_variants [reps] [threads] [product name substring]
- *   bench/gemm_variants [reps] 2|-2|10N step|step256
+ *   bench/gemm_variants [reps] 2|-2|100+N step|step256
  *
  * Candidates of one product are run round-robin (one call of each per round), so a noisy
  * neighbour hurts them alike; the median and best of reps rounds are printed.  Every variant
  * is checked against the first one of its product (max abs difference).  "step" and
  * "step256" time every SGEMM of one training step (B_6-Wi_1024 or B_6-Wi_256, batch 1024)
  * with OpenBLAS's threads (threads 2), our own threads each running single-threaded OpenBLAS
- * on a slab of C (-2), or OpenBLAS's threads on the batch cut in N parts (10N).
+ * on a slab of C (-2), or OpenBLAS's threads on the batch cut in N parts (100+N).
  *
  * What it showed (2-core EPYC, OpenBLAS 0.3.21 SkylakeX, November 2026): no formulation of
  * the B_6-Wi_1024 products beats the plain call by 3% consistently.  The column-major call
