@@ -14,15 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
-#define VLEN 16
-#elif defined(__AVX__)
-#define VLEN 8
-#else
-#define VLEN 4
-#endif
-
-typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
+#include "simd.h"
 
 #define OPENBLAS_SONAME "libopenblas.so.0"
 
@@ -258,15 +250,6 @@ mlp_sgemm_reference(bool transA, bool transB, int M, int N, int K,
 			/* BLAS semantics: beta == 0 ignores C, even NaN. */
 			*c = (float) (alpha * s + (beta == 0.0f ? 0.0 : (double) beta * *c));
 		}
-}
-
-static inline vf
-vload(const float *p)
-{
-	vf			v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
 }
 
 /*

@@ -16,61 +16,7 @@
 
 #include "blas.h"
 
-#if defined(__AVX512F__)
-#define VLEN 16
-#elif defined(__AVX__)
-#define VLEN 8
-#else
-#define VLEN 4
-#endif
-
-typedef float vf __attribute__((vector_size(VLEN * sizeof(float))));
-typedef int32_t vi __attribute__((vector_size(VLEN * sizeof(float))));
-
-static inline vf
-vload(const float *p)
-{
-	vf			v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline void
-vstore(float *p, vf v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static inline vf
-vsplat(float x)
-{
-	return (vf) {0} + x;
-}
-
-/* mask ? a : b, lane by lane (mask lanes are all ones or all zeros). */
-static inline vf
-vselect(vi mask, vf a, vf b)
-{
-	return (vf) (((vi) a & mask) | ((vi) b & ~mask));
-}
-
-static inline vf
-vclamp(vf x, float lo, float hi)
-{
-	x = vselect(x < vsplat(lo), vsplat(lo), x);
-	return vselect(x > vsplat(hi), vsplat(hi), x);
-}
-
-static inline float
-vsum(vf v)
-{
-	float		s = 0.0f;
-
-	for (int k = 0; k < VLEN; k++)
-		s += v[k];
-	return s;
-}
+#include "simd.h"
 
 /*
  * erf by the rational approximation of Eigen and XLA: x P(x^2) / Q(x^2) on [-4, 4], where
