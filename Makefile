@@ -101,7 +101,7 @@ print-regress:
 bench-sgemm: bench/sgemm_bench
 	./bench/sgemm_bench
 
-bench/sgemm_bench: bench/sgemm_bench.c $(CORE_LIB) src/core/blas.h
+bench/sgemm_bench: bench/sgemm_bench.c bench/bench_time.h $(CORE_LIB) src/core/blas.h
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc/core \
 		-o $@ $< $(CORE_LIB) $(CORE_LIBS)
 
@@ -111,7 +111,7 @@ BENCH_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra -Wshadow 
 BENCH_ARGS ?=
 EXTRA_CLEAN += bench/bin bench/results
 
-bench/bin/train_bench: bench/train_bench.c $(CORE_LIB) $(wildcard src/core/*.h)
+bench/bin/train_bench: bench/train_bench.c bench/bench_time.h $(CORE_LIB) $(wildcard src/core/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(CORE_LIB) $(CORE_LIBS)
 

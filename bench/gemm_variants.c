@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "blas.h"
 
 #define ROW 101
@@ -59,24 +60,6 @@ static float *X,					/* [B, KW] activations (also used as [B, W]) */
 		   *dY,					/* [B, KW] */
 		   *C,					/* output, up to [KW, W] */
 		   *Wh;					/* [CLS, W] head */
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
 
 static void
 transpose(float *dst, const float *src, int rows, int cols)
@@ -479,11 +462,11 @@ static double shape_seconds[16][64];
 static double
 run_step(int own_threads, int rep)
 {
-	double		t0 = now();
+	double		t0 = bench_now();
 
 	for (size_t s = 0; s < sizeof(step_shapes) / sizeof(step_shapes[0]); s++)
 	{
-		double		ts = now();
+		double		ts = bench_now();
 
 		const StepShape *sh = &shapes_in_use[s];
 		int			lda = sh->ta ? sh->M : sh->K,
@@ -519,9 +502,9 @@ run_step(int own_threads, int rep)
 					 Wt, ldb, beta, C, sh->N);
 		}
 		if (rep >= 0 && rep < 64)
-			shape_seconds[s][rep] = now() - ts;
+			shape_seconds[s][rep] = bench_now() - ts;
 	}
-	return now() - t0;
+	return bench_now() - t0;
 }
 
 typedef struct Variant
@@ -628,7 +611,7 @@ main(int argc, char **argv)
 			if (r >= 0)
 				t[r] = d;
 		}
-		qsort(t, reps, sizeof(double), cmp_double);
+		qsort(t, reps, sizeof(double), bench_cmp_double);
 		printf("step %s %d: median %.1f ms, best %.1f ms\n",
 			   own > 0 ? "own threads" : own < 0 ? "openblas, batch parts" : "openblas threads",
 			   own ? abs(own) : mlp_blas_threads(), t[reps / 2] * 1e3,
@@ -638,7 +621,7 @@ main(int argc, char **argv)
 			const StepShape *ss = &shapes_in_use[sh];
 			int			n = reps < 64 ? reps : 64;
 
-			qsort(shape_seconds[sh], n, sizeof(double), cmp_double);
+			qsort(shape_seconds[sh], n, sizeof(double), bench_cmp_double);
 			printf("  %c%c %4dx%4dx%4d x%d  %8.2f ms  %6.1f GFLOP/s\n", ss->ta ? 'T' : 'N',
 				   ss->tb ? 'T' : 'N', ss->M, ss->N, ss->K, ss->count,
 				   shape_seconds[sh][n / 2] * 1e3,
@@ -668,10 +651,10 @@ main(int argc, char **argv)
 
 				if (pr->accumulates)
 					memset(C, 0, sizeof(float) * pr->out);
-				t0 = now();
+				t0 = bench_now();
 				pr->v[v].fn();
 				if (r >= 0)
-					t[v * reps + r] = now() - t0;
+					t[v * reps + r] = bench_now() - t0;
 				else if (v == 0)
 					memcpy(ref, C, sizeof(float) * pr->out);
 				else
@@ -689,7 +672,7 @@ main(int argc, char **argv)
 			double	   *tv = t + v * reps;
 			double		base;
 
-			qsort(tv, reps, sizeof(double), cmp_double);
+			qsort(tv, reps, sizeof(double), bench_cmp_double);
 			base = t[reps / 2];
 			printf("  %-22s median %8.3f ms %7.1f GFLOP/s  best %7.1f  (%+.1f%% vs now)\n",
 				   pr->v[v].name, tv[reps / 2] * 1e3, pr->flops / tv[reps / 2] * 1e-9,

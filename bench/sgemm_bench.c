@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "blas.h"
 
 typedef struct Shape
@@ -42,24 +43,6 @@ static const Shape shapes[] = {
 	{"bwd linear_in dW dY^T X", true, false, 1024, 3072, 1024, 1},
 	{"peak square 4096", false, false, 4096, 4096, 4096, 0},
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a,
-				y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
 
 int
 main(int argc, char **argv)
@@ -106,16 +89,16 @@ main(int argc, char **argv)
 		memset(C, 0, sizeof(float) * nc);
 		for (int r = -1; r < reps; r++)
 		{
-			double		t0 = now();
+			double		t0 = bench_now();
 
 			/* backward weight products accumulate (beta 1), the rest overwrite */
 			mlp_sgemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f,
 					  A, sh->ta ? sh->M : sh->K, B, sh->tb ? sh->K : sh->N,
 					  sh->ta ? 1.0f : 0.0f, C, sh->N);
 			if (r >= 0)
-				t[r] = now() - t0;
+				t[r] = bench_now() - t0;
 		}
-		qsort(t, reps, sizeof(double), cmp_double);
+		qsort(t, reps, sizeof(double), bench_cmp_double);
 		med = t[reps / 2];
 		printf("%-28s %5d %5d %5d %10.3f %9.1f %9.1f\n", sh->what, sh->M, sh->N, sh->K,
 			   med * 1e3, flops / med * 1e-9, flops / t[0] * 1e-9);

@@ -30,6 +30,7 @@
 #include <zlib.h>
 
 #include "arch.h"
+#include "bench_time.h"
 #include "augment.h"
 #include "blas.h"
 #include "model.h"
@@ -73,15 +74,6 @@ die(const char *fmt, const char *arg)
 	exit(1);
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void *
 xmalloc(size_t n)
 {
@@ -92,19 +84,10 @@ xmalloc(size_t n)
 	return p;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 static double
 median(double *v, int n)
 {
-	qsort(v, n, sizeof(double), cmp_double);
+	qsort(v, n, sizeof(double), bench_cmp_double);
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -361,7 +344,7 @@ static double
 sgemm_step_run(SgemmStep *s)
 {
 	int			B = s->B;
-	double		t0 = now_seconds();
+	double		t0 = bench_now();
 
 	for (int i = 0; i < s->L; i++)
 	{
@@ -383,7 +366,7 @@ sgemm_step_run(SgemmStep *s)
 		mlp_sgemm(true, false, l->out, l->in, B, 1.0f, l->y, l->out, x, l->in, 1.0f, l->dw,
 				  l->in);
 	}
-	return s->flops / (now_seconds() - t0) / 1e9;
+	return s->flops / (bench_now() - t0) / 1e9;
 }
 
 static void
@@ -607,7 +590,7 @@ load_fashion(const char *dir, const char *prefix)
 static void
 mode_fashion_epoch(const Options *o)
 {
-	double		t0 = now_seconds(), t_load, t1;
+	double		t0 = bench_now(), t_load, t1;
 	MlpDataset	d = load_fashion(o->data_dir, "train");
 	float		mean[MLP_MAX_CHANNELS], std[MLP_MAX_CHANNELS];
 	MlpTrainConfig cfg;
@@ -615,15 +598,15 @@ mode_fashion_epoch(const Options *o)
 	MlpEpochStats st;
 
 	mlp_channel_stats(d.images, d.n, d.spec, mean, std);
-	t_load = now_seconds() - t0;
+	t_load = bench_now() - t0;
 	blas_start(o->threads);
 	recipe_config(o, d.spec, mean, std, &cfg);
 	t = trainer_or_die(&cfg);
-	t1 = now_seconds();
+	t1 = bench_now();
 	run_epoch_or_die(t, &d, 0, NULL, NULL, &st);
 	printf("RESULT mode=fashion-epoch side=mlpscale arch=%s batch=%d n=%lld load_s=%.3f"
 		   " train_s=%.3f total_s=%.3f images_per_s=%.1f loss=%.4f",
-		   o->arch, o->batch, (long long) d.n, t_load, now_seconds() - t1, now_seconds() - t0,
+		   o->arch, o->batch, (long long) d.n, t_load, bench_now() - t1, bench_now() - t0,
 		   st.images_per_second, st.train_loss);
 	print_common(o);
 	printf("\n");
@@ -647,7 +630,7 @@ mode_accuracy(const Options *o)
 	blas_start(o->threads);
 	recipe_config(o, train.spec, mean, std, &cfg);
 	t = trainer_or_die(&cfg);
-	t0 = now_seconds();
+	t0 = bench_now();
 	for (int e = 0; e < o->epochs; e++)
 	{
 		run_epoch_or_die(t, &train, e, NULL, NULL, &st);
@@ -658,7 +641,7 @@ mode_accuracy(const Options *o)
 	printf("RESULT mode=accuracy side=mlpscale arch=%s batch=%d epochs=%d seed=%llu"
 		   " test_accuracy=%.4f top5=%.4f train_s=%.1f final_loss=%.4f",
 		   o->arch, o->batch, o->epochs, (unsigned long long) o->seed, ev.accuracy, ev.top5,
-		   now_seconds() - t0, st.train_loss);
+		   bench_now() - t0, st.train_loss);
 	print_common(o);
 	printf("\n");
 	mlp_trainer_free(t);
@@ -724,21 +707,21 @@ mode_infer(const Options *o)
 
 	for (int r = -1; r < o->reps; r++)
 	{
-		double		t0 = now_seconds();
+		double		t0 = bench_now();
 
 		for (int64_t s = 0; s < o->n; s += B)
 			infer_batch(&m, &pre, &d, s, (int) (o->n - s < B ? o->n - s : B), x, logits,
 						scratch, classes);
 		if (r >= 0)
-			rates[r] = o->n / (now_seconds() - t0);
+			rates[r] = o->n / (bench_now() - t0);
 	}
 	/* One image per call, what a per-row scoring function pays (model already in memory). */
 	{
-		double		t0 = now_seconds();
+		double		t0 = bench_now();
 
 		for (int64_t s = 0; s < n1; s++)
 			infer_batch(&m, &pre, &d, s, 1, x, logits, scratch, classes);
-		single = n1 / (now_seconds() - t0);
+		single = n1 / (bench_now() - t0);
 	}
 	printf("RESULT mode=infer side=mlpscale arch=%s shape=%dx%dx%d n=%lld batch=%d"
 		   " images_per_s=%.1f single_images_per_s=%.1f", o->arch, d.spec.channels,
