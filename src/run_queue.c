@@ -705,8 +705,8 @@ typedef struct RunRow
 	bool		has_checkpoint;
 } RunRow;
 
-/* Reads the run in an SPI connection the caller opened; false when there is none. */
-static bool
+/* Reads the run in an SPI connection the caller opened; ERROR when there is none. */
+static void
 read_run(int64 run_id, RunRow *row)
 {
 	Oid			argtypes[1] = {INT8OID};
@@ -724,7 +724,9 @@ read_run(int64 run_id, RunRow *row)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read run " INT64_FORMAT ": SPI error %d", run_id, ret);
 	if (SPI_processed == 0)
-		return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run " INT64_FORMAT " does not exist", run_id)));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	row->status = SPI_getvalue(tup, desc, 1);
@@ -732,15 +734,6 @@ read_run(int64 run_id, RunRow *row)
 	row->epochs_done = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 	row->epochs = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	row->has_checkpoint = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-	return true;
-}
-
-static void
-report_missing_run(int64 run_id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("run " INT64_FORMAT " does not exist", run_id)));
 }
 
 /* Only the role that queued a run (or a member of it, or a superuser) may change it. */
@@ -801,8 +794,7 @@ mlp_wait(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (!read_run(run_id, &row))
-			report_missing_run(run_id);
+		read_run(run_id, &row);
 		status = MemoryContextStrdup(fn_context, row.status);
 		SPI_finish();
 		if (status_is_final(status))
@@ -842,8 +834,7 @@ mlp_cancel(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!read_run(run_id, &row))
-		report_missing_run(run_id);
+	read_run(run_id, &row);
 	check_run_owner(run_id, &row, "cancel");
 
 	MlpBecomeExtensionOwner(&saved);
@@ -893,8 +884,7 @@ mlp_resume(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!read_run(run_id, &row))
-		report_missing_run(run_id);
+	read_run(run_id, &row);
 	check_run_owner(run_id, &row, "resume");
 	if (strcmp(row.status, "interrupted") != 0 && strcmp(row.status, "failed") != 0 &&
 		strcmp(row.status, "canceled") != 0)
