@@ -153,3 +153,8 @@ SELECT count(*) AS prepared_rows FROM mlpscale.runs WHERE model_name = 'prepared
 DELETE FROM mlpscale.runs WHERE id = :run;
 RESET search_path;
 DROP SCHEMA training_test CASCADE;
+
+-- runs that do not exist
+SELECT mlp_wait(999999999);
+SELECT mlp_cancel(999999999);
+SELECT mlp_resume(999999999);
