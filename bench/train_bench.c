@@ -56,6 +56,7 @@ typedef struct Options
 	int			epochs;
 	uint64_t	seed;
 	int			threads;
+	MlpMatmulPrecision precision;
 	int64_t		n;
 	int			infer_batch;
 	bool		sgemm;
@@ -166,6 +167,7 @@ recipe_config(const Options *o, MlpImageSpec spec, const float *mean, const floa
 	}
 	cfg->seed = o->seed;
 	cfg->threads = o->threads;
+	cfg->precision = o->precision;
 }
 
 static MlpTrainer *
@@ -388,8 +390,8 @@ sgemm_step_free(SgemmStep *s)
 static void
 print_common(const Options *o)
 {
-	printf(" threads=%d blas_core=%s blas_threads=%d", o->threads, mlp_blas_corename(),
-		   mlp_blas_threads());
+	printf(" threads=%d blas_core=%s blas_threads=%d precision=%s", o->threads,
+		   mlp_blas_corename(), mlp_blas_threads(), mlp_matmul_precision_name(o->precision));
 }
 
 static void
@@ -746,7 +748,8 @@ usage(void)
 			"  --warmup STEPS (2)  --epochs E (10)  --seed S (0)  --threads T (CPUs)\n"
 			"  --n N (10000, infer)  --infer-batch B (1024)  --sgemm  --no-augment\n"
 			"  --sizes N1,N2,... (epoch-scale)  --data-dir DIR (%s)\n"
-			"  --shape CxHxW (3x32x32) of the synthetic images\n", FASHION_DIR);
+			"  --shape CxHxW (3x32x32) of the synthetic images\n"
+			"  --precision fp32|bf16 (fp32) of the training products\n", FASHION_DIR);
 	exit(2);
 }
 
@@ -782,6 +785,7 @@ main(int argc, char **argv)
 		{"sizes", required_argument, NULL, 'z'},
 		{"data-dir", required_argument, NULL, 'd'},
 		{"shape", required_argument, NULL, 'p'},
+		{"precision", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0}
 	};
 	Options		o = {
@@ -819,6 +823,12 @@ main(int argc, char **argv)
 						   &o.shape.width) != 3 || o.shape.channels < 1 ||
 					o.shape.channels > 3 || o.shape.height < 1 || o.shape.width < 1)
 					die("bad --shape (CxHxW, at most 3 channels): %s", optarg);
+				break;
+			case 'P':
+				if (mlp_matmul_precision_parse(optarg, &o.precision) != 0)
+					die("bad --precision (fp32 or bf16): %s", optarg);
+				if (o.precision == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
+					die("--precision %s needs a CPU with AVX512_BF16", optarg);
 				break;
 			default: usage();
 		}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_bf16.h"
 #include "simd.h"
 
 #define OPENBLAS_SONAME "libopenblas.so.0"
@@ -39,6 +40,7 @@ static char blas_error[256];
 static char blas_chosen_coretype[32];
 static char blas_corename[64] = "unloaded";
 static int	blas_pending_threads;	/* asked for before the library was loaded */
+static MlpMatmulPrecision matmul_precision = MLP_MATMUL_FP32;
 
 static cblas_sgemm_fn p_sgemm;
 static cblas_sgemv_fn p_sgemv;
@@ -157,6 +159,7 @@ mlp_blas_set_threads(int n)
 {
 	if (n <= 0)
 		return;
+	mlp_gemm_bf16_set_threads(n);
 	if (blas_ok)
 		p_set_threads(n);
 	else
@@ -167,6 +170,47 @@ int
 mlp_blas_threads(void)
 {
 	return blas_ok ? p_get_threads() : 1;
+}
+
+bool
+mlp_blas_bf16_supported(void)
+{
+	return mlp_gemm_bf16_supported();
+}
+
+int
+mlp_blas_set_matmul_precision(MlpMatmulPrecision p)
+{
+	if (p == MLP_MATMUL_BF16 && !mlp_gemm_bf16_supported())
+		return -1;
+	if (p != MLP_MATMUL_FP32 && p != MLP_MATMUL_BF16)
+		return -1;
+	matmul_precision = p;
+	return 0;
+}
+
+MlpMatmulPrecision
+mlp_blas_matmul_precision(void)
+{
+	return matmul_precision;
+}
+
+const char *
+mlp_matmul_precision_name(MlpMatmulPrecision p)
+{
+	return p == MLP_MATMUL_BF16 ? "bf16" : "fp32";
+}
+
+int
+mlp_matmul_precision_parse(const char *name, MlpMatmulPrecision *p)
+{
+	if (name != NULL && strcmp(name, "fp32") == 0)
+		*p = MLP_MATMUL_FP32;
+	else if (name != NULL && strcmp(name, "bf16") == 0)
+		*p = MLP_MATMUL_BF16;
+	else
+		return -1;
+	return 0;
 }
 
 /* C = beta * C for the rows and columns the product touches (K == 0 or alpha == 0). */
@@ -219,6 +263,9 @@ mlp_sgemm(bool transA, bool transB, int M, int N, int K,
 		scale_c(M, N, beta, C, ldc);
 		return;
 	}
+	if (matmul_precision == MLP_MATMUL_BF16 &&
+		mlp_gemm_bf16(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+		return;
 	if (!blas_ready())
 	{
 		mlp_sgemm_reference(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -32,6 +32,30 @@ void mlp_blas_set_threads(int n);
 int mlp_blas_threads(void);
 
 /*
+ * Precision of mlp_sgemm's products in this process.  FP32 is OpenBLAS SGEMM.  BF16 rounds
+ * both operands to bfloat16 and sums the products in float with our AVX512_BF16 kernel
+ * (gemm_bf16.c): about 1.7-2x the FLOP rate of SGEMM where the CPU has the instructions, at
+ * the cost of an 8-bit mantissa in the operands.  Training sets it from its configuration;
+ * scoring always runs in FP32.  Products the kernel cannot take fall back to SGEMM.
+ */
+typedef enum MlpMatmulPrecision
+{
+	MLP_MATMUL_FP32 = 0,
+	MLP_MATMUL_BF16 = 1
+} MlpMatmulPrecision;
+
+/* True when this CPU can run BF16 products. */
+bool		mlp_blas_bf16_supported(void);
+
+/* Returns 0, or -1 (and changes nothing) when BF16 is asked for and the CPU lacks it. */
+int			mlp_blas_set_matmul_precision(MlpMatmulPrecision p);
+MlpMatmulPrecision mlp_blas_matmul_precision(void);
+
+/* "fp32" / "bf16"; parse returns 0 or -1 for any other name. */
+const char *mlp_matmul_precision_name(MlpMatmulPrecision p);
+int			mlp_matmul_precision_parse(const char *name, MlpMatmulPrecision *p);
+
+/*
  * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
  * op(A) is A (lda >= K) or A^T when transA (A stored [K,M], lda >= M); likewise B.
  * mlp_blas_init() must have succeeded.

@@ -202,6 +202,16 @@ check_config(const MlpTrainConfig *cfg, char *err, size_t errlen)
 		set_err(err, errlen, "epochs and batch size must be at least 1");
 		return -1;
 	}
+	if (cfg->precision != MLP_MATMUL_FP32 && cfg->precision != MLP_MATMUL_BF16)
+	{
+		set_err(err, errlen, "invalid matmul precision");
+		return -1;
+	}
+	if (cfg->precision == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
+	{
+		set_err(err, errlen, "matmul precision bf16 needs a CPU with AVX512_BF16");
+		return -1;
+	}
 	for (int c = 0; c < cfg->input.channels; c++)
 	{
 		if (!(cfg->std[c] > 0) || !isfinite(cfg->mean[c]))
@@ -468,6 +478,8 @@ mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 
 	memset(stats, 0, sizeof(*stats));
 	stats->epoch = epoch + 1;
+	/* the setting is per process; checked supported when the trainer was created */
+	mlp_blas_set_matmul_precision(cfg->precision);
 	if (check_dataset(t, data, true, err, errlen) != 0)
 		return -1;
 	for (int64_t i = 0; i < data->n; i++)
@@ -598,6 +610,7 @@ mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats)
 	memset(stats, 0, sizeof(*stats));
 	if (check_dataset(t, data, true, NULL, 0) != 0)
 		return;
+	mlp_blas_set_matmul_precision(t->cfg.precision);
 	augment_config_for(t, &data->spec, false, &pre);
 	for (int64_t first = 0; first < data->n; first += batch)
 	{

@@ -14,6 +14,7 @@
 
 #include "arch.h"
 #include "augment.h"
+#include "blas.h"
 #include "model.h"
 #include "optimizer.h"
 
@@ -41,6 +42,7 @@ typedef struct MlpTrainConfig
 	float		std[MLP_MAX_CHANNELS];
 	uint64_t	seed;
 	int			threads;		/* BLAS and element-wise threads */
+	MlpMatmulPrecision precision;	/* of the matrix products (fp32 = 0, the default) */
 } MlpTrainConfig;
 
 typedef struct MlpEpochStats

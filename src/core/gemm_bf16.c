@@ -1,0 +1,580 @@
+/*
+ * gemm_bf16.c - matrix products with bfloat16 operands and float accumulation.
+ *
+ * Why: both mlpscale and PyTorch reach ~205 GFLOP/s with OpenBLAS SGEMM on this kind of
+ * machine, near the FP32 peak, so FP32 cannot go further.  CPUs with AVX512_BF16 execute
+ * VDPBF16PS (16 lanes, each the sum of two bf16 products added to a float) at the issue rate
+ * of a float FMA: twice the FLOPs.  This is the mixed precision GPUs train these models with:
+ * operands rounded to bf16 (round to nearest even), products summed in float, weights,
+ * gradients and optimizer state kept in float.
+ *
+ * Layout (Goto/BLIS): C is cut into blocks of NC columns and K into slices of KC; a slice of
+ * op(B) is packed into NR-column panels and a block of op(A) into MR-row panels, both
+ * converted to bf16 pairs along K as they are packed, and a 14 x 32 register-blocked kernel
+ * (28 accumulators) runs over them.  Each output element is summed in the same order whatever
+ * the thread count, so results do not depend on it.
+ *
+ * Threads: our own persistent pool, because OpenBLAS's threads are not ours to schedule; the
+ * product is split into one independent part per thread (rows of C, or columns when there are
+ * more of them), each thread packing what it reads.  Pool threads never touch anything but
+ * the arrays of the product, so they are safe in a PostgreSQL backend.
+ *
+ * Plain C, no PostgreSQL headers.  Compiled for AVX512_BF16 by function attributes so the file
+ * builds whatever -march says; callers check mlp_gemm_bf16_supported() first.
+ */
+#include "gemm_bf16.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#define MR 14					/* rows of the register block: 14 x 2 accumulators */
+#define NR 32					/* columns: two vectors of 16 floats */
+#define KC 256					/* K per slice, even: 128 bf16 pairs */
+#define MC (MR * 24)			/* rows per packed block of A (~168 KB of L2) */
+#define NC 2048					/* columns per packed slice of B (~1 MB, L2 + L3) */
+#define MAX_THREADS 64
+
+/* ---- round to bfloat16, the scalar reference of VCVTNEPS2BF16 ---------------------------- */
+
+uint16_t
+mlp_float_to_bf16(float f)
+{
+	uint32_t	u;
+
+	memcpy(&u, &f, sizeof(u));
+	if ((u & 0x7fffffffu) > 0x7f800000u)	/* NaN: keep it quiet */
+		return (uint16_t) ((u >> 16) | 0x40);
+	u += 0x7fffu + ((u >> 16) & 1);	/* round to nearest, ties to even */
+	return (uint16_t) (u >> 16);
+}
+
+float
+mlp_bf16_to_float(uint16_t h)
+{
+	uint32_t	u = (uint32_t) h << 16;
+	float		f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+bool
+mlp_gemm_bf16_supported(void)
+{
+#ifdef HAVE_X86
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+#else
+	return false;
+#endif
+}
+
+void
+mlp_gemm_bf16_reference(bool transA, bool transB, int M, int N, int K,
+						float alpha, const float *A, int lda, const float *B, int ldb,
+						float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		s = 0.0;
+
+			for (int k = 0; k < K; k++)
+			{
+				float		a = transA ? A[(size_t) k * lda + i] : A[(size_t) i * lda + k];
+				float		b = transB ? B[(size_t) j * ldb + k] : B[(size_t) k * ldb + j];
+
+				s += (double) mlp_bf16_to_float(mlp_float_to_bf16(a)) *
+					(double) mlp_bf16_to_float(mlp_float_to_bf16(b));
+			}
+			C[(size_t) i * ldc + j] = (float) (alpha * s +
+											   (beta == 0.0f ? 0.0 : (double) beta * C[(size_t) i * ldc + j]));
+		}
+}
+
+#ifdef HAVE_X86
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+/* ---- one product: operands as given to mlp_gemm_bf16 ----------------------------------- */
+
+typedef struct Gemm
+{
+	bool		transA,
+				transB;
+	int			M,
+				N,
+				K;
+	float		alpha,
+				beta;
+	const float *A;
+	int			lda;
+	const float *B;
+	int			ldb;
+	float	   *C;
+	int			ldc;
+} Gemm;
+
+/* Two floats -> one 32-bit word of bf16 (lo in the low half), for 16 lanes. */
+TARGET static inline __m512i
+pair_words(__m512 lo, __m512 hi)
+{
+	__m512i		l = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(lo));
+	__m512i		h = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(hi));
+
+	return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+/*
+ * 32 consecutive floats of one row (n of them valid) -> 16 words of bf16 pairs, in order.
+ * vcvtne2ps2bf16 puts its second operand in the low half.
+ */
+TARGET static inline __m512i
+row_words(const float *src, int n)
+{
+	__mmask16	m0 = n >= 16 ? 0xffff : (__mmask16) ((1u << (n > 0 ? n : 0)) - 1);
+	__mmask16	m1 = n >= 32 ? 0xffff : (__mmask16) ((1u << (n > 16 ? n - 16 : 0)) - 1);
+	__m512		a = _mm512_maskz_loadu_ps(m0, src);
+	__m512		b = _mm512_maskz_loadu_ps(m1, src + 16);
+
+	return (__m512i) _mm512_cvtne2ps_pbh(b, a);
+}
+
+/*
+ * Packs op(A)[i0 : i0+mc, k0 : k0+kc] into MR-row panels: for each pair p of K, the MR words
+ * (A(i, 2p), A(i, 2p+1)) of the panel's rows.  Rows past mc and the odd K tail are zero.
+ */
+TARGET static void
+pack_a(const Gemm *g, int i0, int mc, int k0, int kc, uint32_t *dst)
+{
+	int			kp = (kc + 1) / 2;
+
+	for (int ir = 0; ir < mc; ir += MR)
+	{
+		int			mr = mc - ir < MR ? mc - ir : MR;
+		uint32_t   *d = dst + (size_t) ir * kp;
+
+		if (!g->transA)
+		{
+			/* rows are contiguous along K: convert 32 at a time, scatter with stride MR */
+			__m512i		idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+																	 10, 11, 12, 13, 14, 15),
+												 _mm512_set1_epi32(MR));
+
+			for (int i = 0; i < MR; i++)
+			{
+				const float *src = g->A + (size_t) (i0 + ir + i) * g->lda + k0;
+
+				for (int p = 0; p < kp; p += 16)
+				{
+					int			n = kc - 2 * p;
+					__m512i		w = i < mr ? row_words(src + 2 * p, n) : _mm512_setzero_si512();
+					int			np = kp - p < 16 ? kp - p : 16;
+
+					_mm512_mask_i32scatter_epi32(d + (size_t) p * MR + i,
+												 (__mmask16) ((1u << np) - 1), idx, w, 4);
+				}
+			}
+		}
+		else
+		{
+			/* A stored [K, M]: rows 2p and 2p+1 hold the panel's MR values side by side */
+			__mmask16	m = (__mmask16) ((1u << mr) - 1);
+
+			for (int p = 0; p < kp; p++)
+			{
+				const float *r0 = g->A + (size_t) (k0 + 2 * p) * g->lda + i0 + ir;
+				__m512		lo = _mm512_maskz_loadu_ps(m, r0);
+				__m512		hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(m, r0 + g->lda)
+					: _mm512_setzero_ps();
+
+				_mm512_mask_storeu_epi32(d + (size_t) p * MR, 0x3fff, pair_words(lo, hi));
+			}
+		}
+	}
+}
+
+/*
+ * Packs op(B)[k0 : k0+kc, j0 : j0+nc] into NR-column panels: for each pair p of K, the NR
+ * words (B(2p, j), B(2p+1, j)).  Columns past nc and the odd K tail are zero.
+ */
+TARGET static void
+pack_b(const Gemm *g, int k0, int kc, int j0, int nc, uint32_t *dst)
+{
+	int			kp = (kc + 1) / 2;
+
+	for (int jr = 0; jr < nc; jr += NR)
+	{
+		int			nr = nc - jr < NR ? nc - jr : NR;
+		uint32_t   *d = dst + (size_t) jr * kp;
+
+		if (!g->transB)
+		{
+			/* B stored [K, N]: rows 2p and 2p+1 hold the panel's columns side by side */
+			__mmask16	m0 = nr >= 16 ? 0xffff : (__mmask16) ((1u << nr) - 1);
+			__mmask16	m1 = nr >= 32 ? 0xffff : (__mmask16) ((1u << (nr > 16 ? nr - 16 : 0)) - 1);
+
+			for (int p = 0; p < kp; p++)
+			{
+				const float *r0 = g->B + (size_t) (k0 + 2 * p) * g->ldb + j0 + jr;
+				bool		odd = 2 * p + 1 < kc;
+				__m512		lo0 = _mm512_maskz_loadu_ps(m0, r0);
+				__m512		lo1 = _mm512_maskz_loadu_ps(m1, r0 + 16);
+				__m512		hi0 = odd ? _mm512_maskz_loadu_ps(m0, r0 + g->ldb) : _mm512_setzero_ps();
+				__m512		hi1 = odd ? _mm512_maskz_loadu_ps(m1, r0 + g->ldb + 16) : _mm512_setzero_ps();
+
+				_mm512_storeu_si512(d + (size_t) p * NR, pair_words(lo0, hi0));
+				_mm512_storeu_si512(d + (size_t) p * NR + 16, pair_words(lo1, hi1));
+			}
+		}
+		else
+		{
+			/* B stored [N, K]: each column is contiguous along K; scatter with stride NR */
+			__m512i		idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+																	 10, 11, 12, 13, 14, 15),
+												 _mm512_set1_epi32(NR));
+
+			for (int j = 0; j < NR; j++)
+			{
+				const float *src = g->B + (size_t) (j0 + jr + j) * g->ldb + k0;
+
+				for (int p = 0; p < kp; p += 16)
+				{
+					int			np = kp - p < 16 ? kp - p : 16;
+					__m512i		w = j < nr ? row_words(src + 2 * p, kc - 2 * p)
+						: _mm512_setzero_si512();
+
+					_mm512_mask_i32scatter_epi32(d + (size_t) p * NR + j,
+												 (__mmask16) ((1u << np) - 1), idx, w, 4);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * The register block: acc[MR][NR] = sum over kp pairs of a-panel x b-panel, then
+ * C = alpha * acc + beta * C for the mr x nr corner that exists (beta == 0 ignores C).
+ */
+TARGET static void
+kernel(int kp, const uint32_t *restrict a, const uint32_t *restrict b, float *C, int ldc,
+	   int mr, int nr, float alpha, float beta)
+{
+	__m512		c[MR][2];
+
+	for (int i = 0; i < MR; i++)
+		c[i][0] = c[i][1] = _mm512_setzero_ps();
+
+	for (int p = 0; p < kp; p++)
+	{
+		__m512bh	b0 = (__m512bh) _mm512_loadu_si512(b);
+		__m512bh	b1 = (__m512bh) _mm512_loadu_si512(b + 16);
+
+		_mm_prefetch((const char *) (b + 4 * NR), _MM_HINT_T0);
+#pragma GCC unroll 14
+		for (int i = 0; i < MR; i++)
+		{
+			__m512bh	av = (__m512bh) _mm512_set1_epi32((int) a[i]);
+
+			c[i][0] = _mm512_dpbf16_ps(c[i][0], av, b0);
+			c[i][1] = _mm512_dpbf16_ps(c[i][1], av, b1);
+		}
+		a += MR;
+		b += NR;
+	}
+
+	{
+		__m512		va = _mm512_set1_ps(alpha);
+		__m512		vb = _mm512_set1_ps(beta);
+		__mmask16	m0 = nr >= 16 ? 0xffff : (__mmask16) ((1u << nr) - 1);
+		__mmask16	m1 = nr >= 32 ? 0xffff : (__mmask16) ((1u << (nr > 16 ? nr - 16 : 0)) - 1);
+
+		for (int i = 0; i < mr; i++)
+		{
+			float	   *ci = C + (size_t) i * ldc;
+			__m512		r0 = _mm512_mul_ps(va, c[i][0]);
+			__m512		r1 = _mm512_mul_ps(va, c[i][1]);
+
+			if (beta != 0.0f)
+			{
+				r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
+				r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
+			}
+			_mm512_mask_storeu_ps(ci, m0, r0);
+			_mm512_mask_storeu_ps(ci + 16, m1, r1);
+		}
+	}
+}
+
+/* Per-thread packing buffers, kept between products (they are a few MB at most). */
+typedef struct PackBuffers
+{
+	uint32_t   *a;				/* MC x KC/2 words */
+	uint32_t   *b;				/* NC x KC/2 words */
+} PackBuffers;
+
+static int
+pack_buffers_get(PackBuffers *pb)
+{
+	if (pb->a == NULL)
+	{
+		pb->a = aligned_alloc(64, sizeof(uint32_t) * (size_t) MC * (KC / 2));
+		pb->b = aligned_alloc(64, sizeof(uint32_t) * (size_t) NC * (KC / 2));
+		if (pb->a == NULL || pb->b == NULL)
+		{
+			free(pb->a);
+			free(pb->b);
+			pb->a = pb->b = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* C[i0 : i0+m, j0 : j0+n] of the product, sequentially. */
+TARGET static void
+gemm_part(const Gemm *g, int i0, int m, int j0, int n, PackBuffers *pb)
+{
+	for (int jc = j0; jc < j0 + n; jc += NC)
+	{
+		int			nc = j0 + n - jc < NC ? j0 + n - jc : NC;
+
+		for (int pc = 0; pc < g->K; pc += KC)
+		{
+			int			kc = g->K - pc < KC ? g->K - pc : KC;
+			int			kp = (kc + 1) / 2;
+			float		beta = pc == 0 ? g->beta : 1.0f;
+			float		alpha = g->alpha;
+
+			pack_b(g, pc, kc, jc, nc, pb->b);
+			for (int ic = i0; ic < i0 + m; ic += MC)
+			{
+				int			mc = i0 + m - ic < MC ? i0 + m - ic : MC;
+
+				pack_a(g, ic, mc, pc, kc, pb->a);
+				for (int jr = 0; jr < nc; jr += NR)
+					for (int ir = 0; ir < mc; ir += MR)
+						kernel(kp, pb->a + (size_t) ir * kp, pb->b + (size_t) jr * kp,
+							   g->C + (size_t) (ic + ir) * g->ldc + jc + jr, g->ldc,
+							   mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR,
+							   alpha, beta);
+			}
+		}
+	}
+}
+
+/* ---- the thread pool ------------------------------------------------------------------ */
+
+typedef struct Pool
+{
+	int			nthreads;		/* workers + the caller */
+	pthread_t	tid[MAX_THREADS];
+	PackBuffers buf[MAX_THREADS];
+	atomic_uint gen;			/* bumped once per product */
+	atomic_int	pending;		/* workers still busy with the current product */
+	atomic_int	sleepers;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const Gemm *job;
+	int			split_rows;		/* split C by rows (else by columns) */
+	int			unit;			/* MR or NR: parts are whole register blocks */
+	unsigned	start_gen[MAX_THREADS];	/* gen when worker t was created */
+} Pool;
+
+static Pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static int	pool_wanted = 1;
+static pthread_mutex_t pool_start_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The part of thread t: a contiguous range of whole blocks. */
+static void
+run_part(int t)
+{
+	const Gemm *g = pool.job;
+	int			extent = pool.split_rows ? g->M : g->N;
+	int			blocks = (extent + pool.unit - 1) / pool.unit;
+	int			b0 = (int) ((int64_t) blocks * t / pool.nthreads);
+	int			b1 = (int) ((int64_t) blocks * (t + 1) / pool.nthreads);
+	int			lo = b0 * pool.unit;
+	int			hi = b1 * pool.unit < extent ? b1 * pool.unit : extent;
+
+	if (hi <= lo)
+		return;
+	if (pool.split_rows)
+		gemm_part(g, lo, hi - lo, 0, g->N, &pool.buf[t]);
+	else
+		gemm_part(g, 0, g->M, lo, hi - lo, &pool.buf[t]);
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Workers spin for a while after a product (the next one usually follows within
+ * microseconds during training), then sleep on the condition variable.
+ */
+#define SPIN_SECONDS 0.0002
+
+static void *
+pool_worker(void *arg)
+{
+	int			t = (int) (intptr_t) arg;
+	unsigned	seen = pool.start_gen[t];	/* not gen now: a product may have begun */
+
+	for (;;)
+	{
+		double		start = 0.0;
+		int			spins = 0;
+
+		while (atomic_load_explicit(&pool.gen, memory_order_acquire) == seen)
+		{
+			if ((++spins & 63) == 0)
+			{
+				double		now = seconds_now();
+
+				if (start == 0.0)
+					start = now;
+				else if (now - start > SPIN_SECONDS)
+				{
+					pthread_mutex_lock(&pool.mu);
+					atomic_fetch_add(&pool.sleepers, 1);
+					while (atomic_load(&pool.gen) == seen)
+						pthread_cond_wait(&pool.cv, &pool.mu);
+					atomic_fetch_sub(&pool.sleepers, 1);
+					pthread_mutex_unlock(&pool.mu);
+					break;
+				}
+			}
+			_mm_pause();
+		}
+		seen = atomic_load_explicit(&pool.gen, memory_order_acquire);
+		run_part(t);
+		atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+	}
+	return NULL;
+}
+
+/* Starts the pool up to pool_wanted threads; on failure it runs with what it has. */
+static void
+pool_start(void)
+{
+	pthread_mutex_lock(&pool_start_mu);
+	if (pool.nthreads == 0)
+		pool.nthreads = 1;
+	while (pool.nthreads < pool_wanted)
+	{
+		pthread_attr_t attr;
+		int			rc;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pool.start_gen[pool.nthreads] = atomic_load(&pool.gen);
+		rc = pthread_create(&pool.tid[pool.nthreads], &attr, pool_worker,
+							(void *) (intptr_t) pool.nthreads);
+		pthread_attr_destroy(&attr);
+		if (rc != 0)
+			break;
+		pool.nthreads++;
+	}
+	pthread_mutex_unlock(&pool_start_mu);
+}
+
+#endif							/* HAVE_X86 */
+
+void
+mlp_gemm_bf16_set_threads(int n)
+{
+	if (n < 1)
+		n = 1;
+	if (n > MAX_THREADS)
+		n = MAX_THREADS;
+	pool_wanted = n;
+}
+
+int
+mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
+			  float alpha, const float *A, int lda, const float *B, int ldb,
+			  float beta, float *C, int ldc)
+{
+#ifdef HAVE_X86
+	Gemm		g = {transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
+	int			threads;
+
+	static int	supported = -1;
+
+	if (supported < 0)
+		supported = mlp_gemm_bf16_supported();
+	if (!supported || M <= 0 || N <= 0 || K <= 0)
+		return -1;
+	if (pool.nthreads < pool_wanted)
+		pool_start();
+
+	/*
+	 * A thread per part only where every part keeps several register blocks; small products
+	 * run on the caller alone (waking a worker costs more than it saves).
+	 */
+	threads = pool.nthreads < pool_wanted ? pool.nthreads : pool_wanted;
+	if ((double) M * N * K < 4.0e6)
+		threads = 1;
+	pool.split_rows = M >= N;
+	pool.unit = pool.split_rows ? MR : NR;
+	{
+		int			blocks = ((pool.split_rows ? M : N) + pool.unit - 1) / pool.unit;
+
+		if (threads > blocks)
+			threads = blocks;
+	}
+	/* every buffer before any part starts, so that a failure leaves C untouched */
+	for (int t = 0; t < threads; t++)
+		if (pack_buffers_get(&pool.buf[t]) != 0)
+			return -1;
+	pool.job = &g;
+
+	if (threads <= 1)
+	{
+		int			saved = pool.nthreads;
+
+		pool.nthreads = 1;
+		run_part(0);
+		pool.nthreads = saved;
+	}
+	else
+	{
+		int			saved = pool.nthreads;
+
+		/* only the first `threads` take a part: the others find an empty range */
+		pool.nthreads = threads;
+		atomic_store(&pool.pending, saved - 1);
+		atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
+		if (atomic_load(&pool.sleepers) > 0)
+		{
+			pthread_mutex_lock(&pool.mu);
+			pthread_cond_broadcast(&pool.cv);
+			pthread_mutex_unlock(&pool.mu);
+		}
+		run_part(0);
+		while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0)
+			_mm_pause();
+		pool.nthreads = saved;
+	}
+	return 0;
+#else
+	return -1;
+#endif
+}

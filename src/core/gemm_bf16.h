@@ -1,0 +1,40 @@
+/*
+ * gemm_bf16.h - matrix products with bfloat16 operands and float accumulation, on CPUs with
+ * AVX512_BF16.  Reached through mlp_sgemm when the matmul precision is bf16 (blas.h); the
+ * functions here are for the BLAS wrapper, its tests and benchmarks.
+ *
+ * Plain C, no PostgreSQL headers.
+ */
+#ifndef MLP_GEMM_BF16_H
+#define MLP_GEMM_BF16_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* True when the CPU (and the OS) support the AVX-512 BF16 instructions. */
+bool		mlp_gemm_bf16_supported(void);
+
+/* Threads of later products (the caller's included); the pool grows on the next product. */
+void		mlp_gemm_bf16_set_threads(int n);
+
+/*
+ * Row-major C[M,N] = alpha * op(A) op(B) + beta * C, the contract of mlp_sgemm, with every
+ * element of op(A) and op(B) rounded to bf16 (nearest even) and products summed in float.
+ * beta = 0 ignores C.  Returns 0, or -1 without touching C when the CPU lacks AVX512_BF16,
+ * a dimension is not positive, or the packing buffers cannot be allocated.  Not reentrant:
+ * one caller thread per process (the pool and its buffers are shared).
+ */
+int			mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
+						  float alpha, const float *A, int lda, const float *B, int ldb,
+						  float beta, float *C, int ldc);
+
+/* The same product by a naive loop: operands rounded to bf16, sums in double. */
+void		mlp_gemm_bf16_reference(bool transA, bool transB, int M, int N, int K,
+									float alpha, const float *A, int lda, const float *B,
+									int ldb, float beta, float *C, int ldc);
+
+/* Round to nearest even (NaN stays NaN), and back: the scalar meaning of the conversion. */
+uint16_t	mlp_float_to_bf16(float f);
+float		mlp_bf16_to_float(uint16_t h);
+
+#endif
