@@ -159,7 +159,7 @@ mlp_blas_set_threads(int n)
 {
 	if (n <= 0)
 		return;
-	mlp_gemm_bf16_set_threads(n);
+	mlp_gemm_bf16_set_threads(n);	/* the pool of the bf16 products and GELU */
 	if (blas_ok)
 		p_set_threads(n);
 	else

@@ -14,23 +14,20 @@
  * (28 accumulators) runs over them.  Each output element is summed in the same order whatever
  * the thread count, so results do not depend on it.
  *
- * Threads: our own persistent pool, because OpenBLAS's threads are not ours to schedule; the
- * product is split into one independent part per thread (rows of C, or columns when there are
- * more of them), each thread packing what it reads.  Pool threads never touch anything but
- * the arrays of the product, so they are safe in a PostgreSQL backend.
+ * Threads: our own pool (thread_pool.h), because OpenBLAS's threads are not ours to schedule;
+ * the product is split into one independent part per thread (rows of C, or columns when there
+ * are more of them), each thread packing what it reads.
  *
  * Plain C, no PostgreSQL headers.  Compiled for AVX512_BF16 by function attributes so the file
  * builds whatever -march says; callers check mlp_gemm_bf16_supported() first.
  */
 #include "gemm_bf16.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include "thread_pool.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -374,125 +371,34 @@ gemm_part(const Gemm *g, int i0, int m, int j0, int n, PackBuffers *pb)
 	}
 }
 
-/* ---- the thread pool ------------------------------------------------------------------ */
-
-typedef struct Pool
+/* One product cut into one part per thread: whole register blocks of rows, or of columns. */
+typedef struct GemmTask
 {
-	int			nthreads;		/* workers + the caller */
-	pthread_t	tid[MAX_THREADS];
-	PackBuffers buf[MAX_THREADS];
-	atomic_uint gen;			/* bumped once per product */
-	atomic_int	pending;		/* workers still busy with the current product */
-	atomic_int	sleepers;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	const Gemm *job;
-	int			split_rows;		/* split C by rows (else by columns) */
-	int			unit;			/* MR or NR: parts are whole register blocks */
-	unsigned	start_gen[MAX_THREADS];	/* gen when worker t was created */
-} Pool;
+	const Gemm *g;
+	bool		split_rows;
+	int			unit;
+} GemmTask;
 
-static Pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-static int	pool_wanted = 1;
-static pthread_mutex_t pool_start_mu = PTHREAD_MUTEX_INITIALIZER;
+static PackBuffers part_buffers[MAX_THREADS];
 
-/* The part of thread t: a contiguous range of whole blocks. */
-static void
-run_part(int t)
+TARGET static void
+gemm_task(void *arg, int part, int parts)
 {
-	const Gemm *g = pool.job;
-	int			extent = pool.split_rows ? g->M : g->N;
-	int			blocks = (extent + pool.unit - 1) / pool.unit;
-	int			b0 = (int) ((int64_t) blocks * t / pool.nthreads);
-	int			b1 = (int) ((int64_t) blocks * (t + 1) / pool.nthreads);
-	int			lo = b0 * pool.unit;
-	int			hi = b1 * pool.unit < extent ? b1 * pool.unit : extent;
+	const GemmTask *task = arg;
+	const Gemm *g = task->g;
+	int			extent = task->split_rows ? g->M : g->N;
+	int			blocks = (extent + task->unit - 1) / task->unit;
+	int			b0 = (int) ((int64_t) blocks * part / parts);
+	int			b1 = (int) ((int64_t) blocks * (part + 1) / parts);
+	int			lo = b0 * task->unit;
+	int			hi = b1 * task->unit < extent ? b1 * task->unit : extent;
 
 	if (hi <= lo)
 		return;
-	if (pool.split_rows)
-		gemm_part(g, lo, hi - lo, 0, g->N, &pool.buf[t]);
+	if (task->split_rows)
+		gemm_part(g, lo, hi - lo, 0, g->N, &part_buffers[part]);
 	else
-		gemm_part(g, 0, g->M, lo, hi - lo, &pool.buf[t]);
-}
-
-static double
-seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/*
- * Workers spin for a while after a product (the next one usually follows within
- * microseconds during training), then sleep on the condition variable.
- */
-#define SPIN_SECONDS 0.0002
-
-static void *
-pool_worker(void *arg)
-{
-	int			t = (int) (intptr_t) arg;
-	unsigned	seen = pool.start_gen[t];	/* not gen now: a product may have begun */
-
-	for (;;)
-	{
-		double		start = 0.0;
-		int			spins = 0;
-
-		while (atomic_load_explicit(&pool.gen, memory_order_acquire) == seen)
-		{
-			if ((++spins & 63) == 0)
-			{
-				double		now = seconds_now();
-
-				if (start == 0.0)
-					start = now;
-				else if (now - start > SPIN_SECONDS)
-				{
-					pthread_mutex_lock(&pool.mu);
-					atomic_fetch_add(&pool.sleepers, 1);
-					while (atomic_load(&pool.gen) == seen)
-						pthread_cond_wait(&pool.cv, &pool.mu);
-					atomic_fetch_sub(&pool.sleepers, 1);
-					pthread_mutex_unlock(&pool.mu);
-					break;
-				}
-			}
-			_mm_pause();
-		}
-		seen = atomic_load_explicit(&pool.gen, memory_order_acquire);
-		run_part(t);
-		atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
-	}
-	return NULL;
-}
-
-/* Starts the pool up to pool_wanted threads; on failure it runs with what it has. */
-static void
-pool_start(void)
-{
-	pthread_mutex_lock(&pool_start_mu);
-	if (pool.nthreads == 0)
-		pool.nthreads = 1;
-	while (pool.nthreads < pool_wanted)
-	{
-		pthread_attr_t attr;
-		int			rc;
-
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		pool.start_gen[pool.nthreads] = atomic_load(&pool.gen);
-		rc = pthread_create(&pool.tid[pool.nthreads], &attr, pool_worker,
-							(void *) (intptr_t) pool.nthreads);
-		pthread_attr_destroy(&attr);
-		if (rc != 0)
-			break;
-		pool.nthreads++;
-	}
-	pthread_mutex_unlock(&pool_start_mu);
+		gemm_part(g, 0, g->M, lo, hi - lo, &part_buffers[part]);
 }
 
 #endif							/* HAVE_X86 */
@@ -500,11 +406,7 @@ pool_start(void)
 void
 mlp_gemm_bf16_set_threads(int n)
 {
-	if (n < 1)
-		n = 1;
-	if (n > MAX_THREADS)
-		n = MAX_THREADS;
-	pool_wanted = n;
+	mlp_pool_set_threads(n);
 }
 
 int
@@ -513,66 +415,32 @@ mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
 			  float beta, float *C, int ldc)
 {
 #ifdef HAVE_X86
-	Gemm		g = {transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
-	int			threads;
-
 	static int	supported = -1;
+	Gemm		g = {transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
+	GemmTask	task = {&g, M >= N, M >= N ? MR : NR};
+	int			parts = mlp_pool_threads();
+	int			blocks = ((task.split_rows ? M : N) + task.unit - 1) / task.unit;
 
 	if (supported < 0)
 		supported = mlp_gemm_bf16_supported();
 	if (!supported || M <= 0 || N <= 0 || K <= 0)
 		return -1;
-	if (pool.nthreads < pool_wanted)
-		pool_start();
 
 	/*
 	 * A thread per part only where every part keeps several register blocks; small products
 	 * run on the caller alone (waking a worker costs more than it saves).
 	 */
-	threads = pool.nthreads < pool_wanted ? pool.nthreads : pool_wanted;
 	if ((double) M * N * K < 4.0e6)
-		threads = 1;
-	pool.split_rows = M >= N;
-	pool.unit = pool.split_rows ? MR : NR;
-	{
-		int			blocks = ((pool.split_rows ? M : N) + pool.unit - 1) / pool.unit;
-
-		if (threads > blocks)
-			threads = blocks;
-	}
+		parts = 1;
+	if (parts > blocks)
+		parts = blocks;
+	if (parts > MAX_THREADS)
+		parts = MAX_THREADS;
 	/* every buffer before any part starts, so that a failure leaves C untouched */
-	for (int t = 0; t < threads; t++)
-		if (pack_buffers_get(&pool.buf[t]) != 0)
+	for (int t = 0; t < parts; t++)
+		if (pack_buffers_get(&part_buffers[t]) != 0)
 			return -1;
-	pool.job = &g;
-
-	if (threads <= 1)
-	{
-		int			saved = pool.nthreads;
-
-		pool.nthreads = 1;
-		run_part(0);
-		pool.nthreads = saved;
-	}
-	else
-	{
-		int			saved = pool.nthreads;
-
-		/* only the first `threads` take a part: the others find an empty range */
-		pool.nthreads = threads;
-		atomic_store(&pool.pending, saved - 1);
-		atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
-		if (atomic_load(&pool.sleepers) > 0)
-		{
-			pthread_mutex_lock(&pool.mu);
-			pthread_cond_broadcast(&pool.cv);
-			pthread_mutex_unlock(&pool.mu);
-		}
-		run_part(0);
-		while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0)
-			_mm_pause();
-		pool.nthreads = saved;
-	}
+	mlp_pool_run(gemm_task, &task, parts);
 	return 0;
 #else
 	return -1;

@@ -11,12 +11,14 @@
 #include "layers.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "blas.h"
 
 #include "simd.h"
+#include "thread_pool.h"
 
 /*
  * erf by the rational approximation of Eigen and XLA: x P(x^2) / Q(x^2) on [-4, 4], where
@@ -288,8 +290,9 @@ mlp_layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *do
 
 /* ---- GELU ------------------------------------------------------------------------------ */
 
-void
-mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
+/* Columns [j0, j1) of mlp_bias_gelu_forward (j0 a multiple of VLEN). */
+static void
+bias_gelu_forward_cols(float *pre, float *out, const float *bias, int B, int N, int j0, int j1)
 {
 	for (int i = 0; i < B; i++)
 	{
@@ -297,7 +300,7 @@ mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
 		float	   *a = out + (size_t) i * N;
 		int			j;
 
-		for (j = 0; j + VLEN <= N; j += VLEN)
+		for (j = j0; j + VLEN <= j1; j += VLEN)
 		{
 			vf			v = vload(h + j);
 
@@ -308,11 +311,11 @@ mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
 			}
 			vstore(a + j, v_gelu(v));
 		}
-		if (j < N)
+		if (j < j1)
 		{
 			float		t[VLEN] = {0};
 			vf			v;
-			int			n = N - j;
+			int			n = j1 - j;
 
 			memcpy(t, h + j, sizeof(float) * n);
 			v = vload(t);
@@ -329,8 +332,10 @@ mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
 	}
 }
 
-void
-mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre, int B, int N)
+/* Columns [j0, j1) of mlp_gelu_backward: the bias sums stay per column, in row order. */
+static void
+gelu_backward_cols(float *dinp, float *dbias, const float *dout, const float *pre, int B, int N,
+				   int j0, int j1)
 {
 	for (int i = 0; i < B; i++)
 	{
@@ -339,7 +344,7 @@ mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre
 		float	   *dx = dinp + (size_t) i * N;
 		int			j;
 
-		for (j = 0; j + VLEN <= N; j += VLEN)
+		for (j = j0; j + VLEN <= j1; j += VLEN)
 		{
 			vf			d = vload(dy + j) * v_gelu_grad(vload(h + j));
 
@@ -347,11 +352,11 @@ mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre
 			if (dbias)
 				vstore(dbias + j, vload(dbias + j) + d);
 		}
-		if (j < N)
+		if (j < j1)
 		{
 			float		th[VLEN] = {0},
 						td[VLEN] = {0};
-			int			n = N - j;
+			int			n = j1 - j;
 
 			memcpy(th, h + j, sizeof(float) * n);
 			memcpy(td, dy + j, sizeof(float) * n);
@@ -363,6 +368,72 @@ mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre
 		}
 	}
 }
+
+/*
+ * GELU is the costliest element-wise work of a step (erf per element).  With bf16 products
+ * the pool's threads are otherwise idle between products (OpenBLAS's are not used), so the
+ * columns are split across them; each column is computed exactly as on one thread.  With
+ * fp32 products OpenBLAS's threads still spin on the cores after each SGEMM and would fight
+ * ours, so the work stays on the caller.
+ */
+#define GELU_MIN_PARALLEL (1 << 16)
+
+typedef struct GeluTask
+{
+	float	   *out;			/* forward: activations; backward: dinp */
+	float	   *pre;
+	float	   *dbias;
+	const float *bias;
+	const float *dout;
+	int			B,
+				N;
+	bool		backward;
+} GeluTask;
+
+static void
+gelu_task(void *arg, int part, int parts)
+{
+	const GeluTask *t = arg;
+	int			vecs = (t->N + VLEN - 1) / VLEN;
+	int			j0 = (int) ((int64_t) vecs * part / parts) * VLEN;
+	int			j1 = (int) ((int64_t) vecs * (part + 1) / parts) * VLEN;
+
+	if (j1 > t->N)
+		j1 = t->N;
+	if (j0 >= j1)
+		return;
+	if (t->backward)
+		gelu_backward_cols(t->out, t->dbias, t->dout, t->pre, t->B, t->N, j0, j1);
+	else
+		bias_gelu_forward_cols(t->pre, t->out, t->bias, t->B, t->N, j0, j1);
+}
+
+static int
+gelu_parts(int B, int N)
+{
+	if ((int64_t) B * N < GELU_MIN_PARALLEL || N < 2 * VLEN ||
+		mlp_blas_matmul_precision() != MLP_MATMUL_BF16)
+		return 1;
+	return mlp_pool_threads();
+}
+
+void
+mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
+{
+	GeluTask	t = {.out = out, .pre = pre, .bias = bias, .B = B, .N = N};
+
+	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
+}
+
+void
+mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre, int B, int N)
+{
+	GeluTask	t = {.out = dinp, .pre = (float *) pre, .dbias = dbias, .dout = dout, .B = B, .N = N,
+	.backward = true};
+
+	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
+}
+
 
 /* ---- residual -------------------------------------------------------------------------- */
 

@@ -218,6 +218,50 @@ main(void)
 	mlp_trainer_free(u);
 	cfg.seed = 1234;
 
+	/* ---- bf16 products ----------------------------------------------------------------- */
+	base_config(&cfg, false, 0.0f, 2);
+	cfg.precision = MLP_MATMUL_BF16;
+	if (!mlp_blas_bf16_supported())
+	{
+		u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		ok(u == NULL && strstr(err, "AVX512_BF16") != NULL,
+		   "bf16 refused on a CPU without AVX512_BF16: %s", err);
+		ok(1, "# SKIP bf16 training");
+		ok(1, "# SKIP bf16 differs from fp32");
+		ok(1, "# SKIP bf16 deterministic");
+	}
+	else
+	{
+		MlpTrainer *v;
+
+		u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		ok(u && train_epochs(u, &train, 0, cfg.epochs, &st) == 0, "8 epochs with bf16 products");
+		mlp_trainer_evaluate(u, &test, &ev);
+		diag("bf16: train loss %.4f, test accuracy %.3f", st.train_loss, ev.accuracy);
+		ok(ev.accuracy >= 0.95, "bf16: test accuracy %.3f >= 0.95", ev.accuracy);
+		is_int(mlp_blas_matmul_precision(), MLP_MATMUL_BF16, "the trainer set bf16 for its products");
+		cfg.precision = MLP_MATMUL_FP32;
+		v = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		ok(v && train_epochs(v, &train, 0, cfg.epochs, &st) == 0 && !same_params(u, v),
+		   "the same run in fp32 ends with other parameters (bf16 was used)");
+		is_int(mlp_blas_matmul_precision(), MLP_MATMUL_FP32, "and fp32 set back by the fp32 trainer");
+		mlp_trainer_free(v);
+		cfg.precision = MLP_MATMUL_BF16;
+		v = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		ok(v && train_epochs(v, &train, 0, cfg.epochs, &st) == 0 && same_params(u, v),
+		   "bf16 runs with the same seed are bit-identical");
+		mlp_trainer_free(v);
+		mlp_blas_set_matmul_precision(MLP_MATMUL_FP32);
+	}
+	mlp_trainer_free(u);
+	cfg.precision = 7;
+	u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+	ok(u == NULL && strstr(err, "precision") != NULL, "an unknown precision is refused: %s",
+	   u ? "(created)" : err);
+	mlp_trainer_free(u);
+	base_config(&cfg, true, 0.8f, 1);
+	cfg.epochs = 3;
+
 	/* ---- checkpoint round trip ---------------------------------------------------------- */
 	{
 		uint8_t    *state = NULL;
