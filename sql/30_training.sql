@@ -71,6 +71,13 @@ SELECT mlp_train('m', 'tiny', epochs => NULL);
 SELECT mlp_train('m', 'tiny', optimizer => NULL);
 SELECT mlp_train('m', 'tiny', augment => NULL);
 SELECT mlp_train('m', 'tiny', image_column => NULL);
+SELECT mlp_train('m', 'tiny', matmul_precision => 'fp16');
+SELECT mlp_train('m', 'tiny', matmul_precision => 'BF16');
+SELECT mlp_train('m', 'tiny', matmul_precision => '');
+SELECT mlp_train('m', 'tiny', matmul_precision => NULL);
+SELECT v AS matmul_precision,
+       try(format('SELECT mlp_train(%L, %L, matmul_precision => %L)', 'm', 'tiny', v)) AS error
+FROM (VALUES ('fp16'), ('BF16'), (''), (' fp32'), (NULL)) t(v);
 SELECT mlp_train('', 'tiny');
 SELECT mlp_train('m', '');
 SELECT mlp_train('m', 'no_such_table');
@@ -82,6 +89,27 @@ SELECT count(*) AS runs_after_errors FROM mlpscale.runs;
 SELECT mlp_finetune('ft', 'no_such_model', 'tiny');
 SELECT mlp_finetune('ft', NULL, 'tiny');
 SELECT mlp_finetune('ft', 'no_such_model', 'tiny', body_lr_mult => -1);
+SELECT mlp_finetune('ft', 'no_such_model', 'tiny', matmul_precision => 'fp16');
+SELECT mlp_finetune('ft', 'no_such_model', 'tiny', matmul_precision => NULL);
+
+-- 'bf16' is a valid value: queued where the CPU has AVX512_BF16, refused with 0A000 elsewhere
+-- (test/integration/30_training.sh trains with it)
+BEGIN;
+SELECT try($$SELECT mlp_train('bf16', 'tiny', arch => 'B_1-Wi_8', epochs => 1,
+                              matmul_precision => 'bf16')$$)
+       IN ('no error', '0A000: matmul_precision ''bf16'' needs a CPU with AVX512_BF16')
+       AS bf16_queued_or_unsupported;
+ROLLBACK;
+
+-- Positional calls written before matmul_precision existed still work (and mean fp32)
+BEGIN;
+SELECT mlp_train('positional', 'tiny', 'B_1-Wi_8', 1, 4, 'adamw', 0.001, 0, 0, 0, false,
+                 NULL, NULL, 1, 'image', 'label', false, NULL, 3,
+                 ARRAY[0.5]::real[], ARRAY[0.25]::real[]) > 0 AS queued;
+SELECT config->>'optimizer' AS optimizer, config->>'classes' AS classes, config->>'std' AS std,
+       config->>'matmul_precision' AS matmul_precision
+FROM mlpscale.runs WHERE model_name = 'positional';
+ROLLBACK;
 
 -- A rolled-back mlp_train leaves no row (and starts no worker)
 BEGIN;

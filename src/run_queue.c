@@ -32,6 +32,7 @@
 
 #include "core/arch.h"
 #include "core/augment.h"
+#include "core/blas.h"
 #include "core/optimizer.h"
 #include "data_source.h"
 #include "mlpscale.h"
@@ -301,6 +302,30 @@ check_source(const char *source, const char *what, const char *image_column,
 	(void) MlpSourceSelect(source, image_column, label_column);
 }
 
+/*
+ * The precision of a run's matrix products: 'fp32' (OpenBLAS SGEMM) or 'bf16' (operands
+ * rounded to bfloat16, sums in float), which needs AVX512_BF16.  mlp_train and mlp_finetune
+ * check it so that a mistake is an error of the call; the worker checks again, for a run
+ * queued on another machine.
+ */
+MlpMatmulPrecision
+MlpCheckMatmulPrecision(const char *name)
+{
+	MlpMatmulPrecision p;
+
+	if (mlp_matmul_precision_parse(name, &p) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid matmul_precision \"%s\"", name),
+				 errhint("Use 'fp32' or 'bf16'.")));
+	if (p == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("matmul_precision 'bf16' needs a CPU with AVX512_BF16"),
+				 errhint("Use matmul_precision => 'fp32', the default.")));
+	return p;
+}
+
 /* ---- the config of a run ----------------------------------------------------------------- */
 
 typedef struct RunArgs
@@ -389,6 +414,7 @@ run_config_json(const RunArgs *a)
 	json_floats(&buf, "mean", a->cfg.mean, a->cfg.num_mean);
 	json_floats(&buf, "std", a->cfg.std, a->cfg.num_std);
 	json_number(&buf, "threads", a->cfg.threads);
+	json_text(&buf, "matmul_precision", mlp_matmul_precision_name(a->cfg.matmul_precision));
 	if (a->cfg.finetune)
 	{
 		json_key(&buf, "base_model_id");
@@ -609,7 +635,7 @@ queue_run(RunArgs *a)
 /*
  * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
  *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
- *           label_column, cosine, clip_norm, classes, mean, std)
+ *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision)
  */
 PG_FUNCTION_INFO_V1(mlp_train);
 Datum
@@ -633,6 +659,8 @@ mlp_train(PG_FUNCTION_ARGS)
 	mlp_arch_format(&arch, canonical, sizeof(canonical));
 	a.cfg.arch = pstrdup(canonical);
 	parse_common_args(fcinfo, 3, &a);
+	a.cfg.matmul_precision =
+		MlpCheckMatmulPrecision(required_text(fcinfo, 21, "matmul_precision"));
 	PG_RETURN_INT64(queue_run(&a));
 }
 
@@ -640,7 +668,7 @@ mlp_train(PG_FUNCTION_ARGS)
  * mlp_finetune(model_name, base_model, source, epochs, batch_size, optimizer, lr,
  *              weight_decay, label_smoothing, mixup, augment, resolution, validation, seed,
  *              image_column, label_column, cosine, clip_norm, classes, mean, std,
- *              body_lr_mult)
+ *              body_lr_mult, matmul_precision)
  */
 PG_FUNCTION_INFO_V1(mlp_finetune);
 Datum
@@ -666,6 +694,8 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	required_arg(fcinfo, 21, "body_lr_mult");
 	a.cfg.body_lr_mult = PG_GETARG_FLOAT4(21);
 	check_real_range("body_lr_mult", a.cfg.body_lr_mult, 0, 1e3, true);
+	a.cfg.matmul_precision =
+		MlpCheckMatmulPrecision(required_text(fcinfo, 22, "matmul_precision"));
 	if (a.cfg.num_mean > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

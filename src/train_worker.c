@@ -54,6 +54,7 @@ typedef struct RunSpec
 	int64		run_id;
 	Oid			run_as;
 	int			epochs_done;
+	char	   *matmul_precision;	/* as stored; NULL = fp32 */
 	MlpRunConfig cfg;
 } RunSpec;
 
@@ -237,7 +238,7 @@ claim_run(int64 run_id, RunSpec *spec)
 				  "config->>'resolution', config->>'seed', config->>'image_column', "
 				  "config->>'label_column', config->>'cosine', config->>'clip_norm', "
 				  "config->>'classes', config->>'mean', config->>'std', config->>'threads', "
-				  "config->>'base_model_id'",
+				  "config->>'base_model_id', config->>'matmul_precision'",
 				  2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	claimed = SPI_processed == 1;
 	if (claimed)
@@ -283,6 +284,8 @@ claim_run(int64 run_id, RunSpec *spec)
 		spec->cfg.threads = (int) column_double(tup, desc, 26, 1);
 		v = SPI_getvalue(tup, desc, 27);
 		spec->cfg.base_model_id = v ? strtoll(v, NULL, 10) : 0;
+		/* none in runs queued before the option existed: fp32; checked before training */
+		spec->matmul_precision = column_text(tup, desc, 28);
 	}
 	tx_commit();
 	return claimed;
@@ -446,6 +449,7 @@ build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta
 	cfg->augment = spec->cfg.augment;
 	cfg->seed = (uint64_t) spec->cfg.seed;
 	cfg->threads = spec->cfg.threads > 0 ? spec->cfg.threads : 1;
+	cfg->precision = spec->cfg.matmul_precision;
 }
 
 static void
@@ -948,11 +952,18 @@ MlpTrainWorkerMain(Datum arg)
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " is no longer queued", run_id);
 		proc_exit(0);
 	}
-	elog(LOG, "mlpscale: training run " INT64_FORMAT " (model %s, %s, %d epochs)",
-		 run_id, spec.cfg.model_name, spec.cfg.arch, spec.cfg.epochs);
+	elog(LOG, "mlpscale: training run " INT64_FORMAT " (model %s, %s, %d epochs, %s products)",
+		 run_id, spec.cfg.model_name, spec.cfg.arch, spec.cfg.epochs,
+		 spec.matmul_precision ? spec.matmul_precision : "fp32");
 
 	PG_TRY();
 	{
+		/*
+		 * Checked again here, before the data is read: a run queued on a CPU with
+		 * AVX512_BF16 may be resumed on one without it (the message goes to runs.error).
+		 */
+		if (spec.matmul_precision != NULL)
+			spec.cfg.matmul_precision = MlpCheckMatmulPrecision(spec.matmul_precision);
 		run_training(&spec);
 	}
 	PG_CATCH();

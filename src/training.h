@@ -15,6 +15,7 @@
 #include "datatype/timestamp.h"
 
 #include "core/augment.h"
+#include "core/blas.h"
 
 /* GUCs (run_queue.c) */
 extern int	mlp_max_concurrent_runs;
@@ -52,7 +53,14 @@ typedef struct MlpRunConfig
 	int			num_std;
 	float		std[MLP_MAX_CHANNELS];
 	int			threads;
+	MlpMatmulPrecision matmul_precision;	/* of the training products; fp32 = 0 */
 } MlpRunConfig;
+
+/*
+ * run_queue.c: the precision named by matmul_precision ('fp32' or 'bf16'); ERROR when the
+ * name is unknown or this CPU cannot run it.
+ */
+extern MlpMatmulPrecision MlpCheckMatmulPrecision(const char *name);
 
 /* ---- launcher.c: the queue of committed runs and the launcher ---------------------------- */
 

@@ -11,7 +11,10 @@
 -- GPU memory and large datasets.  lr and weight_decay NULL mean the optimizer's defaults
 -- (LION 5e-5 / 5e-5, AdamW 1e-3 / 0.05, SGD 0.01 / 0); seed NULL draws one (recorded in the
 -- run's config); resolution NULL trains at the images' own size; classes NULL is the largest
--- label + 1; mean and std NULL are computed from the training images.
+-- label + 1; mean and std NULL are computed from the training images.  matmul_precision
+-- 'bf16' rounds the operands of the matrix products to bfloat16 (sums stay float), which
+-- trains up to about 1.9x faster on CPUs with AVX512_BF16 and is refused on others; 'fp32'
+-- is the default.  It is the last argument so that older positional calls mean the same.
 
 CREATE FUNCTION mlp_train(
     model_name      text,
@@ -34,17 +37,18 @@ CREATE FUNCTION mlp_train(
     clip_norm       real    DEFAULT NULL,
     classes         integer DEFAULT NULL,
     mean            real[]  DEFAULT NULL,
-    std             real[]  DEFAULT NULL)
+    std             real[]  DEFAULT NULL,
+    matmul_precision text   DEFAULT 'fp32')
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_train(text, text, text, integer, integer, text, real, real, real, real,
                               boolean, integer, text, bigint, text, text, boolean, real,
-                              integer, real[], real[]) IS
+                              integer, real[], real[], text) IS
     'queues a training run of a new model version from a table, view or SELECT of (image, label) rows and returns the run id; the work happens in a background worker once the transaction commits';
 
 -- Fine-tuning (the paper's recipe): a fresh head for the new classes, SGD with momentum 0.9,
 -- head lr 0.01, body lr 0.01 x body_lr_mult (0.1), gradient clipping at norm 1.0.  The input
--- shape and normalisation are the base model's.
+-- shape and normalisation are the base model's; matmul_precision is as for mlp_train.
 CREATE FUNCTION mlp_finetune(
     model_name      text,
     base_model      text,
@@ -67,12 +71,13 @@ CREATE FUNCTION mlp_finetune(
     classes         integer DEFAULT NULL,
     mean            real[]  DEFAULT NULL,
     std             real[]  DEFAULT NULL,
-    body_lr_mult    real    DEFAULT 0.1)
+    body_lr_mult    real    DEFAULT 0.1,
+    matmul_precision text   DEFAULT 'fp32')
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_finetune' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_finetune(text, text, text, integer, integer, text, real, real, real,
                                  real, boolean, integer, text, bigint, text, text, boolean,
-                                 real, integer, real[], real[], real) IS
+                                 real, integer, real[], real[], real, text) IS
     'queues a fine-tuning run: the body of base_model with a new head for the classes of source; returns the run id';
 
 CREATE FUNCTION mlp_wait(run_id bigint, timeout_seconds float8 DEFAULT NULL) RETURNS text
