@@ -17,17 +17,22 @@ OUT=${MLPSCALE_TEST_DIR:-/tmp/mlpscale-test}
 
 passed=0
 failed=0
+skipped=0
 declare -a failures=()
 
-# count_tap SUITE NAME LOGFILE EXITCODE: adds the ok / not ok lines of a TAP log.
+# count_tap SUITE NAME LOGFILE EXITCODE: adds the ok / not ok lines of a TAP log; an
+# "ok N # skip" line (a test this machine cannot run) is a skip, not a pass.
 count_tap() {
-    local suite=$1 name=$2 log=$3 rc=$4 p f
-    p=$(grep -cE '^[[:space:]]*ok [0-9]+' "$log")
+    local suite=$1 name=$2 log=$3 rc=$4 p f s
+    s=$(grep -ciE '^[[:space:]]*ok [0-9]+[^#]*# skip' "$log")
+    p=$(( $(grep -cE '^[[:space:]]*ok [0-9]+' "$log") - s ))
     f=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$log")
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # crashed or bad plan
-    passed=$((passed + p)); failed=$((failed + f))
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     [ "$f" != 0 ] && failures+=("$suite $name ($f failed, log $log)")
-    printf '%-12s %-32s %4d passed %4d failed\n' "$suite" "$name" "$p" "$f"
+    printf '%-12s %-32s %4d passed %4d failed' "$suite" "$name" "$p" "$f"
+    [ "$s" != 0 ] && printf ' %4d skipped' "$s"
+    printf '\n'
 }
 
 echo "== dependencies"
@@ -100,5 +105,6 @@ if [ ${#failures[@]} -gt 0 ]; then
         [ -n "$log" ] && [ -f "$log" ] && { echo "--- $log"; grep -vE '^[[:space:]]*ok ' "$log" | tail -40; }
     done
 fi
+[ "$skipped" != 0 ] && echo "($skipped skipped: tests this machine cannot run, in the logs as '# skip')"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -92,4 +92,56 @@ q "SELECT mlp_wait($r3)" >/dev/null
 is "$(q "SELECT a.weights = c.weights FROM mlpscale.models a, mlpscale.models c
          WHERE a.name = 'rep_a' AND c.name = 'rep_c'")" f "another seed gives other weights"
 
+# ---- matmul_precision ----------------------------------------------------------------------
+is "$(q "SELECT string_agg(DISTINCT config->>'matmul_precision', ',') FROM mlpscale.runs
+         WHERE model_name IN ('bands', 'rep_a', 'rep_b', 'rep_c', 'fashion')")" fp32 \
+   "runs record matmul_precision fp32 by default"
+if has_bf16; then
+    # The separable problem again, with one thread so that the fp32 run it is compared with
+    # repeats bit for bit: only the precision differs.
+    bands_args="'bands_train', arch => 'B_2-Wi_64', epochs => 5, batch_size => 64,
+                optimizer => 'adamw', lr => 0.001, validation => 'bands_val', seed => 3"
+    r32=$(PGOPTIONS="-c mlpscale.training_threads=1" q "SELECT mlp_train('bands_fp32', $bands_args,
+                                                                         matmul_precision => 'fp32')")
+    r16=$(PGOPTIONS="-c mlpscale.training_threads=1" q "SELECT mlp_train('bands_bf16', $bands_args,
+                                                                         matmul_precision => 'bf16')")
+    is "$(q "SELECT mlp_wait($r32) || ' ' || mlp_wait($r16)")" "succeeded succeeded" \
+       "a bf16 run of the separable problem succeeds (and its fp32 twin)"
+    is "$(q "SELECT (a.config->>'matmul_precision') || ' ' || (b.config->>'matmul_precision') || ' ' ||
+                    (a.config - 'matmul_precision' = b.config - 'matmul_precision')
+             FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $r16 AND b.id = $r32")" \
+       "bf16 fp32 true" \
+       "the bf16 run records matmul_precision 'bf16', its other options as given"
+    val=$(q "SELECT round(val_accuracy::numeric, 4) FROM mlpscale.epochs WHERE run_id = $r16 AND epoch = 5")
+    ge "$val" 0.95 "validation accuracy of the separable problem with bf16 products"
+    diag "synthetic bands, bf16 products: validation accuracy $val after 5 epochs (fp32: $(q "SELECT round(val_accuracy::numeric, 4) FROM mlpscale.epochs WHERE run_id = $r32 AND epoch = 5"))"
+    is "$(q "SELECT a.weights <> b.weights FROM mlpscale.models a, mlpscale.models b
+             WHERE a.name = 'bands_fp32' AND b.name = 'bands_bf16'")" t \
+       "the worker trained with bf16 products: weights differ from the fp32 run's"
+    ft=$(q "SELECT mlp_finetune('bands_ft_bf16', 'bands_bf16', 'bands_train', epochs => 1,
+                                batch_size => 64, matmul_precision => 'bf16')")
+    is "$(q "SELECT mlp_wait($ft) || ' ' || (config->>'matmul_precision') FROM mlpscale.runs WHERE id = $ft")" \
+       "succeeded bf16" "mlp_finetune with matmul_precision 'bf16'"
+else
+    skip "matmul_precision 'bf16' runs: this CPU has no avx512_bf16 in /proc/cpuinfo"
+    like "$(q "SELECT mlp_train('bands_bf16', 'bands_train', matmul_precision => 'bf16')")" \
+         "matmul_precision 'bf16' needs a CPU with AVX512_BF16" "mlp_train refuses bf16 on this CPU"
+fi
+
+# The worker checks the stored value again (a run may be resumed on another machine): a bad
+# one fails the run with the message in runs.error.
+bad=$(if has_bf16; then echo fp16; else echo bf16; fi)
+q "DO \$\$
+   DECLARE
+       run bigint := mlp_train('bands_bad', 'bands_train', arch => 'B_1-Wi_8', epochs => 1);
+   BEGIN
+       UPDATE mlpscale.runs SET config = config || '{\"matmul_precision\": \"$bad\"}'
+        WHERE id = run;
+   END \$\$" >/dev/null
+run=$(q "SELECT id FROM mlpscale.runs WHERE model_name = 'bands_bad'")
+is "$(q "SELECT mlp_wait($run) || ': ' || error FROM mlpscale.runs WHERE id = $run")" \
+   "$(if has_bf16; then echo 'failed: invalid matmul_precision "fp16"'
+      else echo "failed: matmul_precision 'bf16' needs a CPU with AVX512_BF16"; fi)" \
+   "the worker fails a run whose stored matmul_precision it cannot use ($bad), with the reason"
+
 done_testing

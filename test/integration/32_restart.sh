@@ -58,4 +58,33 @@ is "$(q "SELECT mlp_wait($ref, 120)")" succeeded "the same run without a restart
 is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
          WHERE a.name = 'early_reference' AND b.name = 'early'")" t "... gives the same weights"
 
+# The resumed worker reads matmul_precision from the run's config: a bf16 run restarted the
+# same way ends with the weights of an uninterrupted bf16 run.  bf16 epochs are shorter, so
+# this run has four, for the restart to land inside it.
+if has_bf16; then
+    args_bf16="arch => 'B_2-Wi_256', epochs => 4, batch_size => 64, seed => 7, lr => 0.0001,
+               matmul_precision => 'bf16'"
+    run=$(q "SELECT mlp_train('early_bf16', 'fashion_10k', $args_bf16)")
+    ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM mlpscale.progress WHERE run_id = $run AND epoch <= 2 AND step > 0)" 60; echo $?)" \
+       "a bf16 run is in its first epochs"
+    server_restart
+    like "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" "^interrupted [0-3]$" \
+       "the bf16 run is interrupted"
+    q "SELECT mlp_resume($run)" >/dev/null
+    is "$(q "SELECT mlp_wait($run, 120) || ' ' || (config->>'matmul_precision') FROM mlpscale.runs WHERE id = $run")" \
+       "succeeded bf16" "resumed, it completes and is still bf16"
+    ref=$(q "SELECT mlp_train('early_bf16_reference', 'fashion_10k', $args_bf16)")
+    is "$(q "SELECT mlp_wait($ref, 120)")" succeeded "the same bf16 run without a restart"
+    is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
+             WHERE a.name = 'early_bf16_reference' AND b.name = 'early_bf16'")" t \
+       "... gives the same weights: the resumed worker trained with bf16 products"
+    # the first epoch does not depend on the epoch count: it is the fp32 run's but for bf16
+    is "$(q "SELECT a.train_loss <> b.train_loss FROM mlpscale.epochs a, mlpscale.epochs b
+             WHERE a.run_id = $ref AND b.run_id = (SELECT id FROM mlpscale.runs WHERE model_name = 'early_reference')
+               AND a.epoch = 1 AND b.epoch = 1")" t \
+       "... whose first epoch differs from the fp32 run's"
+else
+    skip "mlp_resume of a bf16 run: this CPU has no avx512_bf16 in /proc/cpuinfo"
+fi
+
 done_testing

@@ -30,6 +30,14 @@ ge() {                      # ge GOT MIN NAME (numbers)
     else ok 1 "$@"; echo "#   got: '$got', want >= $min"; fi
 }
 
+skip() {                    # skip NAME: a test that cannot run here, TAP "ok N # skip" (not a pass)
+    _tap_n=$((_tap_n + 1))
+    echo "ok $_tap_n # skip $*"
+}
+
+# has_bf16: true when this CPU has the AVX512_BF16 instructions (matmul_precision 'bf16').
+has_bf16() { grep -qw avx512_bf16 /proc/cpuinfo; }
+
 diag() { echo "# $*"; }
 
 done_testing() {
