@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mlpscale benchmark (what `make bench` runs; docs/performance.md explains the figures).
 #
-#   bench/run.sh [--accuracy] [--no-sql] [--quick] [--runs N] [--threads N] [--out DIR]
+#   bench/run.sh [--accuracy] [--no-sql] [--no-bf16] [--quick] [--runs N] [--threads N]
+#                [--epochs N] [--out DIR]
 #
 # Both sides get the same thread count, the same architecture, batch size and recipe, and the
 # fast OpenBLAS kernel (mlpscale picks it itself; PyTorch gets OPENBLAS_CORETYPE=SkylakeX).
@@ -9,13 +10,16 @@
 # neighbour hurts both sides alike), each process itself reporting the median of its
 # repetitions after a warm-up.
 #
-#   default      headline throughput (B_6-Wi_256, B_6-Wi_1024 at batch 1024) with the SGEMM
+#   default      headline throughput (B_6-Wi_256, B_6-Wi_1024 at batch 1024) in fp32 and in
+#                bf16 (mlpscale's AVX512_BF16 GEMM; PyTorch's autocast, i.e. oneDNN) with the
 #                roofline and peak memory, width and batch sweeps, epoch time vs dataset size,
 #                one Fashion-MNIST epoch incl. loading, inference, and the SQL end-to-end part
-#                when the extension is installed (8 to 12 minutes on 2 cores)
-#   --accuracy   also accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side
-#                (about 25 more minutes on 2 cores)
+#                when the extension is installed (10 to 14 minutes on 2 cores)
+#   --accuracy   also accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side,
+#                in fp32 and in bf16 (35 to 40 more minutes on 2 cores)
 #   --accuracy-only   only the accuracy parity part
+#   --epochs N   epochs of the accuracy runs (10; fewer for a smoke test of that part)
+#   --no-bf16    skip the bf16 rows (skipped anyway on a CPU without avx512_bf16)
 #   --no-sql     skip the SQL part          --quick   one run per side, fewer steps (a smoke test)
 #
 # Output: DIR/results.txt (every RESULT line), DIR/summary.md (the tables), DIR/scaling.png.
@@ -29,20 +33,29 @@ ACCURACY=0
 ONLY_ACCURACY=0
 SQL=1
 QUICK=0
+BF16=1
+EPOCHS=10
 OUT=$ROOT/bench/results
 while [ $# -gt 0 ]; do
     case $1 in
         --accuracy) ACCURACY=1; shift ;;
         --accuracy-only) ACCURACY=1; ONLY_ACCURACY=1; shift ;;
         --no-sql) SQL=0; shift ;;
+        --no-bf16) BF16=0; shift ;;
+        --epochs) EPOCHS=$2; shift 2 ;;
         --quick) QUICK=1; RUNS=1; shift ;;
         --runs) RUNS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
 done
+
+if [ $BF16 = 1 ] && ! grep -qw avx512_bf16 /proc/cpuinfo; then
+    echo "run.sh: this CPU has no avx512_bf16; the bf16 rows are skipped" >&2
+    BF16=0
+fi
 
 PY=/usr/bin/python3
 TB=$ROOT/bench/bin/train_bench
@@ -87,11 +100,23 @@ if [ $QUICK = 1 ]; then S256=2; S1024=1; REPS=2; else S256=6; S1024=2; REPS=3; f
 
 if [ $ONLY_ACCURACY = 0 ]; then
 echo "== 1. training throughput at batch 1024 (and the SGEMM roofline, peak memory)"
+# Each run: fp32 pair, then bf16 pair, per architecture, so that the bf16 rows are measured in
+# the same minutes as the fp32 ones they are compared with (mlpscale bf16 against PyTorch fp32
+# is the pair ours-bf16 / torch-fp32 of the same run).  bf16: mlpscale's own AVX512_BF16 GEMM
+# (--sgemm then times that kernel at the step's shapes), PyTorch's autocast to bfloat16 (oneDNN).
 for r in $(seq "$RUNS"); do
     ours headline throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --sgemm
     torch_side headline throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS
+    if [ $BF16 = 1 ]; then
+        ours headline-bf16 throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --sgemm --precision bf16
+        torch_side headline-bf16 throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --precision bf16
+    fi
     ours headline throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --sgemm
     torch_side headline throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1
+    if [ $BF16 = 1 ]; then
+        ours headline-bf16 throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --sgemm --precision bf16
+        torch_side headline-bf16 throughput --arch B_6-Wi_1024 --batch 1024 --steps $S1024 --reps $REPS --warmup 1 --precision bf16
+    fi
 done
 # PyTorch as installed: GNU OpenMP's default waiting, which fights OpenBLAS for the cores.
 torch_side torch-omp-default throughput --arch B_6-Wi_256 --batch 1024 --steps $S256 --reps $REPS --omp-wait-policy default
@@ -148,11 +173,19 @@ fi
 fi  # ONLY_ACCURACY
 
 if [ $ACCURACY = 1 ]; then
-    echo "== 7. accuracy parity: B_6-Wi_256, 10 epochs of Fashion-MNIST, 3 seeds per side"
+    echo "== 7. accuracy parity: B_6-Wi_256, $EPOCHS epochs of Fashion-MNIST, 3 seeds per side"
     for seed in 0 1 2; do
-        ours accuracy accuracy --arch B_6-Wi_256 --batch 1024 --epochs 10 --seed $seed
-        torch_side accuracy accuracy --arch B_6-Wi_256 --batch 1024 --epochs 10 --seed $seed
+        ours accuracy accuracy --arch B_6-Wi_256 --batch 1024 --epochs $EPOCHS --seed $seed
+        torch_side accuracy accuracy --arch B_6-Wi_256 --batch 1024 --epochs $EPOCHS --seed $seed
     done
+    if [ $BF16 = 1 ]; then
+        # bf16 against the float PyTorch reference above; PyTorch bf16 (autocast) for like for like.
+        echo "== 7b. accuracy in bf16: the same, mlpscale bf16 and PyTorch bf16"
+        for seed in 0 1 2; do
+            ours accuracy-bf16 accuracy --arch B_6-Wi_256 --batch 1024 --epochs $EPOCHS --seed $seed --precision bf16
+            torch_side accuracy-bf16 accuracy --arch B_6-Wi_256 --batch 1024 --epochs $EPOCHS --seed $seed --precision bf16
+        done
+    fi
 else
     echo "== 7. accuracy parity: not run (bench/run.sh --accuracy, or make bench BENCH_ARGS=--accuracy)"
 fi

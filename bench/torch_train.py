@@ -10,6 +10,11 @@ machine-readable lines "RESULT key=value ..." on stdout; everything else goes to
   infer         --arch B_6-Wi_512 --n 10000                        images/s, no gradients
   info                                                             which BLAS and kernel
 
+--precision bf16 (throughput, fashion-epoch, accuracy): the forward pass and the loss run under
+torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's own mixed precision: the linear layers
+take bfloat16 operands through oneDNN (not OpenBLAS), while the weights, their gradients and
+LION's state stay float.  See BottleneckMLP.forward for what stays float.
+
 The recipe is that of design.md section 4: random-resized crop (scale 0.08-1, log-uniform ratio
 3/4-4/3, torchvision's 10 tries then centre crop) with area resampling back to the training
 resolution, horizontal flip p=0.5, per-channel normalisation, MixUp with roll(1) and one
@@ -45,6 +50,8 @@ def parse_args():
     p.add_argument("--data-dir", default=FASHION_DIR)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--shape", default="3x32x32", help="CxHxW of the synthetic images")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: autocast to bfloat16 around forward and loss (not infer)")
     p.add_argument("--omp-wait-policy", default="PASSIVE",
                    help="OMP_WAIT_POLICY for torch's OpenMP threads; 'default' leaves it unset")
     return p.parse_args()
@@ -120,10 +127,27 @@ class BottleneckMLP(nn.Module):
         self.layernorms = nn.ModuleList([nn.LayerNorm(t) for _, t in block_dims])
 
     def forward(self, x):
+        if torch.is_autocast_cpu_enabled():
+            return self.forward_autocast(x)
         x = self.linear_in(x)
         for block, norm in zip(self.blocks, self.layernorms):
             x = x + block(norm(x))
         return self.linear_out(x)
+
+    def forward_autocast(self, x):
+        """The same forward under CPU autocast (--precision bf16).  Every nn.Linear then
+        multiplies bfloat16 operands (oneDNN's bf16 matmul, float accumulation) and returns
+        bfloat16; GELU runs on that bfloat16.  Kept float, as in mlpscale's bf16 path: the
+        residual stream (linear_in's output is cast back; float + bfloat16 is float), the
+        LayerNorms, and the logits.  The LayerNorms also run outside autocast because torch
+        1.13's CPU autocast breaks layer_norm of a bfloat16 input ("expected scalar type
+        BFloat16 but found Float")."""
+        x = self.linear_in(x).float()
+        for block, norm in zip(self.blocks, self.layernorms):
+            with torch.autocast("cpu", enabled=False):
+                h = norm(x.float())
+            x = x + block(h)
+        return self.linear_out(x).float()
 
 
 def make_model(arch, dim_in, classes):
@@ -268,7 +292,8 @@ def augment_batch(xb, out_hw, gen, mean, std, augment=True):
 
 
 class Trainer:
-    def __init__(self, arch, spec, classes, batch, seed, mean, std, augment=True):
+    def __init__(self, arch, spec, classes, batch, seed, mean, std, augment=True,
+                 precision="fp32"):
         torch.manual_seed(seed)
         self.C, self.H, self.W = spec
         self.model = make_model(arch, self.C * self.H * self.W, classes)
@@ -279,15 +304,22 @@ class Trainer:
         self.std = torch.tensor(std, dtype=torch.float32)
         self.augment = augment
         self.params = sum(p.numel() for p in self.model.parameters())
+        self.bf16 = precision == "bf16"
+
+    def autocast(self):
+        """bf16: autocast to bfloat16 (the model and its float parameters are untouched);
+        fp32: a no-op context."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
 
     def step(self, xb, yb):
         x = augment_batch(xb, (self.H, self.W), self.gen, self.mean, self.std, self.augment)
         lam = float(torch.distributions.Beta(0.8, 0.8).sample())
         x = lam * x + (1.0 - lam) * x.roll(1, 0)
         y2 = yb.roll(1, 0)
-        logits = self.model(x)
-        loss = (lam * F.cross_entropy(logits, yb, label_smoothing=0.3)
-                + (1.0 - lam) * F.cross_entropy(logits, y2, label_smoothing=0.3))
+        with self.autocast():
+            logits = self.model(x)          # float in both precisions
+            loss = (lam * F.cross_entropy(logits, yb, label_smoothing=0.3)
+                    + (1.0 - lam) * F.cross_entropy(logits, y2, label_smoothing=0.3))
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -313,7 +345,9 @@ class Trainer:
         for s in range(0, images.shape[0], batch):
             x = augment_batch(images[s:s + batch], (self.H, self.W), self.gen, self.mean,
                               self.std, augment=False)
-            correct += (self.model(x).argmax(1) == labels[s:s + batch]).sum().item()
+            with self.autocast():
+                logits = self.model(x)
+            correct += (logits.argmax(1) == labels[s:s + batch]).sum().item()
         return correct / images.shape[0]
 
 
@@ -366,6 +400,7 @@ def synthetic(n, seed):
 def common_fields():
     libs, core, threads = blas_info()
     return dict(torch=torch.__version__, threads=torch.get_num_threads(), blas_core=core,
+                precision=ARGS.precision,
                 omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"),
                 blas_threads=threads, blas_lib=",".join(os.path.basename(x) for x in libs))
 
@@ -384,7 +419,7 @@ def mode_throughput():
     images, labels = synthetic(B * ARGS.steps, ARGS.seed)
     c = synthetic_shape()[0]
     tr = Trainer(ARGS.arch, synthetic_shape(), 10, B, ARGS.seed, CIFAR_MEAN[:c], CIFAR_STD[:c],
-                 augment=not ARGS.no_augment)
+                 augment=not ARGS.no_augment, precision=ARGS.precision)
     for i in range(ARGS.warmup):
         idx = torch.randint(0, images.shape[0], (B,))
         tr.step(images[idx], labels[idx])
@@ -408,7 +443,7 @@ def mode_fashion_epoch():
     mean, std = channel_stats(images)
     t_load = time.perf_counter() - t0
     tr = Trainer(ARGS.arch, tuple(images.shape[1:]), 10, ARGS.batch, ARGS.seed, mean, std,
-                 augment=not ARGS.no_augment)
+                 augment=not ARGS.no_augment, precision=ARGS.precision)
     t1 = time.perf_counter()
     loss = tr.epoch(images, labels)
     t_train = time.perf_counter() - t1
@@ -424,7 +459,7 @@ def mode_accuracy():
     test_x, test_y = load_fashion("test")
     mean, std = channel_stats(images)
     tr = Trainer(ARGS.arch, tuple(images.shape[1:]), 10, ARGS.batch, ARGS.seed, mean, std,
-                 augment=not ARGS.no_augment)
+                 augment=not ARGS.no_augment, precision=ARGS.precision)
     t0 = time.perf_counter()
     for e in range(ARGS.epochs):
         loss = tr.epoch(images, labels)
@@ -438,6 +473,8 @@ def mode_accuracy():
 
 @torch.no_grad()
 def mode_infer():
+    if ARGS.precision != "fp32":
+        sys.exit("infer measures float inference only (--precision fp32)")
     images, _ = synthetic(ARGS.n, ARGS.seed)
     torch.manual_seed(ARGS.seed)
     c, h, w = synthetic_shape()
