@@ -142,6 +142,10 @@ ours scale epoch-scale --arch B_6-Wi_256 --batch 1024 --sizes $sizes
 echo "== 4. one Fashion-MNIST epoch including loading the IDX files (B_6-Wi_256, batch 1024)"
 ours fashion fashion-epoch --arch B_6-Wi_256 --batch 1024
 torch_side fashion fashion-epoch --arch B_6-Wi_256 --batch 1024
+if [ "$BF16" = 1 ]; then
+    ours fashion fashion-epoch --arch B_6-Wi_256 --batch 1024 --precision bf16
+    torch_side fashion fashion-epoch --arch B_6-Wi_256 --batch 1024 --precision bf16
+fi
 
 echo "== 5. inference"
 ours infer infer --arch B_6-Wi_512 --n 10000 --reps $REPS

@@ -69,10 +69,14 @@ sql -c "CREATE VIEW fashion_train AS SELECT id, image, label FROM fashion WHERE 
     -c "VACUUM ANALYZE fashion" || skip "could not create the views"
 echo "RESULT side=sql mode=sql-load rows=70000 load_s=$(echo "$t1 - $t0" | bc -l | xargs printf '%.3f') rows_per_s=$(echo "70000 / ($t1 - $t0)" | bc -l | xargs printf '%.1f')"
 
-# ---- training: one epoch, the worker's data loading included --------------------------------
+# ---- training: one epoch, the worker's data loading included, per matmul precision ----------
+# train_epoch MODEL PRECISION
+train_epoch() {
+local model=$1 prec=$2 t0 t1 RUN hwm anon pid status h a final worker_s epoch_s ips rows setup_s params
 t0=$(now)
-RUN=$(val "SELECT mlp_train('bench', 'fashion_train', arch => '$ARCH', epochs => 1,
-                            batch_size => $BATCH, seed => 0)") || skip "mlp_train failed"
+RUN=$(val "SELECT mlp_train('$model', 'fashion_train', arch => '$ARCH', epochs => 1,
+                            batch_size => $BATCH, seed => 0, matmul_precision => '$prec')") ||
+    skip "mlp_train failed"
 hwm=0; anon=0
 while :; do
     pid=$(val "SELECT coalesce(worker_pid, 0) || ' ' || status FROM mlpscale.runs WHERE id = $RUN")
@@ -89,7 +93,7 @@ final=$(val "SELECT mlp_wait($RUN)")
 t1=$(now)
 if [ "$final" != succeeded ]; then
     echo "sql_bench: run $RUN ended $final: $(val "SELECT error FROM mlpscale.runs WHERE id = $RUN")" >&2
-    echo "RESULT side=sql mode=sql-train status=$final"
+    echo "RESULT side=sql mode=sql-train status=$final precision=$prec"
 else
     read -r worker_s epoch_s ips rows setup_s params <<<"$(val "
         SELECT round(extract(epoch FROM r.finished_at - r.started_at)::numeric, 3),
@@ -104,11 +108,19 @@ else
          "epoch_s=$epoch_s images_per_s=$ips load_setup_s=$setup_s" \
          "load_rows_per_s=$(echo "$rows / $setup_s" | bc -l | xargs printf '%.1f')" \
          "peak_rss_mb=$(echo "$hwm / 1024" | bc -l | xargs printf '%.1f')" \
-         "peak_anon_mb=$(echo "$anon / 1024" | bc -l | xargs printf '%.1f') threads=$THREADS"
+         "peak_anon_mb=$(echo "$anon / 1024" | bc -l | xargs printf '%.1f') threads=$THREADS" \
+         "precision=$prec"
+fi
+}
+
+train_epoch bench fp32
+# bf16 products where the CPU has them (the scoring below uses the fp32 model)
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    train_epoch bench_bf16 bf16
 fi
 
 # ---- scoring: per-row classify() and mlp_classify_batch() over the 10,000 test rows ------------
-if [ "$final" = succeeded ]; then
+if [ "$(val "SELECT count(*) FROM mlpscale.models WHERE name = 'bench'")" != 0 ]; then
     out=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 SET max_parallel_workers_per_gather = 0;
 SELECT classify('bench', image) FROM fashion_test LIMIT 1 \g /dev/null

@@ -264,7 +264,7 @@ def main():
             w(f"| train_bench {arch} {p}, synthetic data, whole process | {fmt(rss)} | "
               f"{fmt(bound)} | {fmt(ratio, 2, 'x')} | <= {TARGET_MEMORY}x | "
               f"{verdict(None if ratio is None else ratio <= TARGET_MEMORY)} |")
-    st = select(recs, group="sql", mode="sql-train")
+    st = select(recs, "fp32", group="sql", mode="sql-train")
     if st and num(st[0].get("peak_rss_mb")):
         r = st[0]
         bound = memory_bound_mb(r["arch"], int(r["rows"]), 784, 10, int(r["params"]),
@@ -330,26 +330,31 @@ def main():
     w("")
     w("| side | load s | epoch s | total s | images/s in the epoch |")
     w("|---|---:|---:|---:|---:|")
-    for side, label in (("mlpscale", "mlpscale core (train_bench, IDX files)"),
-                        ("torch", "PyTorch (IDX files)")):
-        rs = select(recs, "fp32", mode="fashion-epoch", side=side)
-        if rs:
-            r = rs[0]
-            w(f"| {label} | {fmt(num(r['load_s']), 2)} | {fmt(num(r['train_s']), 2)} | "
+    for p in ("fp32", "bf16"):
+        for side, label in (("mlpscale", "mlpscale core (train_bench, IDX files)"),
+                            ("torch", "PyTorch (IDX files)")):
+            rs = select(recs, p, mode="fashion-epoch", side=side)
+            if rs:
+                r = rs[0]
+                w(f"| {label}, {p} | {fmt(num(r['load_s']), 2)} | {fmt(num(r['train_s']), 2)} | "
+                  f"{fmt(num(r['total_s']), 2)} | {fmt(num(r['images_per_s']))} |")
+            elif p == "fp32":
+                w(f"| {label}, {p} | not measured | | | |")
+        st = select(recs, p, group="sql", mode="sql-train")
+        if st and num(st[0].get("total_s")):
+            r = st[0]
+            w(f"| mlpscale SQL, {p}: mlp_train(...) to end of mlp_wait, from the table | "
+              f"{fmt(num(r['load_setup_s']), 2)} (worker load + setup) | {fmt(num(r['epoch_s']), 2)} | "
               f"{fmt(num(r['total_s']), 2)} | {fmt(num(r['images_per_s']))} |")
-        else:
-            w(f"| {label} | not measured | | | |")
+        elif p == "fp32":
+            w("| mlpscale SQL | not measured | | | |")
+    st = select(recs, "fp32", group="sql", mode="sql-train")
     if st and num(st[0].get("total_s")):
         r = st[0]
-        w(f"| mlpscale SQL: mlp_train(...) to end of mlp_wait, from the table | "
-          f"{fmt(num(r['load_setup_s']), 2)} (worker load + setup) | {fmt(num(r['epoch_s']), 2)} | "
-          f"{fmt(num(r['total_s']), 2)} | {fmt(num(r['images_per_s']))} |")
         w("")
         w(f"The worker read the {int(r['rows']):,} training rows at "
           f"{fmt(num(r['load_rows_per_s']), 0)} rows/s (derived: end of epoch 1 - start of the "
           f"run - epoch seconds, so it includes model setup).")
-    else:
-        w("| mlpscale SQL | not measured | | | |")
     ld = select(recs, mode="sql-load")
     if ld:
         w(f"mlpscale-load wrote the 70,000 Fashion-MNIST rows at {fmt(num(ld[0]['rows_per_s']), 0)} "
