@@ -1,11 +1,27 @@
 # Plot of bench/run.sh (via bench/summarize.py): gnuplot -e "outdir='DIR'" bench/plot.gp
-# Reads DIR/width.dat, DIR/batch.dat (x, mlpscale, PyTorch) and DIR/scale.dat (images, seconds).
+# Reads DIR/headline.dat (label, mlpscale, PyTorch), DIR/width.dat, DIR/batch.dat (x, mlpscale,
+# PyTorch) and DIR/scale.dat (images, seconds).
 if (!exists("outdir")) outdir = "bench/results"
-set terminal pngcairo size 1500,460 font "sans,11"
+set terminal pngcairo size 2000,460 font "sans,11"
 set output outdir."/scaling.png"
 set datafile missing "NaN"
-set multiplot layout 1,3 title "mlpscale vs PyTorch on the same CPU and thread count (median images/s)"
+set multiplot layout 1,4 title "mlpscale vs PyTorch on the same CPU and thread count (median images/s)"
 set grid
+
+set title "training throughput (B\\_6-Wi\\_W, batch 1024, 3x32x32)"
+set xlabel "width W and precision of the products"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set ylabel "images/s"
+set logscale y 2
+set yrange [256:32768]
+set key top right
+plot outdir."/headline.dat" using 2:xtic(1) title "mlpscale", "" using 3 title "PyTorch"
+unset logscale y
+set yrange [*:*]
+
 set key top right
 set style data linespoints
 

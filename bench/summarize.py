@@ -447,6 +447,9 @@ def main():
             for row in rows:
                 f.write(" ".join("NaN" if v is None else str(v) for v in row) + "\n")
 
+    dat("headline.dat", [(f'"{a.replace("B_6-Wi_", "")} {p}"',
+                          ips.get(("mlpscale", a, p)), ips.get(("torch", a, p)))
+                         for a in archs for p in (("fp32", "bf16") if have_bf16 else ("fp32",))])
     dat("width.dat", width_rows)
     dat("batch.dat", batch_rows)
     dat("scale.dat", sorted(scale_rows))
