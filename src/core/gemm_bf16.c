@@ -149,6 +149,45 @@ row_words(const float *src, int n)
 }
 
 /*
+ * In-register transpose of a 16 x 16 matrix of 32-bit words: r[i] holds row i on entry and
+ * column i on return.  Unpacking words and quadwords transposes the 4 x 4 blocks inside each
+ * 128-bit lane; two rounds of lane shuffles put the blocks in place.  64 shuffles for 256
+ * words, against one scatter per 16 words.
+ */
+TARGET static inline void
+transpose16(__m512i r[16])
+{
+	__m512i		t[16],
+				u[16];
+
+	for (int i = 0; i < 16; i += 2)
+	{
+		t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+	}
+	/* u[4g + c], lane L: column 4L + c, rows 4g .. 4g+3 */
+	for (int g = 0; g < 4; g++)
+	{
+		u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+		u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+		u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+		u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+	}
+	for (int c = 0; c < 4; c++)
+	{
+		__m512i		ve = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88),
+					vo = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xdd),
+					xe = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88),
+					xo = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xdd);
+
+		r[c] = _mm512_shuffle_i32x4(ve, xe, 0x88);
+		r[8 + c] = _mm512_shuffle_i32x4(ve, xe, 0xdd);
+		r[4 + c] = _mm512_shuffle_i32x4(vo, xo, 0x88);
+		r[12 + c] = _mm512_shuffle_i32x4(vo, xo, 0xdd);
+	}
+}
+
+/*
  * Packs op(A)[i0 : i0+mc, k0 : k0+kc] into MR-row panels: for each pair p of K, the MR words
  * (A(i, 2p), A(i, 2p+1)) of the panel's rows.  Rows past mc and the odd K tail are zero.
  */
@@ -164,24 +203,23 @@ pack_a(const Gemm *g, int i0, int mc, int k0, int kc, uint32_t *dst)
 
 		if (!g->transA)
 		{
-			/* rows are contiguous along K: convert 32 at a time, scatter with stride MR */
-			__m512i		idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-																	 10, 11, 12, 13, 14, 15),
-												 _mm512_set1_epi32(MR));
-
-			for (int i = 0; i < MR; i++)
+			/*
+			 * Rows are contiguous along K: 16 pairs of each of the panel's rows (16 rows, the
+			 * last two zero), transposed, give 16 pairs' MR words each.
+			 */
+			for (int p = 0; p < kp; p += 16)
 			{
-				const float *src = g->A + (size_t) (i0 + ir + i) * g->lda + k0;
+				__m512i		w[16];
+				int			np = kp - p < 16 ? kp - p : 16;
 
-				for (int p = 0; p < kp; p += 16)
-				{
-					int			n = kc - 2 * p;
-					__m512i		w = i < mr ? row_words(src + 2 * p, n) : _mm512_setzero_si512();
-					int			np = kp - p < 16 ? kp - p : 16;
-
-					_mm512_mask_i32scatter_epi32(d + (size_t) p * MR + i,
-												 (__mmask16) ((1u << np) - 1), idx, w, 4);
-				}
+				for (int i = 0; i < 16; i++)
+					w[i] = i < mr ? row_words(g->A + (size_t) (i0 + ir + i) * g->lda + k0 + 2 * p,
+											  kc - 2 * p)
+						: _mm512_setzero_si512();
+				transpose16(w);
+				for (int j = 0; j < np; j++)
+					_mm512_mask_storeu_epi32(d + (size_t) (p + j) * MR, (__mmask16) ((1u << MR) - 1),
+											 w[j]);
 			}
 		}
 		else
@@ -237,25 +275,21 @@ pack_b(const Gemm *g, int k0, int kc, int j0, int nc, uint32_t *dst)
 		}
 		else
 		{
-			/* B stored [N, K]: each column is contiguous along K; scatter with stride NR */
-			__m512i		idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-																	 10, 11, 12, 13, 14, 15),
-												 _mm512_set1_epi32(NR));
-
-			for (int j = 0; j < NR; j++)
-			{
-				const float *src = g->B + (size_t) (j0 + jr + j) * g->ldb + k0;
-
+			/* B stored [N, K]: columns contiguous along K; 16 columns at a time, transposed */
+			for (int h = 0; h < NR; h += 16)
 				for (int p = 0; p < kp; p += 16)
 				{
+					__m512i		w[16];
 					int			np = kp - p < 16 ? kp - p : 16;
-					__m512i		w = j < nr ? row_words(src + 2 * p, kc - 2 * p)
-						: _mm512_setzero_si512();
 
-					_mm512_mask_i32scatter_epi32(d + (size_t) p * NR + j,
-												 (__mmask16) ((1u << np) - 1), idx, w, 4);
+					for (int j = 0; j < 16; j++)
+						w[j] = h + j < nr ? row_words(g->B + (size_t) (j0 + jr + h + j) * g->ldb + k0 + 2 * p,
+													  kc - 2 * p)
+							: _mm512_setzero_si512();
+					transpose16(w);
+					for (int q = 0; q < np; q++)
+						_mm512_storeu_si512(d + (size_t) (p + q) * NR + h, w[q]);
 				}
-			}
 		}
 	}
 }
@@ -272,6 +306,12 @@ kernel(int kp, const uint32_t *restrict a, const uint32_t *restrict b, float *C,
 
 	for (int i = 0; i < MR; i++)
 		c[i][0] = c[i][1] = _mm512_setzero_ps();
+	/* C is read and written after the loop, and is seldom in cache: start fetching it now */
+	for (int i = 0; i < mr; i++)
+	{
+		_mm_prefetch((const char *) (C + (size_t) i * ldc), _MM_HINT_T0);
+		_mm_prefetch((const char *) (C + (size_t) i * ldc + 16), _MM_HINT_T0);
+	}
 
 	for (int p = 0; p < kp; p++)
 	{
