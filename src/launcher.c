@@ -74,6 +74,7 @@ typedef struct MlpLauncherShared
 	bool		overflowed;		/* a post found the queue full: sweep again */
 	int			head;			/* ring buffer of posted runs */
 	int			count;
+	int			training_workers;	/* training workers alive, whoever started them */
 	MlpLaunchRequest queue[MLP_LAUNCH_QUEUE_SIZE];
 } MlpLauncherShared;
 
@@ -374,13 +375,51 @@ launcher_is_active(List *active, const MlpLaunchRequest *req)
 	return false;
 }
 
+static void
+training_worker_exit(int code, Datum arg)
+{
+	SpinLockAcquire(&launcher_shared->mutex);
+	launcher_shared->training_workers--;
+	SpinLockRelease(&launcher_shared->mutex);
+}
+
+/*
+ * Called first thing by every training worker: the count lives in shared memory, so a
+ * launcher that was restarted (and so forgot the workers it had started) still respects
+ * mlpscale.max_concurrent_runs.  A worker that dies without running its exit callbacks makes
+ * the postmaster reinitialise shared memory, and the count with it.
+ */
+void
+MlpTrainingWorkerStarted(void)
+{
+	if (launcher_shared == NULL)
+		return;
+	SpinLockAcquire(&launcher_shared->mutex);
+	launcher_shared->training_workers++;
+	SpinLockRelease(&launcher_shared->mutex);
+	before_shmem_exit(training_worker_exit, 0);
+}
+
+/* Training workers running now: those we started and any a previous launcher started. */
+static int
+launcher_running_workers(List *active)
+{
+	int			n;
+
+	SpinLockAcquire(&launcher_shared->mutex);
+	n = launcher_shared->training_workers;
+	SpinLockRelease(&launcher_shared->mutex);
+	/* a worker we started may not have counted itself yet */
+	return Max(n, list_length(active));
+}
+
 /* Starts workers for posted runs while the limit allows.  False when slots ran out. */
 static bool
 launcher_start_runs(List **active)
 {
 	MlpLaunchRequest req;
 
-	while (list_length(*active) < mlp_max_concurrent_runs && launcher_peek(&req))
+	while (launcher_running_workers(*active) < mlp_max_concurrent_runs && launcher_peek(&req))
 	{
 		BackgroundWorker worker;
 		BackgroundWorkerHandle *handle;
@@ -497,7 +536,13 @@ MlpLauncherMain(Datum arg)
 	launcher_shared->launcher_pid = 0;
 	SpinLockRelease(&launcher_shared->mutex);
 	elog(LOG, "mlpscale launcher shutting down");
-	proc_exit(0);
+
+	/*
+	 * Exit code 1, not 0: after a pg_terminate_backend() the postmaster starts the launcher
+	 * again after bgw_restart_time, while 0 would unregister it and leave every new run
+	 * queued until the server restarts.  At server shutdown nothing is restarted anyway.
+	 */
+	proc_exit(1);
 }
 
 /*

@@ -933,6 +933,7 @@ MlpTrainWorkerMain(Datum arg)
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, worker_sigterm);
 	BackgroundWorkerUnblockSignals();
+	MlpTrainingWorkerStarted();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	pgstat_report_appname("mlpscale training");
 	/* A checkpoint is only worth its transaction when the commit survives a crash. */

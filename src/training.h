@@ -79,6 +79,9 @@ extern bool MlpLauncherPost(Oid database, int64 run_id);
 /* Wakes the launcher. */
 extern void MlpLauncherWake(void);
 
+/* A training worker counts itself (until it exits) toward mlpscale.max_concurrent_runs. */
+extern void MlpTrainingWorkerStarted(void);
+
 /* Entry points of the workers (named in BackgroundWorker.bgw_function_name). */
 extern PGDLLEXPORT void MlpLauncherMain(Datum arg);
 extern PGDLLEXPORT void MlpSweeperMain(Datum arg);

@@ -96,6 +96,25 @@ like "$(q "SET ROLE it_mallory; SELECT mlp_train('first', 'mallory_own')")" \
 is "$(q "SELECT b.started_at >= a.finished_at FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $a AND b.id = $b")" t \
    "the second started after the first finished"
 
+# ---- the launcher alone is terminated ------------------------------------------------------------------
+# It comes back (exit code 1, restarted after bgw_restart_time), and the worker its
+# predecessor started still counts against the limit of one.
+long=$(q "SELECT mlp_train('long', 'bands_mid', arch => 'B_2-Wi_128', epochs => 1000, batch_size => 32, seed => 1)")
+ok "$(wait_until "SELECT status = 'running' FROM mlpscale.runs WHERE id = $long" 30; echo $?)" "a long run starts"
+old=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mlpscale launcher'")
+q "SELECT pg_terminate_backend($old)" >/dev/null
+ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'mlpscale launcher'
+                                 AND pid <> $old)" 40; echo $?)" "a terminated launcher comes back"
+next=$(q "SELECT mlp_train('next', 'bands_mid', arch => 'B_2-Wi_128', epochs => 1, batch_size => 32, seed => 1)")
+sleep 3
+is "$(q "SELECT status FROM mlpscale.runs WHERE id = $next")" queued \
+   "the new launcher keeps the limit of one: the next run waits for the running one"
+is "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mlpscale training'")" 1 \
+   "... one training worker"
+q "SELECT mlp_cancel($long)" >/dev/null
+is "$(q "SELECT mlp_wait($long) || ' ' || mlp_wait($next)")" "canceled succeeded" \
+   "the waiting run starts when the running one ends"
+
 # ---- pg_terminate_backend of a worker -------------------------------------------------------------------
 # While it reads its data (a slow source), the worker dies at once: the launcher notices and
 # marks the run interrupted.
