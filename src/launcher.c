@@ -273,7 +273,8 @@ launcher_fill_worker(BackgroundWorker *worker, const char *function, Oid databas
 static void
 launcher_warn_no_slot(const char *what)
 {
-	ereport(WARNING,
+	/* LOG, not WARNING: in the server log LOG ranks above WARNING and ERROR, so it shows */
+	ereport(LOG,
 			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 			 errmsg("mlpscale launcher: out of background worker slots for %s", what),
 			 errhint("Increase max_worker_processes (currently %d); the launcher retries every %d seconds.",

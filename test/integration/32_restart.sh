@@ -87,4 +87,26 @@ else
     skip "mlp_resume of a bf16 run: this CPU has no avx512_bf16 in /proc/cpuinfo"
 fi
 
+# ---- no background worker slot left -------------------------------------------------------------------
+# Two slots: the logical replication launcher and ours take them.  Ours warns in the server
+# log, retries, and the run waits queued until there are slots again.
+q "ALTER SYSTEM SET max_worker_processes = 2" >/dev/null
+server_restart
+log_from=$(($(stat -c %s "$MLPSCALE_PGDATA/server.log") + 1))
+starved=$(q "SELECT mlp_train('starved', 'fashion', arch => 'B_1-Wi_16', epochs => 1)")
+found=1
+for _ in $(seq 1 150); do
+    if tail -c +"$log_from" "$MLPSCALE_PGDATA/server.log" | grep -q "out of background worker slots for training runs"; then
+        found=0; break
+    fi
+    sleep 0.2
+done
+ok "$found" "without a free worker slot the launcher warns in the server log"
+like "$(tail -c +"$log_from" "$MLPSCALE_PGDATA/server.log" | grep -A1 "out of background worker slots" | tail -1)" \
+   "Increase max_worker_processes" "... with a hint"
+is "$(q "SELECT status FROM mlpscale.runs WHERE id = $starved")" queued "... and the run stays queued"
+q "ALTER SYSTEM RESET max_worker_processes" >/dev/null
+server_restart
+is "$(q "SELECT mlp_wait($starved, 60)")" succeeded "with slots again after a restart, the run trains"
+
 done_testing
