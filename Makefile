@@ -82,12 +82,12 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 unit: $(UNIT_BINS)
 unit-asan: $(UNIT_ASAN_BINS)
 
-test/unit/bin/%: test/unit/%.c $(CORE_LIB) test/unit/tap.h
+test/unit/bin/%: test/unit/%.c $(CORE_LIB) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc/core -Itest/unit \
 		-o $@ $< $(CORE_LIB) $(CORE_LIBS)
 
-test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) test/unit/tap.h
+test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
 		-Isrc/core -Itest/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)

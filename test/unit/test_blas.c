@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "gemm_check.h"
 #include "tap.h"
 
 static uint64_t lcg = 12345;
@@ -22,45 +23,18 @@ frand(void)
 	return (float) ((lcg >> 40) / (double) (1 << 24)) * 2.0f - 1.0f;
 }
 
-/* One product with padded leading dimensions; returns the worst error relative to scale. */
+/*
+ * One product with padded leading dimensions; returns the worst error relative to scale
+ * (entries are sums of K products of numbers in [-1, 1]: scaled by sqrt(K)), or infinity when
+ * a column past N changed.
+ */
 static double
 compare(bool ta, bool tb, int M, int N, int K, float alpha, float beta)
 {
-	int			lda = (ta ? M : K) + 3,
-				ldb = (tb ? K : N) + 2,
-				ldc = N + 5;
-	size_t		na = (size_t) (ta ? K : M) * lda,
-				nb = (size_t) (tb ? N : K) * ldb,
-				nc = (size_t) M * ldc;
-	float	   *A = malloc(sizeof(float) * (na + 1)),
-			   *Bm = malloc(sizeof(float) * (nb + 1)),
-			   *C1 = malloc(sizeof(float) * (nc + 1)),
-			   *C2 = malloc(sizeof(float) * (nc + 1));
-	double		worst = 0.0;
+	GemmCheck	r = gemm_check(mlp_sgemm, mlp_sgemm_reference, ta, tb, M, N, K, alpha, beta,
+							   frand, false);
 
-	for (size_t i = 0; i < na; i++)
-		A[i] = frand();
-	for (size_t i = 0; i < nb; i++)
-		Bm[i] = frand();
-	for (size_t i = 0; i < nc; i++)
-		C1[i] = C2[i] = frand();
-	mlp_sgemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C1, ldc);
-	mlp_sgemm_reference(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C2, ldc);
-	for (int i = 0; i < M; i++)
-		for (int j = 0; j < ldc; j++)
-		{
-			double		e = fabs((double) C1[(size_t) i * ldc + j] - C2[(size_t) i * ldc + j]);
-
-			/* entries are sums of K products of numbers in [-1, 1]: scale by sqrt(K) */
-			e /= (1.0 + sqrt((double) K));
-			if (e > worst)
-				worst = e;
-		}
-	free(A);
-	free(Bm);
-	free(C1);
-	free(C2);
-	return worst;
+	return r.padding_kept ? r.worst / (1.0 + sqrt((double) K)) : INFINITY;
 }
 
 /* One matrix-vector product with a padded lda; returns the worst error relative to scale. */

@@ -12,15 +12,17 @@
 
 #include "blas.h"
 #include "gemm_bf16.h"
+#include "gemm_check.h"
+#include "rng.h"
 #include "tap.h"
 
-static uint64_t lcg = 987654321;
+static MlpRng test_rng;
 
+/* Uniform in [-1, 1), from the core's seeded generator. */
 static float
 frand(void)
 {
-	lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-	return (float) ((lcg >> 40) / (double) (1 << 24)) * 2.0f - 1.0f;
+	return (float) mlp_rng_uniform_range(&test_rng, -1, 1);
 }
 
 static float
@@ -52,6 +54,16 @@ test_rounding(void)
 			 "pi rounds to 3.140625");
 }
 
+static int	last_rc;
+
+/* mlp_gemm_bf16 with mlp_sgemm's signature; its return code goes to last_rc. */
+static void
+gemm_bf16_fn(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+			 const float *B, int ldb, float beta, float *C, int ldc)
+{
+	last_rc = mlp_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /*
  * One product with padded leading dimensions against the reference.  The reference rounds
  * the operands the same way and sums in double, so the only difference is the float
@@ -60,50 +72,13 @@ test_rounding(void)
 static void
 check_product(bool ta, bool tb, int M, int N, int K, float alpha, float beta)
 {
-	int			lda = (ta ? M : K) + 3,
-				ldb = (tb ? K : N) + 2,
-				ldc = N + 5;
-	size_t		na = (size_t) (ta ? K : M) * lda,
-				nb = (size_t) (tb ? N : K) * ldb,
-				nc = (size_t) M * ldc;
-	float	   *A = malloc(sizeof(float) * na),
-			   *Bm = malloc(sizeof(float) * nb),
-			   *C1 = malloc(sizeof(float) * nc),
-			   *C2 = malloc(sizeof(float) * nc);
-	double		worst = 0.0;
-	bool		pad_ok = true;
-	int			rc;
+	GemmCheck	r = gemm_check(gemm_bf16_fn, mlp_gemm_bf16_reference, ta, tb, M, N, K, alpha,
+							   beta, frand, true);
 
-	for (size_t i = 0; i < na; i++)
-		A[i] = frand();
-	for (size_t i = 0; i < nb; i++)
-		Bm[i] = frand();
-	for (size_t i = 0; i < nc; i++)
-		C1[i] = C2[i] = beta == 0.0f ? NAN : frand();	/* beta 0 must ignore C */
-	rc = mlp_gemm_bf16(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C1, ldc);
-	mlp_gemm_bf16_reference(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C2, ldc);
-	for (int i = 0; i < M; i++)
-		for (int j = 0; j < ldc; j++)
-		{
-			float		a = C1[(size_t) i * ldc + j],
-						b = C2[(size_t) i * ldc + j];
-
-			if (j >= N)
-			{
-				if (memcmp(&a, &b, sizeof(a)) != 0)
-					pad_ok = false;
-			}
-			else if (!(fabs(a - b) <= worst))
-				worst = isnan(a) ? INFINITY : fabs(a - b);
-		}
-	ok(rc == 0 && worst <= 1e-6 * K + 1e-6 && pad_ok,
+	ok(last_rc == 0 && r.worst <= 1e-6 * K + 1e-6 && r.padding_kept,
 	   "%s%s M=%d N=%d K=%d alpha=%g beta=%g: worst error %.3g, padding %s",
-	   ta ? "A^T" : "A", tb ? "B^T" : "B", M, N, K, alpha, beta, worst,
-	   pad_ok ? "untouched" : "CHANGED");
-	free(A);
-	free(Bm);
-	free(C1);
-	free(C2);
+	   ta ? "A^T" : "A", tb ? "B^T" : "B", M, N, K, alpha, beta, r.worst,
+	   r.padding_kept ? "untouched" : "CHANGED");
 }
 
 static void
@@ -243,6 +218,7 @@ main(void)
 {
 	char		err[256];
 
+	mlp_rng_seed(&test_rng, 987654321, 0);
 	if (mlp_blas_init(err, sizeof(err)) != 0)
 		diag("OpenBLAS not loaded (%s): fp32 checks use the reference loops", err);
 	mlp_blas_set_threads(2);

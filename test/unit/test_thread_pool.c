@@ -13,6 +13,7 @@
 
 #include "blas.h"
 #include "layers.h"
+#include "rng.h"
 #include "tap.h"
 #include "thread_pool.h"
 
@@ -97,13 +98,13 @@ test_pool(void)
 	mlp_pool_set_threads(2);
 }
 
-static uint64_t lcg = 4242;
+static MlpRng test_rng;
 
+/* Uniform in [-4, 4), from the core's seeded generator. */
 static float
 frand(void)
 {
-	lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
-	return (float) ((lcg >> 40) / (double) (1 << 24)) * 8.0f - 4.0f;
+	return (float) mlp_rng_uniform_range(&test_rng, -4, 4);
 }
 
 /* bf16 mode splits GELU across the pool; the bits must be those of the single-thread path. */
@@ -167,6 +168,7 @@ test_gelu_split(void)
 int
 main(void)
 {
+	mlp_rng_seed(&test_rng, 4242, 0);
 	test_pool();
 	test_gelu_split();
 	return tap_done();
