@@ -9,6 +9,7 @@
 #include "thread_pool.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -100,6 +101,21 @@ pool_worker(void *varg)
 	return NULL;
 }
 
+int
+mlp_thread_create(pthread_t *tid, const pthread_attr_t *attr, void *(*fn) (void *), void *arg)
+{
+	sigset_t	all,
+				old;
+	int			rc;
+
+	/* the new thread inherits the mask of its creator: block everything just for the call */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(tid, attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 /* Grows the pool to pool_wanted threads; on failure it keeps what it has. */
 static void
 pool_grow(void)
@@ -113,7 +129,7 @@ pool_grow(void)
 		pool.start_gen[pool.started] = atomic_load(&pool.gen);
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&tid, &attr, pool_worker, (void *) (intptr_t) pool.started);
+		rc = mlp_thread_create(&tid, &attr, pool_worker, (void *) (intptr_t) pool.started);
 		pthread_attr_destroy(&attr);
 		if (rc != 0)
 			break;

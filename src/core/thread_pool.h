@@ -12,6 +12,8 @@
 #ifndef MLP_THREAD_POOL_H
 #define MLP_THREAD_POOL_H
 
+#include <pthread.h>
+
 typedef void (*MlpPoolTask) (void *arg, int part, int parts);
 
 /* Threads of later tasks, the caller's included (1 = run everything on the caller). */
@@ -25,5 +27,13 @@ int			mlp_pool_threads(void);
  * count used.  Not reentrant: one calling thread per process.
  */
 int			mlp_pool_run(MlpPoolTask task, void *arg, int parts);
+
+/*
+ * pthread_create with every signal blocked in the new thread, so that signals meant for the
+ * process (SIGTERM, SIGINT, PostgreSQL's SIGUSR1 ...) are handled by the thread that runs
+ * the process's code and never by a numeric helper.  Returns pthread_create's result.
+ */
+int			mlp_thread_create(pthread_t *tid, const pthread_attr_t *attr,
+							  void *(*fn) (void *), void *arg);
 
 #endif

@@ -21,6 +21,7 @@
 #include "loss.h"
 #include "rng.h"
 #include "safetensors.h"
+#include "thread_pool.h"
 
 /* RNG streams: the step in the low 32 bits, the epoch above; the top values are reserved. */
 #define STREAM_STEP(epoch, step)	(((uint64_t) (epoch) << 32) | (uint64_t) (step))
@@ -160,7 +161,7 @@ assemble_batch(const MlpAugmentConfig *aug, const MlpDataset *data, const int64_
 		started[k] = false;
 	}
 	for (int k = 1; k < nthreads; k++)
-		started[k] = pthread_create(&tid[k], NULL, batch_job_thread, &jobs[k]) == 0;
+		started[k] = mlp_thread_create(&tid[k], NULL, batch_job_thread, &jobs[k]) == 0;
 	batch_job_run(&jobs[0]);
 	for (int k = 1; k < nthreads; k++)
 	{

@@ -4,6 +4,7 @@
  * layers split across it give the same bits as on one thread.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,6 +99,46 @@ test_pool(void)
 	mlp_pool_set_threads(2);
 }
 
+/* Part 1 records whether SIGTERM and SIGUSR1 are blocked in its (pool) thread. */
+typedef struct MaskSeen
+{
+	int			term_blocked;
+	int			usr1_blocked;
+} MaskSeen;
+
+static void
+mask_task(void *arg, int part, int parts)
+{
+	MaskSeen   *m = arg;
+	sigset_t	cur;
+
+	(void) parts;
+	if (part != 1)
+		return;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	m->term_blocked = sigismember(&cur, SIGTERM);
+	m->usr1_blocked = sigismember(&cur, SIGUSR1);
+}
+
+static void
+test_signal_mask(void)
+{
+	MaskSeen	m = {-1, -1};
+	sigset_t	before,
+				after;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &before);
+	mlp_pool_set_threads(4);		/* creates two more threads now */
+	is_int(mlp_pool_run(mask_task, &m, 2), 2, "a task on two threads");
+	ok(m.term_blocked == 1 && m.usr1_blocked == 1,
+	   "pool threads block SIGTERM and SIGUSR1: the process's own thread handles signals");
+	pthread_sigmask(SIG_BLOCK, NULL, &after);
+	ok(sigismember(&after, SIGTERM) == sigismember(&before, SIGTERM) &&
+	   sigismember(&after, SIGUSR1) == sigismember(&before, SIGUSR1),
+	   "the caller's signal mask is as it was");
+	mlp_pool_set_threads(2);
+}
+
 static MlpRng test_rng;
 
 /* Uniform in [-4, 4), from the core's seeded generator. */
@@ -170,6 +211,7 @@ main(void)
 {
 	mlp_rng_seed(&test_rng, 4242, 0);
 	test_pool();
+	test_signal_mask();
 	test_gelu_split();
 	return tap_done();
 }
