@@ -15,6 +15,7 @@
 #                          have mlpscale in shared_preload_libraries) instead of a new cluster
 #   MLPSCALE_DEMO_DB       database to use                            (mlpscale_demo)
 #   MLPSCALE_DEMO_ARCH, MLPSCALE_DEMO_EPOCHS, MLPSCALE_DEMO_BATCH     the model (see below)
+#   MLPSCALE_DEMO_PRECISION  fp32, bf16 or auto: bf16 where the CPU has AVX512_BF16   (auto)
 #   MLPSCALE_SKIP_APT=1    skip the Debian package check
 #   FASHION_MNIST_DIR      the IDX files       (/usr/share/datasets/fashion-mnist)
 set -euo pipefail
@@ -26,7 +27,8 @@ DEMO_DIR=${MLPSCALE_DEMO_DIR:-/tmp/mlpscale-demo}
 DB=${MLPSCALE_DEMO_DB:-mlpscale_demo}
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 MODEL=fashion_demo
-# About five minutes on 2 idle cores; test accuracy about 0.91.  The paper's recipe (LION,
+# About three minutes on 2 idle cores with bf16 products (five in fp32); test accuracy about
+# 0.91 either way.  The paper's recipe (LION,
 # MixUp, heavy crops, huge batches) is made for long runs on large datasets; ten epochs of
 # Fashion-MNIST learn faster with AdamW, a cosine schedule, light label smoothing and no
 # augmentation (docs/user-guide.md, "Training options").
@@ -34,6 +36,11 @@ ARCH=${MLPSCALE_DEMO_ARCH:-B_4-Wi_512}
 EPOCHS=${MLPSCALE_DEMO_EPOCHS:-10}
 BATCH=${MLPSCALE_DEMO_BATCH:-256}
 TRAIN_OPTIONS=${MLPSCALE_DEMO_TRAIN_OPTIONS:-"optimizer => 'adamw', lr => 1e-3, weight_decay => 0.05, cosine => true, label_smoothing => 0.1, mixup => 0, augment => false"}
+# bf16 matrix products (about 1.7x faster, same accuracy) where the CPU has AVX512_BF16.
+PRECISION=${MLPSCALE_DEMO_PRECISION:-auto}
+if [ "$PRECISION" = auto ]; then
+    if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then PRECISION=bf16; else PRECISION=fp32; fi
+fi
 CLASS_NAMES=("T-shirt/top" "Trouser" "Pullover" "Dress" "Coat" "Sandal" "Shirt" "Sneaker" "Bag" "Ankle boot")
 
 step_no=0
@@ -156,8 +163,9 @@ train() {
     step "train $ARCH for $EPOCHS epochs in a background worker"
     RUN=$(sql_value "SELECT mlp_train('$MODEL', 'fashion_train', arch => '$ARCH',
                                       epochs => $EPOCHS, batch_size => $BATCH,
-                                      validation => 'fashion_test', $TRAIN_OPTIONS)")
-    echo "run $RUN queued: SELECT mlp_train('$MODEL', 'fashion_train', arch => '$ARCH', epochs => $EPOCHS, ...)"
+                                      validation => 'fashion_test', $TRAIN_OPTIONS,
+                                      matmul_precision => '$PRECISION')")
+    echo "run $RUN queued: SELECT mlp_train('$MODEL', 'fashion_train', arch => '$ARCH', epochs => $EPOCHS, ..., matmul_precision => '$PRECISION')"
     local t0 status
     t0=$(date +%s)
     progress_bar "$RUN"
