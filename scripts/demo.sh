@@ -28,10 +28,10 @@ DB=${MLPSCALE_DEMO_DB:-mlpscale_demo}
 DATA=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 MODEL=fashion_demo
 # About three minutes on 2 idle cores with bf16 products (five in fp32); test accuracy about
-# 0.91 either way.  The paper's recipe (LION,
-# MixUp, heavy crops, huge batches) is made for long runs on large datasets; ten epochs of
-# Fashion-MNIST learn faster with AdamW, a cosine schedule, light label smoothing and no
-# augmentation (docs/user-guide.md, "Training options").
+# 0.91 either way.  The paper's recipe (LION, MixUp, heavy crops, huge batches) is made for
+# long runs on large datasets; ten epochs of Fashion-MNIST learn faster with AdamW, a cosine
+# schedule, light label smoothing and no augmentation (docs/user-guide.md, "Training
+# options").
 ARCH=${MLPSCALE_DEMO_ARCH:-B_4-Wi_512}
 EPOCHS=${MLPSCALE_DEMO_EPOCHS:-10}
 BATCH=${MLPSCALE_DEMO_BATCH:-256}
