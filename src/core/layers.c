@@ -93,6 +93,21 @@ v_gelu_grad(vf x)
 	return cdf + x * pdf;
 }
 
+/*
+ * Both at once, sharing the erf: GELU(x) = x Phi(x), and GELU'(x) in *grad.  The gradient is
+ * v_gelu_grad's to the bit; x * (0.5 (1 + erf)) equals v_gelu's (0.5 x)(1 + erf) to the bit
+ * too, since halving is exact outside the subnormal range.
+ */
+static inline vf
+v_gelu_and_grad(vf x, vf *grad)
+{
+	vf			cdf = 0.5f * (1.0f + v_erf(x * SQRT1_2F));
+	vf			pdf = v_exp_nonpos(-0.5f * x * x) * INV_SQRT_2PI_F;
+
+	*grad = cdf + x * pdf;
+	return x * cdf;
+}
+
 float
 mlp_erf(float x)
 {
@@ -290,9 +305,13 @@ mlp_layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *do
 
 /* ---- GELU ------------------------------------------------------------------------------ */
 
-/* Columns [j0, j1) of mlp_bias_gelu_forward (j0 a multiple of VLEN). */
+/*
+ * Columns [j0, j1) of mlp_bias_gelu_forward (j0 a multiple of VLEN); with save_grad, pre
+ * ends holding GELU'(pre) instead (mlp_bias_gelu_forward_train).
+ */
 static void
-bias_gelu_forward_cols(float *pre, float *out, const float *bias, int B, int N, int j0, int j1)
+bias_gelu_forward_cols(float *pre, float *out, const float *bias, int B, int N, int j0, int j1,
+					   bool save_grad)
 {
 	for (int i = 0; i < B; i++)
 	{
@@ -305,16 +324,27 @@ bias_gelu_forward_cols(float *pre, float *out, const float *bias, int B, int N, 
 			vf			v = vload(h + j);
 
 			if (bias)
-			{
 				v += vload(bias + j);
-				vstore(h + j, v);
+			if (save_grad)
+			{
+				vf			g,
+							y = v_gelu_and_grad(v, &g);
+
+				vstore(a + j, y);
+				vstore(h + j, g);
 			}
-			vstore(a + j, v_gelu(v));
+			else
+			{
+				if (bias)
+					vstore(h + j, v);
+				vstore(a + j, v_gelu(v));
+			}
 		}
 		if (j < j1)
 		{
 			float		t[VLEN] = {0};
-			vf			v;
+			vf			v,
+						g;
 			int			n = j1 - j;
 
 			memcpy(t, h + j, sizeof(float) * n);
@@ -323,19 +353,32 @@ bias_gelu_forward_cols(float *pre, float *out, const float *bias, int B, int N, 
 			{
 				memcpy(t, bias + j, sizeof(float) * n);
 				v += vload(t);
-				vstore(t, v);
+			}
+			if (save_grad)
+			{
+				vstore(t, v_gelu_and_grad(v, &g));
+				memcpy(a + j, t, sizeof(float) * n);
+				vstore(t, g);
 				memcpy(h + j, t, sizeof(float) * n);
 			}
-			vstore(t, v_gelu(v));
-			memcpy(a + j, t, sizeof(float) * n);
+			else
+			{
+				vstore(t, v);
+				memcpy(h + j, t, sizeof(float) * n);
+				vstore(t, v_gelu(v));
+				memcpy(a + j, t, sizeof(float) * n);
+			}
 		}
 	}
 }
 
-/* Columns [j0, j1) of mlp_gelu_backward: the bias sums stay per column, in row order. */
+/*
+ * Columns [j0, j1) of mlp_gelu_backward: the bias sums stay per column, in row order.  With
+ * have_grad, pre already holds GELU' (mlp_gelu_backward_grad).
+ */
 static void
 gelu_backward_cols(float *dinp, float *dbias, const float *dout, const float *pre, int B, int N,
-				   int j0, int j1)
+				   int j0, int j1, bool have_grad)
 {
 	for (int i = 0; i < B; i++)
 	{
@@ -346,7 +389,7 @@ gelu_backward_cols(float *dinp, float *dbias, const float *dout, const float *pr
 
 		for (j = j0; j + VLEN <= j1; j += VLEN)
 		{
-			vf			d = vload(dy + j) * v_gelu_grad(vload(h + j));
+			vf			d = vload(dy + j) * (have_grad ? vload(h + j) : v_gelu_grad(vload(h + j)));
 
 			vstore(dx + j, d);
 			if (dbias)
@@ -360,7 +403,7 @@ gelu_backward_cols(float *dinp, float *dbias, const float *dout, const float *pr
 
 			memcpy(th, h + j, sizeof(float) * n);
 			memcpy(td, dy + j, sizeof(float) * n);
-			vstore(td, vload(td) * v_gelu_grad(vload(th)));
+			vstore(td, vload(td) * (have_grad ? vload(th) : v_gelu_grad(vload(th))));
 			memcpy(dx + j, td, sizeof(float) * n);
 			if (dbias)
 				for (int k = 0; k < n; k++)
@@ -388,6 +431,7 @@ typedef struct GeluTask
 	int			B,
 				N;
 	bool		backward;
+	bool		grad;			/* forward: save GELU'; backward: pre holds it */
 } GeluTask;
 
 static void
@@ -403,9 +447,9 @@ gelu_task(void *arg, int part, int parts)
 	if (j0 >= j1)
 		return;
 	if (t->backward)
-		gelu_backward_cols(t->out, t->dbias, t->dout, t->pre, t->B, t->N, j0, j1);
+		gelu_backward_cols(t->out, t->dbias, t->dout, t->pre, t->B, t->N, j0, j1, t->grad);
 	else
-		bias_gelu_forward_cols(t->pre, t->out, t->bias, t->B, t->N, j0, j1);
+		bias_gelu_forward_cols(t->pre, t->out, t->bias, t->B, t->N, j0, j1, t->grad);
 }
 
 static int
@@ -430,6 +474,24 @@ mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre
 {
 	GeluTask	t = {.out = dinp, .pre = (float *) pre, .dbias = dbias, .dout = dout, .B = B, .N = N,
 	.backward = true};
+
+	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
+}
+
+void
+mlp_bias_gelu_forward_train(float *pre_grad, float *out, const float *bias, int B, int N)
+{
+	GeluTask	t = {.out = out, .pre = pre_grad, .bias = bias, .B = B, .N = N, .grad = true};
+
+	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
+}
+
+void
+mlp_gelu_backward_grad(float *dinp, float *dbias, const float *dout, const float *grad, int B,
+					   int N)
+{
+	GeluTask	t = {.out = dinp, .pre = (float *) grad, .dbias = dbias, .dout = dout, .B = B,
+	.N = N, .backward = true, .grad = true};
 
 	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
 }

@@ -63,6 +63,18 @@ void		mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, in
 void		mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre,
 							  int B, int N);
 
+/*
+ * For training: pre_grad[B,N] += bias (when not NULL), out = GELU(pre_grad), and then
+ * pre_grad = GELU'(pre_grad), all in one pass: the backward pass needs only the derivative,
+ * and computing it here reuses the erf of the forward value.
+ */
+void		mlp_bias_gelu_forward_train(float *pre_grad, float *out, const float *bias, int B,
+										int N);
+
+/* mlp_gelu_backward from the derivative that mlp_bias_gelu_forward_train left in grad. */
+void		mlp_gelu_backward_grad(float *dinp, float *dbias, const float *dout,
+								   const float *grad, int B, int N);
+
 /* out[n] = a + b (may alias either). */
 void		mlp_residual_forward(float *out, const float *a, const float *b, size_t n);
 

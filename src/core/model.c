@@ -246,9 +246,10 @@ mlp_model_zero_grads(MlpModel *m)
 
 /*
  * Pointers into MlpActivations.buf.  B_: x[0..L] residual stream (x[0] = linear_in output,
- * x[L] the head input), ln[l] LayerNorm outputs, h[l] pre-GELU (bias included), a[l] GELU
- * outputs.  S_: x[0..L-1] linear outputs (x[0] = linear_in), ln[l], a[l] = GELU(ln[l]).
- * d_* are backward scratch.
+ * x[L] the head input), ln[l] LayerNorm outputs, h[l] the expansion before GELU (bias
+ * included) and, once the forward pass is done, GELU' of it, a[l] GELU outputs.  S_:
+ * x[0..L-1] linear outputs (x[0] = linear_in), ln[l] (GELU' of it after the forward pass),
+ * a[l] = GELU(ln[l]).  d_* are backward scratch.
  */
 typedef struct ActPtrs
 {
@@ -413,7 +414,8 @@ mlp_model_forward(const MlpModel *m, MlpActivations *acts, const float *x, int B
 			int			tb = t_block(l);
 
 			mlp_linear_forward(p->h[l], p->ln[l], P(m, tb), NULL, NULL, B, W, kW);
-			mlp_bias_gelu_forward(p->h[l], p->a[l], P(m, tb + 1), B, kW);
+			/* h keeps GELU' for backward, not the pre-activation */
+			mlp_bias_gelu_forward_train(p->h[l], p->a[l], P(m, tb + 1), B, kW);
 			mlp_linear_forward(p->x[l + 1], p->a[l], P(m, tb + 2), P(m, tb + 3), p->x[l],
 							   B, kW, W);
 		}
@@ -421,8 +423,8 @@ mlp_model_forward(const MlpModel *m, MlpActivations *acts, const float *x, int B
 		{
 			int			tl = t_layer(l);
 
-			/* GELU(ln) is a fresh buffer: backward needs ln as GELU's input */
-			mlp_bias_gelu_forward(p->ln[l], p->a[l], NULL, B, W);
+			/* GELU(ln) is a fresh buffer; ln keeps GELU' for backward */
+			mlp_bias_gelu_forward_train(p->ln[l], p->a[l], NULL, B, W);
 			mlp_linear_forward(p->x[l + 1], p->a[l], P(m, tl), P(m, tl + 1), NULL, B, W, W);
 		}
 	}
@@ -459,7 +461,7 @@ mlp_model_backward(MlpModel *m, MlpActivations *acts, const float *x,
 			/* dx is the gradient of x[l+1], and through the residual also of x[l] */
 			mlp_linear_backward(p->d_h, G(m, tb + 2), G(m, tb + 3), dx, p->a[l], P(m, tb + 2),
 								B, kW, W);
-			mlp_gelu_backward(p->d_h, G(m, tb + 1), p->d_h, p->h[l], B, kW);
+			mlp_gelu_backward_grad(p->d_h, G(m, tb + 1), p->d_h, p->h[l], B, kW);
 			mlp_linear_backward(p->d_ln, G(m, tb), NULL, p->d_h, p->ln[l], P(m, tb), B, W, kW);
 			mlp_layernorm_backward(dx, G(m, tn), G(m, tn + 1), p->d_ln, p->x[l], p->mean[l],
 								   p->rstd[l], P(m, tn), dx, B, W);
@@ -469,7 +471,7 @@ mlp_model_backward(MlpModel *m, MlpActivations *acts, const float *x,
 			int			tl = t_layer(l);
 
 			mlp_linear_backward(p->d_ln, G(m, tl), G(m, tl + 1), dx, p->a[l], P(m, tl), B, W, W);
-			mlp_gelu_backward(p->d_ln, NULL, p->d_ln, p->ln[l], B, W);
+			mlp_gelu_backward_grad(p->d_ln, NULL, p->d_ln, p->ln[l], B, W);
 			mlp_layernorm_backward(dx, G(m, tn), G(m, tn + 1), p->d_ln, p->x[l], p->mean[l],
 								   p->rstd[l], P(m, tn), NULL, B, W);
 		}

@@ -11,6 +11,7 @@
  * the gradient itself.
  * Dimensions are odd on purpose (13, 7, ...) so vector tails are exercised.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,61 @@ gelu_obj(void *a)
 	memcpy(c->pre, c->x, sizeof(float) * c->B * c->N);
 	mlp_bias_gelu_forward(c->pre, c->out, c->bias, c->B, c->N);
 	return dot(c->out, c->R, (size_t) c->B * c->N);
+}
+
+/*
+ * The training forward keeps GELU' in place of the pre-activation; its output, that
+ * derivative and the backward from it must be the bits of the plain functions.
+ */
+static void
+test_gelu_train(void)
+{
+	enum
+	{
+		B = 5, N = 37				/* two vectors and a tail with AVX-512 */
+	};
+	static float x[B * N],
+				bias[N],
+				pre[B * N],
+				kept[B * N],
+				out1[B * N],
+				out2[B * N],
+				dy[B * N],
+				d1[B * N],
+				d2[B * N],
+				db1[N],
+				db2[N];
+	bool		grad_same = true;
+
+	for (int i = 0; i < B * N; i++)
+	{
+		x[i] = (float) mlp_rng_uniform_range(&rng, -6, 6);
+		dy[i] = (float) mlp_rng_uniform_range(&rng, -1, 1);
+	}
+	x[0] = 0.0f;
+	x[1] = -1e-3f;
+	x[2] = 40.0f;				/* past the clamps of erf and exp */
+	x[3] = -40.0f;
+	for (int j = 0; j < N; j++)
+		bias[j] = (float) mlp_rng_uniform_range(&rng, -0.5, 0.5);
+	memcpy(pre, x, sizeof(pre));
+	memcpy(kept, x, sizeof(kept));
+	mlp_bias_gelu_forward(pre, out1, bias, B, N);
+	mlp_bias_gelu_forward_train(kept, out2, bias, B, N);
+	ok(memcmp(out1, out2, sizeof(out1)) == 0, "training GELU forward: the same outputs, bit for bit");
+	for (int i = 0; i < B * N; i++)
+	{
+		float		g = mlp_gelu_grad(pre[i]);
+
+		grad_same &= memcmp(&g, &kept[i], sizeof(g)) == 0;
+	}
+	ok(grad_same, "... and it leaves GELU' of the pre-activation (with the bias) in place");
+	memset(db1, 0, sizeof(db1));
+	memset(db2, 0, sizeof(db2));
+	mlp_gelu_backward(d1, db1, dy, pre, B, N);
+	mlp_gelu_backward_grad(d2, db2, dy, kept, B, N);
+	ok(memcmp(d1, d2, sizeof(d1)) == 0 && memcmp(db1, db2, sizeof(db1)) == 0,
+	   "GELU backward from the kept derivative: the bits of the backward from the input");
 }
 
 static void
@@ -766,6 +822,7 @@ main(void)
 	test_layernorm(13);
 	test_layernorm(32);
 	test_gelu();
+	test_gelu_train();
 	test_residual();
 	test_model("B_2-Wi_13");		/* widths below one vector: the tail code */
 	test_model("B_1-Wi_8-X_2");
