@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,15 +537,21 @@ check_duplicate_keys(JsonParser *ps, const MlpJsonValue *v)
 	return 0;
 }
 
+/*
+ * An array or an object: values (each after "name": in an object) separated by ',' up to the
+ * closing bracket.  Each slot is zeroed and counted before its value is parsed, so that
+ * freeing a half-parsed container frees what it holds.
+ */
 static int
-parse_array(JsonParser *ps, MlpJsonValue *v)
+parse_container(JsonParser *ps, MlpJsonValue *v, bool object)
 {
+	char		close = object ? '}' : ']';
 	int			cap = 0;
 
-	v->type = MLP_JSON_ARRAY;
+	v->type = object ? MLP_JSON_OBJECT : MLP_JSON_ARRAY;
 	ps->pos++;
 	skip_ws(ps);
-	if (ps->pos < ps->len && ps->text[ps->pos] == ']')
+	if (ps->pos < ps->len && ps->text[ps->pos] == close)
 	{
 		ps->pos++;
 		return 0;
@@ -553,61 +560,23 @@ parse_array(JsonParser *ps, MlpJsonValue *v)
 	{
 		char		cbuf[16];
 
-		if (grow_items(ps, v, &cap, false) < 0)
+		if (grow_items(ps, v, &cap, object) < 0)
 			return -1;
 		skip_ws(ps);
-		/* counted before parsing, so that freeing a half-parsed array frees the element */
-		memset(&v->items[v->count], 0, sizeof(MlpJsonValue));
-		v->count++;
-		if (parse_value(ps, &v->items[v->count - 1]) < 0)
-			return -1;
-		skip_ws(ps);
-		if (ps->pos < ps->len && ps->text[ps->pos] == ',')
-		{
-			ps->pos++;
-			continue;
-		}
-		if (ps->pos < ps->len && ps->text[ps->pos] == ']')
-		{
-			ps->pos++;
-			return 0;
-		}
-		return fail(ps, "',' or ']' expected, found %s", describe_char(ps, cbuf, sizeof(cbuf)));
-	}
-}
-
-static int
-parse_object(JsonParser *ps, MlpJsonValue *v)
-{
-	int			cap = 0;
-
-	v->type = MLP_JSON_OBJECT;
-	ps->pos++;
-	skip_ws(ps);
-	if (ps->pos < ps->len && ps->text[ps->pos] == '}')
-	{
-		ps->pos++;
-		return 0;
-	}
-	for (;;)
-	{
-		char		cbuf[16];
-
-		if (grow_items(ps, v, &cap, true) < 0)
-			return -1;
-		skip_ws(ps);
-		if (ps->pos >= ps->len || ps->text[ps->pos] != '"')
+		if (object && (ps->pos >= ps->len || ps->text[ps->pos] != '"'))
 			return fail(ps, "member name expected, found %s", describe_char(ps, cbuf, sizeof(cbuf)));
-		/* the value slot is zeroed first so that freeing a half-parsed object is safe */
 		memset(&v->items[v->count], 0, sizeof(MlpJsonValue));
-		if (parse_string_raw(ps, &v->keys[v->count]) < 0)
+		if (object && parse_string_raw(ps, &v->keys[v->count]) < 0)
 			return -1;
 		v->count++;
-		skip_ws(ps);
-		if (ps->pos >= ps->len || ps->text[ps->pos] != ':')
-			return fail(ps, "':' expected, found %s", describe_char(ps, cbuf, sizeof(cbuf)));
-		ps->pos++;
-		skip_ws(ps);
+		if (object)
+		{
+			skip_ws(ps);
+			if (ps->pos >= ps->len || ps->text[ps->pos] != ':')
+				return fail(ps, "':' expected, found %s", describe_char(ps, cbuf, sizeof(cbuf)));
+			ps->pos++;
+			skip_ws(ps);
+		}
 		if (parse_value(ps, &v->items[v->count - 1]) < 0)
 			return -1;
 		skip_ws(ps);
@@ -616,12 +585,13 @@ parse_object(JsonParser *ps, MlpJsonValue *v)
 			ps->pos++;
 			continue;
 		}
-		if (ps->pos < ps->len && ps->text[ps->pos] == '}')
+		if (ps->pos < ps->len && ps->text[ps->pos] == close)
 		{
 			ps->pos++;
-			return check_duplicate_keys(ps, v);
+			return object ? check_duplicate_keys(ps, v) : 0;
 		}
-		return fail(ps, "',' or '}' expected, found %s", describe_char(ps, cbuf, sizeof(cbuf)));
+		return fail(ps, "',' or '%c' expected, found %s", close,
+					describe_char(ps, cbuf, sizeof(cbuf)));
 	}
 }
 
@@ -641,7 +611,7 @@ parse_value(JsonParser *ps, MlpJsonValue *v)
 		case '[':
 			if (++ps->depth > MLP_JSON_MAX_DEPTH)
 				return fail(ps, "nesting deeper than %d", MLP_JSON_MAX_DEPTH);
-			rc = ps->text[ps->pos] == '{' ? parse_object(ps, v) : parse_array(ps, v);
+			rc = parse_container(ps, v, ps->text[ps->pos] == '{');
 			ps->depth--;
 			return rc;
 		case '"':
