@@ -153,4 +153,15 @@ is "$(q "SELECT count(*) FROM mlpscale.epochs WHERE run_id = $run")" "$((done_be
    "one row per epoch of the whole run"
 like "$(q "SELECT mlp_resume($run)")" "is succeeded" "a succeeded run cannot be resumed"
 
+# ---- more runs at once than the launch queue holds ------------------------------------------------
+# 1,030 runs in one transaction: 1,024 fit in the launcher's shared queue, the rest overflow
+# and must be found by a sweep of the database once the queue has room again.
+last=$(q "SELECT max(id) FROM (SELECT mlp_train('flood', 'bands', arch => 'B_1-Wi_16', epochs => 1) AS id
+                              FROM generate_series(1, 1030)) s")
+is "$(q "SELECT count(*) FROM mlpscale.runs WHERE model_name = 'flood'")" 1030 \
+   "1,030 runs queued at once"
+q "SELECT count(mlp_cancel(id)) FROM mlpscale.runs WHERE model_name = 'flood' AND id < $last" >/dev/null
+is "$(q "SELECT mlp_wait($last, 300)")" succeeded \
+   "the last of them, past the end of the launch queue, still runs (found by the overflow sweep)"
+
 done_testing
