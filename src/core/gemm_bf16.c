@@ -123,6 +123,13 @@ typedef struct Gemm
 	int			ldc;
 } Gemm;
 
+/* The first n of 16 lanes (n clamped to [0, 16]): tails of rows, panels and tiles. */
+static inline __mmask16
+lanes(int n)
+{
+	return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16) ((1u << n) - 1);
+}
+
 /* Two floats -> one 32-bit word of bf16 (lo in the low half), for 16 lanes. */
 TARGET static inline __m512i
 pair_words(__m512 lo, __m512 hi)
@@ -140,10 +147,8 @@ pair_words(__m512 lo, __m512 hi)
 TARGET static inline __m512i
 row_words(const float *src, int n)
 {
-	__mmask16	m0 = n >= 16 ? 0xffff : (__mmask16) ((1u << (n > 0 ? n : 0)) - 1);
-	__mmask16	m1 = n >= 32 ? 0xffff : (__mmask16) ((1u << (n > 16 ? n - 16 : 0)) - 1);
-	__m512		a = _mm512_maskz_loadu_ps(m0, src);
-	__m512		b = _mm512_maskz_loadu_ps(m1, src + 16);
+	__m512		a = _mm512_maskz_loadu_ps(lanes(n), src);
+	__m512		b = _mm512_maskz_loadu_ps(lanes(n - 16), src + 16);
 
 	return (__m512i) _mm512_cvtne2ps_pbh(b, a);
 }
@@ -218,14 +223,13 @@ pack_a(const Gemm *g, int i0, int mc, int k0, int kc, uint32_t *dst)
 						: _mm512_setzero_si512();
 				transpose16(w);
 				for (int j = 0; j < np; j++)
-					_mm512_mask_storeu_epi32(d + (size_t) (p + j) * MR, (__mmask16) ((1u << MR) - 1),
-											 w[j]);
+					_mm512_mask_storeu_epi32(d + (size_t) (p + j) * MR, lanes(MR), w[j]);
 			}
 		}
 		else
 		{
 			/* A stored [K, M]: rows 2p and 2p+1 hold the panel's MR values side by side */
-			__mmask16	m = (__mmask16) ((1u << mr) - 1);
+			__mmask16	m = lanes(mr);
 
 			for (int p = 0; p < kp; p++)
 			{
@@ -234,7 +238,7 @@ pack_a(const Gemm *g, int i0, int mc, int k0, int kc, uint32_t *dst)
 				__m512		hi = 2 * p + 1 < kc ? _mm512_maskz_loadu_ps(m, r0 + g->lda)
 					: _mm512_setzero_ps();
 
-				_mm512_mask_storeu_epi32(d + (size_t) p * MR, 0x3fff, pair_words(lo, hi));
+				_mm512_mask_storeu_epi32(d + (size_t) p * MR, lanes(MR), pair_words(lo, hi));
 			}
 		}
 	}
@@ -257,8 +261,8 @@ pack_b(const Gemm *g, int k0, int kc, int j0, int nc, uint32_t *dst)
 		if (!g->transB)
 		{
 			/* B stored [K, N]: rows 2p and 2p+1 hold the panel's columns side by side */
-			__mmask16	m0 = nr >= 16 ? 0xffff : (__mmask16) ((1u << nr) - 1);
-			__mmask16	m1 = nr >= 32 ? 0xffff : (__mmask16) ((1u << (nr > 16 ? nr - 16 : 0)) - 1);
+			__mmask16	m0 = lanes(nr),
+						m1 = lanes(nr - 16);
 
 			for (int p = 0; p < kp; p++)
 			{
@@ -334,8 +338,8 @@ kernel(int kp, const uint32_t *restrict a, const uint32_t *restrict b, float *C,
 	{
 		__m512		va = _mm512_set1_ps(alpha);
 		__m512		vb = _mm512_set1_ps(beta);
-		__mmask16	m0 = nr >= 16 ? 0xffff : (__mmask16) ((1u << nr) - 1);
-		__mmask16	m1 = nr >= 32 ? 0xffff : (__mmask16) ((1u << (nr > 16 ? nr - 16 : 0)) - 1);
+		__mmask16	m0 = lanes(nr),
+					m1 = lanes(nr - 16);
 
 		for (int i = 0; i < mr; i++)
 		{
