@@ -16,6 +16,7 @@
 
 #include "gemm_bf16.h"
 #include "simd.h"
+#include "thread_pool.h"
 
 #define OPENBLAS_SONAME "libopenblas.so.0"
 
@@ -159,7 +160,7 @@ mlp_blas_set_threads(int n)
 {
 	if (n <= 0)
 		return;
-	mlp_gemm_bf16_set_threads(n);	/* the pool of the bf16 products and GELU */
+	mlp_pool_set_threads(n);	/* the pool of the bf16 products and GELU */
 	if (blas_ok)
 		p_set_threads(n);
 	else

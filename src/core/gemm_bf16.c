@@ -39,7 +39,6 @@
 #define KC 256					/* K per slice, even: 128 bf16 pairs */
 #define MC (MR * 24)			/* rows per packed block of A (~168 KB of L2) */
 #define NC 2048					/* columns per packed slice of B (~1 MB, L2 + L3) */
-#define MAX_THREADS 64
 
 /* ---- round to bfloat16, the scalar reference of VCVTNEPS2BF16 ---------------------------- */
 
@@ -423,7 +422,8 @@ typedef struct GemmTask
 	int			unit;
 } GemmTask;
 
-static PackBuffers part_buffers[MAX_THREADS];
+/* one per part; parts never outnumber the pool's threads */
+static PackBuffers part_buffers[MLP_POOL_MAX_THREADS];
 
 TARGET static void
 gemm_task(void *arg, int part, int parts)
@@ -446,12 +446,6 @@ gemm_task(void *arg, int part, int parts)
 }
 
 #endif							/* HAVE_X86 */
-
-void
-mlp_gemm_bf16_set_threads(int n)
-{
-	mlp_pool_set_threads(n);
-}
 
 int
 mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
@@ -478,8 +472,6 @@ mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
 		parts = 1;
 	if (parts > blocks)
 		parts = blocks;
-	if (parts > MAX_THREADS)
-		parts = MAX_THREADS;
 	/* every buffer before any part starts, so that a failure leaves C untouched */
 	for (int t = 0; t < parts; t++)
 		if (pack_buffers_get(&part_buffers[t]) != 0)

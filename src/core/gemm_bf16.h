@@ -1,7 +1,8 @@
 /*
  * gemm_bf16.h - matrix products with bfloat16 operands and float accumulation, on CPUs with
  * AVX512_BF16.  Reached through mlp_sgemm when the matmul precision is bf16 (blas.h); the
- * functions here are for the BLAS wrapper, its tests and benchmarks.
+ * functions here are for the BLAS wrapper, its tests and benchmarks.  Products run on the
+ * threads of thread_pool.h (mlp_pool_set_threads, which mlp_blas_set_threads calls).
  *
  * Plain C, no PostgreSQL headers.
  */
@@ -13,9 +14,6 @@
 
 /* True when the CPU (and the OS) support the AVX-512 BF16 instructions. */
 bool		mlp_gemm_bf16_supported(void);
-
-/* Threads of later products (the caller's included); the pool grows on the next product. */
-void		mlp_gemm_bf16_set_threads(int n);
 
 /*
  * Row-major C[M,N] = alpha * op(A) op(B) + beta * C, the contract of mlp_sgemm, with every

@@ -496,7 +496,6 @@ mlp_gelu_backward_grad(float *dinp, float *dbias, const float *dout, const float
 	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
 }
 
-
 /* ---- residual -------------------------------------------------------------------------- */
 
 void

@@ -21,13 +21,12 @@
 #define cpu_relax() ((void) 0)
 #endif
 
-#define MAX_THREADS 64
 #define SPIN_SECONDS 0.0002
 
 static struct
 {
 	int			started;		/* threads that exist, the caller included */
-	unsigned	start_gen[MAX_THREADS];	/* gen when worker t was created */
+	unsigned	start_gen[MLP_POOL_MAX_THREADS];	/* gen when worker t was created */
 	atomic_uint gen;			/* bumped once per task */
 	atomic_int	pending;		/* workers still in the current task */
 	atomic_int	sleepers;
@@ -43,7 +42,7 @@ static int	pool_wanted = 1;
 void
 mlp_pool_set_threads(int n)
 {
-	pool_wanted = n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : n);
+	pool_wanted = n < 1 ? 1 : (n > MLP_POOL_MAX_THREADS ? MLP_POOL_MAX_THREADS : n);
 }
 
 int

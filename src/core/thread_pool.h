@@ -14,9 +14,15 @@
 
 #include <pthread.h>
 
+/* The most threads a pool may have, the caller's included. */
+#define MLP_POOL_MAX_THREADS 64
+
 typedef void (*MlpPoolTask) (void *arg, int part, int parts);
 
-/* Threads of later tasks, the caller's included (1 = run everything on the caller). */
+/*
+ * Threads of later tasks, the caller's included (1 = run everything on the caller), cut to
+ * [1, MLP_POOL_MAX_THREADS].
+ */
 void		mlp_pool_set_threads(int n);
 int			mlp_pool_threads(void);
 

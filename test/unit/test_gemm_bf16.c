@@ -15,6 +15,7 @@
 #include "gemm_check.h"
 #include "rng.h"
 #include "tap.h"
+#include "thread_pool.h"
 
 static MlpRng test_rng;
 
@@ -127,7 +128,7 @@ test_threads(void)
 	for (int t = 0; t < 3; t++)
 	{
 		C[t] = malloc(sizeof(float) * M * N);
-		mlp_gemm_bf16_set_threads(t + 1);
+		mlp_pool_set_threads(t + 1);
 		mlp_gemm_bf16(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C[t], N);
 		/* and split the other way (more columns than rows) */
 	}
@@ -136,13 +137,13 @@ test_threads(void)
 	ok(same, "1, 2 and 3 threads give identical results (rows split)");
 	for (int t = 0; t < 3; t++)
 	{
-		mlp_gemm_bf16_set_threads(t + 1);
+		mlp_pool_set_threads(t + 1);
 		mlp_gemm_bf16(true, false, N, M, K / 2, 1.0f, A, N, Bm, M, 0.0f, C[t], M);
 	}
 	ok(memcmp(C[0], C[1], sizeof(float) * M * N) == 0 &&
 	   memcmp(C[0], C[2], sizeof(float) * M * N) == 0,
 	   "1, 2 and 3 threads give identical results (columns split)");
-	mlp_gemm_bf16_set_threads(2);
+	mlp_pool_set_threads(2);
 	for (int t = 0; t < 3; t++)
 		free(C[t]);
 	free(A);
