@@ -72,45 +72,45 @@ echo "RESULT side=sql mode=sql-load rows=70000 load_s=$(echo "$t1 - $t0" | bc -l
 # ---- training: one epoch, the worker's data loading included, per matmul precision ----------
 # train_epoch MODEL PRECISION
 train_epoch() {
-local model=$1 prec=$2 t0 t1 RUN hwm anon pid status h a final worker_s epoch_s ips rows setup_s params
-t0=$(now)
-RUN=$(val "SELECT mlp_train('$model', 'fashion_train', arch => '$ARCH', epochs => 1,
-                            batch_size => $BATCH, seed => 0, matmul_precision => '$prec')") ||
-    skip "mlp_train failed"
-hwm=0; anon=0
-while :; do
-    pid=$(val "SELECT coalesce(worker_pid, 0) || ' ' || status FROM mlpscale.runs WHERE id = $RUN")
-    status=${pid#* }; pid=${pid%% *}
-    if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
-        h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-        a=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-        [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-        [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+    local model=$1 prec=$2 t0 t1 RUN hwm anon pid status h a final worker_s epoch_s ips rows setup_s params
+    t0=$(now)
+    RUN=$(val "SELECT mlp_train('$model', 'fashion_train', arch => '$ARCH', epochs => 1,
+                                batch_size => $BATCH, seed => 0, matmul_precision => '$prec')") ||
+        skip "mlp_train failed"
+    hwm=0; anon=0
+    while :; do
+        pid=$(val "SELECT coalesce(worker_pid, 0) || ' ' || status FROM mlpscale.runs WHERE id = $RUN")
+        status=${pid#* }; pid=${pid%% *}
+        if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
+            h=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+            a=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+            [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
+            [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+        fi
+        case $status in queued|running) sleep 0.2 ;; *) break ;; esac
+    done
+    final=$(val "SELECT mlp_wait($RUN)")
+    t1=$(now)
+    if [ "$final" != succeeded ]; then
+        echo "sql_bench: run $RUN ended $final: $(val "SELECT error FROM mlpscale.runs WHERE id = $RUN")" >&2
+        echo "RESULT side=sql mode=sql-train status=$final precision=$prec"
+    else
+        read -r worker_s epoch_s ips rows setup_s params <<<"$(val "
+            SELECT round(extract(epoch FROM r.finished_at - r.started_at)::numeric, 3),
+                   round(e.seconds::numeric, 3), round(e.images_per_second::numeric, 1),
+                   r.train_rows,
+                   round((extract(epoch FROM e.finished_at - r.started_at) - e.seconds)::numeric, 3),
+                   r.params
+              FROM mlpscale.runs r JOIN mlpscale.epochs e ON e.run_id = r.id AND e.epoch = 1
+             WHERE r.id = $RUN" | tr '|' ' ')"
+        echo "RESULT side=sql mode=sql-train arch=$ARCH batch=$BATCH rows=$rows params=$params" \
+             "total_s=$(echo "$t1 - $t0" | bc -l | xargs printf '%.3f') worker_s=$worker_s" \
+             "epoch_s=$epoch_s images_per_s=$ips load_setup_s=$setup_s" \
+             "load_rows_per_s=$(echo "$rows / $setup_s" | bc -l | xargs printf '%.1f')" \
+             "peak_rss_mb=$(echo "$hwm / 1024" | bc -l | xargs printf '%.1f')" \
+             "peak_anon_mb=$(echo "$anon / 1024" | bc -l | xargs printf '%.1f') threads=$THREADS" \
+             "precision=$prec"
     fi
-    case $status in queued|running) sleep 0.2 ;; *) break ;; esac
-done
-final=$(val "SELECT mlp_wait($RUN)")
-t1=$(now)
-if [ "$final" != succeeded ]; then
-    echo "sql_bench: run $RUN ended $final: $(val "SELECT error FROM mlpscale.runs WHERE id = $RUN")" >&2
-    echo "RESULT side=sql mode=sql-train status=$final precision=$prec"
-else
-    read -r worker_s epoch_s ips rows setup_s params <<<"$(val "
-        SELECT round(extract(epoch FROM r.finished_at - r.started_at)::numeric, 3),
-               round(e.seconds::numeric, 3), round(e.images_per_second::numeric, 1),
-               r.train_rows,
-               round((extract(epoch FROM e.finished_at - r.started_at) - e.seconds)::numeric, 3),
-               r.params
-          FROM mlpscale.runs r JOIN mlpscale.epochs e ON e.run_id = r.id AND e.epoch = 1
-         WHERE r.id = $RUN" | tr '|' ' ')"
-    echo "RESULT side=sql mode=sql-train arch=$ARCH batch=$BATCH rows=$rows params=$params" \
-         "total_s=$(echo "$t1 - $t0" | bc -l | xargs printf '%.3f') worker_s=$worker_s" \
-         "epoch_s=$epoch_s images_per_s=$ips load_setup_s=$setup_s" \
-         "load_rows_per_s=$(echo "$rows / $setup_s" | bc -l | xargs printf '%.1f')" \
-         "peak_rss_mb=$(echo "$hwm / 1024" | bc -l | xargs printf '%.1f')" \
-         "peak_anon_mb=$(echo "$anon / 1024" | bc -l | xargs printf '%.1f') threads=$THREADS" \
-         "precision=$prec"
-fi
 }
 
 train_epoch bench fp32
