@@ -241,7 +241,7 @@ def main():
             tgt = TARGET_SGEMM if arch == "B_6-Wi_1024" else None
             w(f"| {arch} | {p} | {fmt(tg)} | {fmt(sg)} | "
               f"{fmt(None if ratio is None else 100 * ratio, 0, ' %')} | "
-              f"{'>= 80 %' if tgt else '-'} | "
+              f"{f'>= {100 * tgt:.0f} %' if tgt else '-'} | "
               f"{verdict(None if ratio is None else ratio >= tgt) if tgt else ''} |")
     w("")
 
