@@ -9,7 +9,7 @@
 #   OPTFLAGS=            portable build (default -march=native)
 
 EXTENSION = mlpscale
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = mlpscale
 PG_SRCS = $(sort $(wildcard src/*.c))
@@ -33,7 +33,7 @@ CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O3 -g -fPIC $(OPTFLAGS) -Wall -Wextra -Wsh
 	-Wstrict-prototypes -Wmissing-prototypes $(WERROR) -fvisibility=hidden
 CORE_LIBS = -lpng -ljpeg -lz -lm -ldl -lpthread
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DMLPSCALE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(WERROR)
 SHLIB_LINK = $(CORE_LIB) $(CORE_LIBS)
 

@@ -157,7 +157,7 @@ SELECT mlp_wait(:run, timeout_seconds => -1);
 CREATE ROLE regress_training_stranger;
 GRANT USAGE ON SCHEMA training_test TO regress_training_stranger;
 SET ROLE regress_training_stranger;
-SELECT count(*) > 0 AS can_read_runs FROM mlpscale.runs WHERE id = :run;
+SELECT count(*) AS sees_other_roles_runs FROM mlpscale.runs WHERE id = :run;
 SELECT try('SELECT mlp_resume(' || :run || ')');
 SELECT try('SELECT mlp_cancel(' || :run || ')');
 INSERT INTO mlpscale.runs (model_name, run_as, database, source, arch, epochs, config)

@@ -15,7 +15,9 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/acl.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/regproc.h"
 
 #include "core/arch.h"
@@ -66,9 +68,11 @@ WrappedQuery(const char *query)
 	return psprintf("(\n%.*s\n) AS mlp_source", (int) len, query);
 }
 
-/* A relation name, resolved and quoted; ERROR when it does not exist. */
-static char *
-QuotedRelation(const char *source, const char *what)
+#define SOURCE_HINT "Give a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE."
+
+/* The OID of a relation name, with the current search_path; ERROR when there is none. */
+static Oid
+ResolveRelation(const char *source, const char *what)
 {
 	List	   *names;
 	RangeVar   *rv;
@@ -78,7 +82,7 @@ QuotedRelation(const char *source, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", what),
-				 errhint("Give a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
+				 errhint(SOURCE_HINT)));
 	names = stringToQualifiedNameList(source);
 	rv = makeRangeVarFromNameList(names);
 	relid = RangeVarGetRelid(rv, NoLock, true);
@@ -86,9 +90,23 @@ QuotedRelation(const char *source, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("%s relation \"%s\" does not exist", what, source),
-				 errhint("Give a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+				 errhint(SOURCE_HINT)));
+	return relid;
+}
+
+/* The quoted, schema-qualified name of relid; ERROR when it was dropped. */
+static char *
+QualifiedRelationName(Oid relid, const char *what, const char *shown)
+{
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp = rel ? get_namespace_name(get_rel_namespace(relid)) : NULL;
+
+	if (rel == NULL || nsp == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("%s relation %s (OID %u) does not exist any more", what, shown, relid),
+				 errhint("The relation named when the run was queued was dropped.")));
+	return quote_qualified_identifier(nsp, rel);
 }
 
 static char *
@@ -96,18 +114,7 @@ SourceFromClause(const char *source, const char *what)
 {
 	if (MlpSourceIsQuery(source))
 		return WrappedQuery(source);
-	return QuotedRelation(source, what);
-}
-
-char *
-MlpSourceSelect(const char *source, const char *image_column, const char *label_column)
-{
-	char	   *from = SourceFromClause(source, "source");
-
-	if (label_column != NULL)
-		return psprintf("SELECT %s, %s FROM %s", quote_identifier(image_column),
-						quote_identifier(label_column), from);
-	return psprintf("SELECT %s FROM %s", quote_identifier(image_column), from);
+	return QualifiedRelationName(ResolveRelation(source, what), what, source);
 }
 
 /* Attribute number of column name in desc, or 0; ERROR when the name is ambiguous. */
@@ -164,6 +171,106 @@ RequireColumn(TupleDesc desc, const char *name, const char *what, const char *op
 	return attno;
 }
 
+/* The image and label columns of desc exist and have the right types; ERROR otherwise. */
+static void
+CheckColumns(TupleDesc desc, const char *image_column, const char *label_column,
+			 const char *what, int *image_att, int *label_att, Oid *label_type)
+{
+	*image_att = RequireColumn(desc, image_column, what, "image_column");
+	if (TupleDescAttr(desc, *image_att - 1)->atttypid != MlpImageTypeOid())
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of the %s has type %s, not image", image_column, what,
+						format_type_be(TupleDescAttr(desc, *image_att - 1)->atttypid)),
+				 errhint("Convert with image_from_bytes(data, channels, height, width) or image_decode(data).")));
+	*label_att = 0;
+	*label_type = InvalidOid;
+	if (label_column != NULL)
+	{
+		*label_att = RequireColumn(desc, label_column, what, "label_column");
+		*label_type = TupleDescAttr(desc, *label_att - 1)->atttypid;
+		if (*label_type != INT2OID && *label_type != INT4OID && *label_type != INT8OID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of the %s has type %s, not an integer type",
+							label_column, what, format_type_be(*label_type)),
+					 errhint("Labels are class numbers from 0; cast them in a query.")));
+	}
+}
+
+/* ERROR 42501 unless the current role may read the columns of relid the source uses. */
+static void
+CheckReadable(Oid relid, const char *what, const char *name, const char *image_column,
+			  const char *label_column)
+{
+	Oid			user = GetUserId();
+	const char *cols[2] = {image_column, label_column};
+
+	if (pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK)
+		return;
+	for (int i = 0; i < 2; i++)
+	{
+		AttrNumber	att;
+
+		if (cols[i] == NULL)
+			continue;
+		att = get_attnum(relid, cols[i]);
+		if (att == InvalidAttrNumber ||
+			pg_attribute_aclcheck(relid, att, user, ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to read %s relation %s", what, name),
+					 errdetail("Role \"%s\" has no SELECT privilege on %s%s%s.",
+							   GetUserNameFromId(user, false), name,
+							   att == InvalidAttrNumber ? "" : " column ",
+							   att == InvalidAttrNumber ? "" : quote_identifier(cols[i])),
+					 errhint("The training worker reads the data as the role that queued the run.")));
+	}
+}
+
+void
+MlpResolveSource(const char *source, const char *what, const char *image_column,
+				 const char *label_column, MlpResolvedSource *out)
+{
+	char	   *sql;
+	SPIPlanPtr	plan;
+	List	   *sources;
+	TupleDesc	desc;
+	int			image_att,
+				label_att;
+	Oid			label_type;
+
+	if (MlpSourceIsQuery(source))
+	{
+		out->relid = InvalidOid;
+		out->name = pstrdup(source);
+		sql = psprintf("SELECT * FROM %s", WrappedQuery(source));
+	}
+	else
+	{
+		out->relid = ResolveRelation(source, what);
+		out->name = QualifiedRelationName(out->relid, what, source);
+		CheckReadable(out->relid, what, out->name, image_column, label_column);
+		sql = psprintf("SELECT * FROM %s", out->name);
+	}
+
+	/* Parse and plan only: nothing of the source runs in the caller's transaction. */
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for %s \"%s\": %s", what, ShownSource(source),
+			 SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	if (list_length(sources) != 1 ||
+		((CachedPlanSource *) linitial(sources))->resultDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a single query that returns rows", what),
+				 errhint(SOURCE_HINT)));
+	desc = ((CachedPlanSource *) linitial(sources))->resultDesc;
+	CheckColumns(desc, image_column, label_column, what, &image_att, &label_att, &label_type);
+	SPI_freeplan(plan);
+}
+
 static int64
 GetLabel(Datum d, Oid type)
 {
@@ -206,7 +313,19 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 	memset(out, 0, sizeof(*out));
 	out->max_label = -1;
 
-	sql = psprintf("SELECT * FROM %s", SourceFromClause(opts->source, what));
+	if (OidIsValid(opts->relid))
+	{
+		/* Exactly the relation resolved when the run was queued, only the columns it uses. */
+		char	   *rel = QualifiedRelationName(opts->relid, what, shown);
+
+		if (label_column != NULL)
+			sql = psprintf("SELECT %s, %s FROM %s", quote_identifier(image_column),
+						   quote_identifier(label_column), rel);
+		else
+			sql = psprintf("SELECT %s FROM %s", quote_identifier(image_column), rel);
+	}
+	else
+		sql = psprintf("SELECT * FROM %s", SourceFromClause(opts->source, what));
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for %s \"%s\": %s", what, shown,
@@ -214,24 +333,7 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	desc = portal->tupDesc;
 
-	image_att = RequireColumn(desc, image_column, what, "image_column");
-	if (TupleDescAttr(desc, image_att - 1)->atttypid != MlpImageTypeOid())
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of the %s has type %s, not image", image_column, what,
-						format_type_be(TupleDescAttr(desc, image_att - 1)->atttypid)),
-				 errhint("Convert with image_from_bytes(data, channels, height, width) or image_decode(data).")));
-	if (label_column != NULL)
-	{
-		label_att = RequireColumn(desc, label_column, what, "label_column");
-		label_type = TupleDescAttr(desc, label_att - 1)->atttypid;
-		if (label_type != INT2OID && label_type != INT4OID && label_type != INT8OID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of the %s has type %s, not an integer type",
-							label_column, what, format_type_be(label_type)),
-					 errhint("Labels are class numbers from 0; cast them in a query.")));
-	}
+	CheckColumns(desc, image_column, label_column, what, &image_att, &label_att, &label_type);
 
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlpscale source batch",
 									  ALLOCSET_DEFAULT_SIZES);

@@ -12,6 +12,7 @@
 typedef struct MlpSourceOptions
 {
 	const char *source;			/* table or view name, or a query (SELECT/WITH/VALUES/TABLE) */
+	Oid			relid;			/* valid: read exactly this relation (source is its name) */
 	const char *what;			/* "source" or "validation": used in error messages */
 	const char *image_column;	/* default "image" */
 	const char *label_column;	/* default "label"; NULL reads no labels */
@@ -35,12 +36,22 @@ typedef struct MlpSourceData
  */
 extern bool MlpSourceIsQuery(const char *source);
 
+/* A source checked and resolved in the call that names it (mlp_train, mlp_finetune). */
+typedef struct MlpResolvedSource
+{
+	Oid			relid;			/* the table or view; InvalidOid for a query */
+	char	   *name;			/* its schema-qualified, quoted name; or the query as given */
+} MlpResolvedSource;
+
 /*
- * The SELECT that reads the image (and label) columns of source, with every identifier
- * quoted; a relation name is checked to exist (ERROR naming it).
+ * Resolves source with the current search_path and checks it as the current role: a
+ * relation must exist and be readable (SELECT on it, or on both columns); for a relation or
+ * a query, the image column must exist with type image and the label column (unless NULL)
+ * with an integer type.  ERROR with the relation, column or privilege named.  SPI must be
+ * connected.  what is "source" or "validation".
  */
-extern char *MlpSourceSelect(const char *source, const char *image_column,
-							 const char *label_column);
+extern void MlpResolveSource(const char *source, const char *what, const char *image_column,
+							 const char *label_column, MlpResolvedSource *out);
 
 /*
  * Reads every row into memory allocated in CurrentMemoryContext.  ERROR (with an errcode and

@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "core/model_check.h"
 #include "core/weights.h"
 #include "image_type.h"
 #include "mlpscale.h"
@@ -194,6 +195,19 @@ mlp_import(PG_FUNCTION_ARGS)
 				 WeightsStatusWord(st), (int) st, name, err);
 	}
 
+	if (mlp_model_check_values(&model, &meta, err, sizeof(err)) != 0)
+	{
+		mlp_model_free(&model);
+		mlp_model_meta_free(&meta);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot import model \"%s\": %s", name, err),
+				 errdetail("Parameters must be finite with magnitude at most %g; mean within [-%g, %g] and std within [%g, %g] on the 0-1 pixel scale.",
+						   (double) MLP_CHECK_MAX_ABS, (double) MLP_CHECK_MAX_MEAN,
+						   (double) MLP_CHECK_MAX_MEAN, (double) MLP_CHECK_MIN_STD,
+						   (double) MLP_CHECK_MAX_STD)));
+	}
+
 	PG_TRY();
 	{
 		(void) MlpModelStoreInsert(name, &model, &meta, 0, 0, GetUserId(), &version);
@@ -216,44 +230,6 @@ mlp_export(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(MlpModelStoreWeights(ref, NULL));
 }
 
-/* ERROR unless the current role owns model name (the role of its first version) or is superuser. */
-static void
-CheckModelOwnership(const char *name, const char *action)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	Oid			owner;
-	bool		isnull;
-	int			rc;
-
-	if (superuser())
-		return;
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	rc = SPI_execute_with_args("SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name = $1 "
-							   "ORDER BY version LIMIT 1", 1, types, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the owner of model \"%s\" failed: %s", name,
-			 SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-										   &isnull));
-	SPI_finish();
-	if (owner != GetUserId())
-	{
-		char	   *owner_name = GetUserNameFromId(owner, true);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to %s model \"%s\"", action, name),
-				 errdetail("Model \"%s\" belongs to role \"%s\".", name,
-						   owner_name ? owner_name : "(dropped)")));
-	}
-}
-
 PG_FUNCTION_INFO_V1(mlp_deploy);
 Datum
 mlp_deploy(PG_FUNCTION_ARGS)
@@ -267,8 +243,8 @@ mlp_deploy(PG_FUNCTION_ARGS)
 	int			rc;
 
 	MlpParseModelRef(ref, &name, &version);
+	MlpCheckModelOwnership(name, "deploy");
 	(void) MlpModelStoreResolveOrError(ref, NULL);
-	CheckModelOwnership(name, "deploy");
 
 	values[0] = CStringGetTextDatum(ref);
 	values[1] = ObjectIdGetDatum(GetUserId());
@@ -277,7 +253,7 @@ mlp_deploy(PG_FUNCTION_ARGS)
 	MlpBecomeExtensionOwner(&saved);
 	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".deployment (model_name, deployed_by) "
 							   "VALUES ($1, $2) ON CONFLICT (singleton) DO UPDATE "
-							   "SET model_name = EXCLUDED.model_name, deployed_at = now(), "
+							   "SET model_name = EXCLUDED.model_name, deployed_at = pg_catalog.now(), "
 							   "deployed_by = EXCLUDED.deployed_by",
 							   2, types, values, NULL, false, 0);
 	MlpRestoreUser(&saved);
@@ -301,13 +277,15 @@ mlp_drop_model(PG_FUNCTION_ARGS)
 	uint64		dropped;
 
 	MlpParseModelRef(ref, &name, &version);
+	MlpCheckModelOwnership(name, "drop");
 	(void) MlpModelStoreResolveOrError(ref, NULL);
-	CheckModelOwnership(name, "drop");
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+
+	MlpBecomeExtensionOwner(&saved);
 
 	/* A deployment that would point at nothing is refused rather than left dangling. */
 	rc = SPI_execute("SELECT model_name FROM " MLPSCALE_SCHEMA ".deployment", true, 1);
@@ -325,15 +303,109 @@ mlp_drop_model(PG_FUNCTION_ARGS)
 					 errhint("Deploy another model first with mlp_deploy().")));
 	}
 
-	MlpBecomeExtensionOwner(&saved);
 	rc = SPI_execute_with_args(version > 0 ?
-							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name = $1 AND version = $2" :
-							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name = $1",
+							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 AND version" MLP_EQ "$2" :
+							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1",
 							   version > 0 ? 2 : 1, types, values, NULL, false, 0);
-	MlpRestoreUser(&saved);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "dropping model \"%s\" failed: %s", ref, SPI_result_code_string(rc));
 	dropped = SPI_processed;
+	/* With its last version gone the name is free: a new model under it starts unshared. */
+	rc = SPI_execute_with_args("DELETE FROM " MLPSCALE_SCHEMA ".model_acl g WHERE g.model_name" MLP_EQ "$1 "
+							   "AND NOT EXISTS (SELECT 1 FROM " MLPSCALE_SCHEMA ".models m "
+							   "WHERE m.name" MLP_EQ "$1)",
+							   1, types, values, NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "dropping the shares of model \"%s\" failed: %s", ref, SPI_result_code_string(rc));
+	MlpRestoreUser(&saved);
 	SPI_finish();
 	PG_RETURN_INT32((int32) dropped);
+}
+
+/*
+ * The grantee named by role_name: a role's OID, or 0 for 'public' (every role).  ERROR
+ * 42704 when there is no such role.
+ */
+static Oid
+GranteeOid(const char *role_name)
+{
+	Oid			role;
+
+	if (pg_strcasecmp(role_name, "public") == 0)
+		return InvalidOid;
+	role = get_role_oid(role_name, true);
+	if (!OidIsValid(role))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" does not exist", role_name),
+				 errhint("Give a role name, or 'public' for every role.")));
+	return role;
+}
+
+/* mlp_grant(model, role_name): shares every version of model with the role. */
+PG_FUNCTION_INFO_V1(mlp_grant);
+Datum
+mlp_grant(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *role_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			grantee;
+	Oid			owner;
+	Oid			types[4] = {TEXTOID, OIDOID, OIDOID, OIDOID};
+	Datum		values[4];
+	MlpSavedUser saved;
+	int			rc;
+
+	if (strchr(name, '@') != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot share version \"%s\" alone", name),
+				 errhint("A share covers every version of a model: give its name without \"@N\".")));
+	grantee = GranteeOid(role_name);
+	MlpCheckModelOwnership(name, "share");
+	owner = MlpModelStoreOwner(name);
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = ObjectIdGetDatum(owner);
+	values[3] = ObjectIdGetDatum(GetUserId());
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".model_acl "
+							   "(model_name, grantee, owner, granted_by) VALUES ($1, $2, $3, $4) "
+							   "ON CONFLICT (model_name, grantee) DO NOTHING",
+							   4, types, values, NULL, false, 0);
+	MlpRestoreUser(&saved);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "sharing model \"%s\" failed: %s", name, SPI_result_code_string(rc));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* mlp_revoke(model, role_name): ends a share made by mlp_grant (no error when none). */
+PG_FUNCTION_INFO_V1(mlp_revoke);
+Datum
+mlp_revoke(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *role_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	MlpSavedUser saved;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(GranteeOid(role_name));
+	MlpCheckModelOwnership(name, "share");
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args("DELETE FROM " MLPSCALE_SCHEMA ".model_acl WHERE model_name" MLP_EQ "$1 "
+							   "AND grantee" MLP_EQ "$2", 2, types, values, NULL, false, 0);
+	MlpRestoreUser(&saved);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "unsharing model \"%s\" failed: %s", name, SPI_result_code_string(rc));
+	SPI_finish();
+	PG_RETURN_VOID();
 }

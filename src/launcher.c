@@ -557,6 +557,7 @@ MlpSweeperMain(Datum arg)
 	int			mode = DatumGetInt32(arg);
 	MlpSweepTarget target;
 	Oid			database;
+	MlpSavedUser saved;
 	int			ret;
 
 	memcpy(&target, MyBgworkerEntry->bgw_extra, sizeof(target));
@@ -573,10 +574,22 @@ MlpSweeperMain(Datum arg)
 		CommitTransactionCommand();
 		proc_exit(0);
 	}
+	/* Another version's tables are not ours to read: its runs wait for ALTER EXTENSION. */
+	if (!MlpExtensionVersionMatches())
+	{
+		ereport(LOG,
+				(errmsg("mlpscale: database %u has another version of the extension than the library's %s; its runs are not swept",
+						database, MLPSCALE_VERSION),
+				 errhint("Run ALTER EXTENSION mlpscale UPDATE in that database.")));
+		CommitTransactionCommand();
+		proc_exit(0);
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "mlpscale: sweeping runs");
+	/* The database's owner may have set a search_path for it: statements here pin theirs. */
+	MlpBecomeExtensionOwner(&saved);
 
 	if (mode == MLP_SWEEP_ORPHAN)
 	{
@@ -584,9 +597,9 @@ MlpSweeperMain(Datum arg)
 		Datum		values[2] = {Int64GetDatum(target.run_id), Int32GetDatum(target.worker_pid)};
 
 		ret = SPI_execute_with_args("UPDATE mlpscale.runs SET status = 'interrupted', "
-									"worker_pid = NULL, finished_at = now(), "
+									"worker_pid = NULL, finished_at = pg_catalog.now(), "
 									"error = 'the training worker exited unexpectedly; see the server log' "
-									"WHERE id = $1 AND status = 'running' AND worker_pid = $2",
+									"WHERE id" MLP_EQ "$1 AND status" MLP_EQ "'running' AND worker_pid" MLP_EQ "$2",
 									2, types, values, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not check run " INT64_FORMAT ": SPI error %d", target.run_id, ret);
@@ -594,6 +607,7 @@ MlpSweeperMain(Datum arg)
 			ereport(LOG,
 					(errmsg("mlpscale: the worker of run " INT64_FORMAT " exited without ending it; marked interrupted",
 							target.run_id)));
+		MlpRestoreUser(&saved);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -603,9 +617,9 @@ MlpSweeperMain(Datum arg)
 	if (mode == MLP_SWEEP_STARTUP)
 	{
 		ret = SPI_execute("UPDATE mlpscale.runs SET status = 'interrupted', worker_pid = NULL, "
-						  "finished_at = now(), "
+						  "finished_at = pg_catalog.now(), "
 						  "error = 'the server stopped while the run was running' "
-						  "WHERE status = 'running'", false, 0);
+						  "WHERE status" MLP_EQ "'running'", false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "could not mark interrupted runs: SPI error %d", ret);
 		if (SPI_processed > 0)
@@ -615,7 +629,7 @@ MlpSweeperMain(Datum arg)
 					 errhint("SELECT mlp_resume(id) continues a run from its last checkpoint.")));
 	}
 
-	ret = SPI_execute("SELECT id FROM mlpscale.runs WHERE status = 'queued' ORDER BY id",
+	ret = SPI_execute("SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' ORDER BY id",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not list queued runs: SPI error %d", ret);
@@ -628,6 +642,7 @@ MlpSweeperMain(Datum arg)
 			break;
 	}
 
+	MlpRestoreUser(&saved);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -48,6 +48,17 @@ static bool deployed_exists = false;
 static int	blas_default_threads = -1;
 static int	blas_current_threads = -1;
 
+static void EvictEntries(uint64 stamp);
+
+/* Lowering the size frees the excess now (entries pinned by a running batch stay). */
+static void
+AssignModelCacheSize(int newval, void *extra)
+{
+	mlp_model_cache_size = newval;
+	if (model_cache != NULL)
+		EvictEntries(0);
+}
+
 void
 ModelCacheInit(void)
 {
@@ -60,11 +71,15 @@ ModelCacheInit(void)
 							"Automatic is one per CPU core. Single images (the per-row functions) always use one, as do parallel workers and the leader of a parallel query.",
 							&mlp_scoring_threads, 0, 0, 1024,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	/*
+	 * Superuser-only: every cached model holds its unpacked weights (up to hundreds of MB)
+	 * in the backend, so the number is the DBA's memory budget, not a user's choice.
+	 */
 	DefineCustomIntVariable("mlpscale.model_cache_size",
 							"Models each backend keeps unpacked for scoring.",
-							"Models used by the running statement are kept even beyond this number.",
+							"Models used by the running statement are kept even beyond this number. Lowering it frees the excess at once.",
 							&mlp_model_cache_size, 4, 1, 1000,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, AssignModelCacheSize, NULL);
 	DefineCustomIntVariable("mlpscale.evaluate_max_memory",
 							"Largest amount of image data mlp_evaluate reads into memory.",
 							NULL, &mlp_evaluate_max_memory_mb, 4096, 1, INT_MAX / 2,
@@ -158,7 +173,8 @@ EvictEntries(uint64 stamp)
 		hash_seq_init(&seq, model_cache);
 		while ((e = hash_seq_search(&seq)) != NULL)
 		{
-			if (e->pins > 0 || e->validated_in == stamp)
+			/* stamp 0: only pins protect an entry */
+			if (e->pins > 0 || (stamp != 0 && e->validated_in == stamp))
 				continue;
 			if (victim == NULL || e->last_used < victim->last_used)
 				victim = e;
@@ -251,15 +267,21 @@ MlpModelCacheGet(const char *ref)
 		entry->version = 0;
 		entry->created_at = 0;
 		entry->validated_in = 0;
+		entry->validated_for = InvalidOid;
 		entry->pins = 0;
 		entry->row_input = entry->row_logits = entry->row_scratch = NULL;
 	}
 	entry->last_used = ++use_counter;
 
-	if (entry->validated_in == stamp && entry->model_id != 0)
+	/*
+	 * Validation covers one statement and one role: a SECURITY DEFINER function may use a
+	 * model in the same statement as a caller who may not.
+	 */
+	if (entry->validated_in == stamp && entry->model_id != 0 &&
+		entry->validated_for == GetUserId())
 		return entry;
 	/* A pinned entry keeps its version until the batch function using it ends. */
-	if (entry->pins > 0 && entry->model_id != 0)
+	if (entry->pins > 0 && entry->model_id != 0 && entry->validated_for == GetUserId())
 		return entry;
 
 	id = MlpModelStoreResolve(ref, &version, &created);
@@ -272,8 +294,15 @@ MlpModelCacheGet(const char *ref)
 		elog(ERROR, "model \"%s\" vanished", ref);
 	}
 	if (id != entry->model_id || created != entry->created_at)
+	{
+		if (entry->pins > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("model \"%s\" changed while a batch was scoring with it", ref)));
 		LoadEntry(entry, id, version, created);
+	}
 	entry->validated_in = stamp;
+	entry->validated_for = GetUserId();
 
 	EvictEntries(stamp);
 	return entry;
@@ -301,10 +330,14 @@ MlpDeployedModelRef(void)
 	{
 		int			rc;
 
+		MlpSavedUser saved;
+
 		deployed_exists = false;
 		if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+		MlpBecomeExtensionOwner(&saved);
 		rc = SPI_execute("SELECT model_name FROM " MLPSCALE_SCHEMA ".deployment", true, 1);
+		MlpRestoreUser(&saved);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the deployment failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed > 0)

@@ -25,6 +25,7 @@ typedef struct MlpCachedModel
 	MlpModel	model;			/* malloc'd by the core */
 	MlpModelMeta meta;
 	uint64		validated_in;	/* statement stamp of the last validation */
+	Oid			validated_for;	/* role whose access that validation checked */
 	uint64		last_used;		/* for eviction */
 	int			pins;			/* > 0 while a batch function holds the entry */
 	/* single-image buffers of the per-row functions */

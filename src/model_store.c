@@ -1,9 +1,11 @@
 /*
  * model_store.c - versions of models in mlpscale.models: look-up, insertion, loading.
  *
- * All access goes through SPI with typed parameters.  Reads run as the calling role (the
- * table is readable by everyone); inserts switch to the extension owner, the only role that
- * may write the table, after checking that the caller may add a version to the name.
+ * All access goes through SPI with typed parameters, as the extension owner under the pinned
+ * search_path (row-level security would hide other roles' rows from the caller, and the
+ * checks must see them to say why a model is refused).  A model is usable by its owner's
+ * role and the roles it is shared with (mlp_grant); every read checks that for the current
+ * role, every insert that the role may add a version to the name.
  */
 #include "postgres.h"
 
@@ -100,25 +102,39 @@ ConnectSpi(void)
 }
 
 /*
- * Runs the look-up of ref (SPI connected); returns the number of rows (0 or 1) with
- * columns id, version, created_at, and extra_column when not NULL.
+ * Whether user may use a model of owner: its own (or of a role whose privileges it has), or
+ * shared with it or with every role.  SQL of the owner-side queries below, $3 = user.
+ */
+#define MLP_MODEL_USABLE_SQL \
+	"(pg_catalog.pg_has_role($3, m.owner, 'USAGE') OR EXISTS (SELECT 1 FROM " \
+	MLPSCALE_SCHEMA ".model_acl g WHERE g.model_name" MLP_EQ "m.name AND " \
+	"(g.grantee" MLP_EQ "0::pg_catalog.oid OR pg_catalog.pg_has_role($3, g.grantee, 'USAGE'))))"
+
+/*
+ * Runs the look-up of ref (SPI connected) as the extension owner, so that row-level security
+ * hides nothing and the access check below is ours; returns the number of rows (0 or 1) with
+ * columns id, version, created_at, owner, usable, and extra_column when not NULL.
  */
 static uint64
 LookupRef(const char *name, int version, const char *extra_column)
 {
-	char		sql[256];
-	Oid			types[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
+	char		sql[1024];
+	Oid			types[3] = {TEXTOID, INT4OID, OIDOID};
+	Datum		values[3];
+	MlpSavedUser saved;
 	int			rc;
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
+	values[2] = ObjectIdGetDatum(GetUserId());
 	snprintf(sql, sizeof(sql),
-			 "SELECT id, version, created_at%s%s FROM " MLPSCALE_SCHEMA ".models "
-			 "WHERE name = $1%s ORDER BY version DESC LIMIT 1",
-			 extra_column ? ", " : "", extra_column ? extra_column : "",
-			 version > 0 ? " AND version = $2" : "");
-	rc = SPI_execute_with_args(sql, version > 0 ? 2 : 1, types, values, NULL, true, 1);
+			 "SELECT m.id, m.version, m.created_at, m.owner, " MLP_MODEL_USABLE_SQL "%s%s "
+			 "FROM " MLPSCALE_SCHEMA ".models m WHERE m.name" MLP_EQ "$1 "
+			 "AND ($2" MLP_EQ "0 OR m.version" MLP_EQ "$2) ORDER BY m.version DESC LIMIT 1",
+			 extra_column ? ", m." : "", extra_column ? extra_column : "");
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args(sql, 3, types, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "looking up model \"%s\" failed: %s", name, SPI_result_code_string(rc));
 	return SPI_processed;
@@ -131,6 +147,34 @@ GetInt64Column(int col)
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
+}
+
+static char *
+RoleNameOrDropped(Oid role)
+{
+	char	   *name = GetUserNameFromId(role, true);
+
+	return name ? name : psprintf("(dropped role %u)", role);
+}
+
+/* ERROR 42501 unless the row LookupRef found is usable by the current role. */
+static void
+CheckLookedUpAccess(const char *name)
+{
+	bool		isnull;
+	Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 4, &isnull));
+	bool		usable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 5, &isnull));
+
+	if (!usable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for model \"%s\"", name),
+				 errdetail("Model \"%s\" belongs to role \"%s\" and is not shared with role \"%s\".",
+						   name, RoleNameOrDropped(owner), RoleNameOrDropped(GetUserId())),
+				 errhint("Its owner can share it: SELECT mlp_grant('%s', '%s').", name,
+						 RoleNameOrDropped(GetUserId()))));
 }
 
 int64
@@ -148,6 +192,7 @@ MlpModelStoreResolve(const char *ref, int *version_out, TimestampTz *created_out
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 
+		CheckLookedUpAccess(name);
 		id = GetInt64Column(1);
 		if (version_out)
 			*version_out = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
@@ -165,9 +210,11 @@ ReportMissingModel(const char *ref, const char *name, int version)
 	if (version > 0 && LookupRef(name, 0, NULL) > 0)
 	{
 		bool		isnull;
-		int			latest = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 2, &isnull));
+		int			latest;
 
+		CheckLookedUpAccess(name);
+		latest = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+											 &isnull));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" has no version %d", name, version),
@@ -190,6 +237,7 @@ MlpModelStoreResolveOrError(const char *ref, int *version_out)
 	ConnectSpi();
 	if (LookupRef(name, version, NULL) == 0)
 		ReportMissingModel(ref, name, version);
+	CheckLookedUpAccess(name);
 	id = GetInt64Column(1);
 	if (version_out)
 	{
@@ -200,6 +248,53 @@ MlpModelStoreResolveOrError(const char *ref, int *version_out)
 	}
 	SPI_finish();
 	return id;
+}
+
+Oid
+MlpModelStoreOwner(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			owner = InvalidOid;
+	MlpSavedUser saved;
+	int			rc;
+
+	ConnectSpi();
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args("SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 "
+							   "ORDER BY version LIMIT 1", 1, types, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the owner of model \"%s\" failed: %s", name,
+			 SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											   &isnull));
+	}
+	SPI_finish();
+	return owner;
+}
+
+void
+MlpCheckModelOwnership(const char *name, const char *action)
+{
+	Oid			owner = MlpModelStoreOwner(name);
+
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("Models are listed in table mlpscale.models.")));
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s model \"%s\"", action, name),
+				 errdetail("Model \"%s\" belongs to role \"%s\".", name, RoleNameOrDropped(owner)),
+				 errhint("Only the owner of a model (or a member of its role, or a superuser) may %s it.",
+						 action)));
 }
 
 static Datum
@@ -290,6 +385,8 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 	shape[2] = meta->input.width;
 
 	ConnectSpi();
+	/* Every statement here runs as the extension owner: the caller may see no row. */
+	MlpBecomeExtensionOwner(&saved);
 
 	/* Concurrent inserts of one name would otherwise race for the same version number. */
 	{
@@ -302,16 +399,19 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 			elog(ERROR, "locking model name \"%s\" failed: %s", name, SPI_result_code_string(rc));
 	}
 
-	/* The owner of a name is the role of its first version. */
+	/*
+	 * The owner of a name is the role of its first version; later versions belong to it too,
+	 * even when a superuser or a member of the role adds them.
+	 */
 	{
 		Oid			types[1] = {TEXTOID};
 		Datum		values[1] = {CStringGetTextDatum(name)};
 		bool		isnull;
 		Datum		d;
 
-		rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name = $1 "
+		rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 "
 								   "ORDER BY version LIMIT 1), "
-								   "(SELECT max(version) FROM " MLPSCALE_SCHEMA ".models WHERE name = $1)",
+								   "(SELECT pg_catalog.max(version) FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1)",
 								   1, types, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the versions of model \"%s\" failed: %s", name,
@@ -321,7 +421,7 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 		{
 			Oid			name_owner = DatumGetObjectId(d);
 
-			if (name_owner != owner && !superuser_arg(owner))
+			if (!has_privs_of_role(owner, name_owner))
 			{
 				char	   *owner_name = GetUserNameFromId(name_owner, true);
 
@@ -332,6 +432,7 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 								   owner_name ? owner_name : "(dropped)"),
 						 errhint("Choose another model name.")));
 			}
+			owner = name_owner;
 		}
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		version = isnull ? 1 : DatumGetInt32(d) + 1;
@@ -372,7 +473,6 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 		 * A generic plan: a custom one would fold $10 into a constant, a whole copy of the
 		 * weights.
 		 */
-		MlpBecomeExtensionOwner(&saved);
 		plan = SPI_prepare_cursor("INSERT INTO " MLPSCALE_SCHEMA ".models "
 								  "(name, version, arch, input_shape, classes, mean, std, "
 								  "class_names, params, weights, run_id, parent_model_id, owner) "
@@ -384,11 +484,11 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 				 SPI_result_code_string(SPI_result));
 		rc = SPI_execute_plan(plan, values, nulls, false, 1);
 		SPI_freeplan(plan);
-		MlpRestoreUser(&saved);
 		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "inserting model \"%s\" failed: %s", name, SPI_result_code_string(rc));
 		id = GetInt64Column(1);
 	}
+	MlpRestoreUser(&saved);
 	SPI_finish();
 	if (version_out)
 		*version_out = version;
@@ -453,9 +553,10 @@ MlpModelStoreLoad(const char *name, MlpModel *model_out, MlpModelMeta *meta_out,
 	ConnectSpi();
 	if (LookupRef(base, version, "weights") == 0)
 		ReportMissingModel(name, base, version);
+	CheckLookedUpAccess(base);
 	if (model_id_out)
 		*model_id_out = GetInt64Column(1);
-	weights = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4,
+	weights = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6,
 											&isnull));
 	what = psprintf("\"%s\"", name);
 	UnpackWeights(what, weights, model_out, meta_out);
@@ -465,16 +566,24 @@ MlpModelStoreLoad(const char *name, MlpModel *model_out, MlpModelMeta *meta_out,
 void
 MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_out)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(model_id)};
+	Oid			types[3] = {INT8OID, INT4OID, OIDOID};
+	Datum		values[3] = {Int64GetDatum(model_id), Int32GetDatum(0),
+	ObjectIdGetDatum(GetUserId())};
 	bool		isnull;
 	bytea	   *weights;
 	char	   *what;
+	char	   *name;
+	MlpSavedUser saved;
 	int			rc;
 
 	ConnectSpi();
-	rc = SPI_execute_with_args("SELECT name, version, weights FROM " MLPSCALE_SCHEMA ".models WHERE id = $1",
-							   1, types, values, NULL, true, 1);
+	MlpBecomeExtensionOwner(&saved);
+	/* $2 is unused: the parameters are those of MLP_MODEL_USABLE_SQL */
+	rc = SPI_execute_with_args("SELECT m.name, m.version, m.weights, m.owner, " MLP_MODEL_USABLE_SQL " "
+							   "FROM " MLPSCALE_SCHEMA ".models m WHERE m.id" MLP_EQ "$1 "
+							   "AND $2 IS NOT NULL",
+							   3, types, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading model %lld failed: %s", (long long) model_id,
 			 SPI_result_code_string(rc));
@@ -482,8 +591,9 @@ MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_ou
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model with id %lld does not exist", (long long) model_id)));
-	what = psprintf("\"%s\" version %s",
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+	name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	CheckLookedUpAccess(name);
+	what = psprintf("\"%s\" version %s", name,
 					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	weights = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3,
 											&isnull));
@@ -505,9 +615,10 @@ MlpModelStoreWeights(const char *ref, int64 *model_id_out)
 	ConnectSpi();
 	if (LookupRef(name, version, "weights") == 0)
 		ReportMissingModel(ref, name, version);
+	CheckLookedUpAccess(name);
 	if (model_id_out)
 		*model_id_out = GetInt64Column(1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
 	{
 		MemoryContext old = MemoryContextSwitchTo(caller);
 

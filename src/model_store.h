@@ -2,9 +2,10 @@
  * model_store.h - versions of models in mlpscale.models.
  *
  * A model reference is a name, meaning its latest version, or "name@N" for version N.
- * Rows are written as the extension owner (the table is not writable by users); models.owner
- * records the role that imported or trained the model, and only that role or a superuser may
- * add versions to the name.  Models returned here are created by the numeric core with
+ * Rows are read and written as the extension owner (the table is not writable by users, and
+ * row-level security hides other roles' rows from them); models.owner records the role that
+ * owns the name, and only that role (or its members, or a superuser) may add versions.  Every
+ * look-up below refuses (42501) a model the current role neither owns nor was shared.  Models returned here are created by the numeric core with
  * malloc: free them with mlp_model_free() and mlp_model_meta_free().
  */
 #ifndef MLP_MODEL_STORE_H
@@ -57,6 +58,15 @@ extern void MlpModelStoreLoad(const char *name, MlpModel *model_out, MlpModelMet
 
 /* Loads the version with this models.id (ERROR when it has gone). */
 extern void MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_out);
+
+/* Owner of model name (the role of its first version); InvalidOid when there is none. */
+extern Oid	MlpModelStoreOwner(const char *name);
+
+/*
+ * ERROR 42501 unless the current role has the privileges of the owner of model name (or is
+ * a superuser); ERROR 42704 when there is no such model.  action is a verb ("drop").
+ */
+extern void MlpCheckModelOwnership(const char *name, const char *action);
 
 /* The stored safetensors bytes of the version ref means (palloc'd, ERROR when none). */
 extern bytea *MlpModelStoreWeights(const char *ref, int64 *model_id_out);

@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -100,6 +101,7 @@ MlpProgressAcquire(int64 run_id, int epochs, int64 steps)
 		memset(p, 0, sizeof(*p));
 		p->run_id = run_id;
 		p->database = MyDatabaseId;
+		p->run_as = GetSessionUserId();	/* the run's role (become_run_role) */
 		p->pid = MyProcPid;
 		p->epochs = epochs;
 		p->steps = steps;
@@ -179,7 +181,7 @@ MlpProgressCancelRequested(int slot)
 }
 
 /*
- * mlpscale.progress_rows(): the slots of runs of this database.  Time left extrapolates the
+ * mlpscale.progress_rows(): the slots of this database's runs that the current role may see.  Time left extrapolates the
  * steps per second this worker has achieved so far to the steps still to do.
  */
 PG_FUNCTION_INFO_V1(mlp_progress_rows);
@@ -208,6 +210,9 @@ mlp_progress_rows(PG_FUNCTION_ARGS)
 		double		elapsed;
 
 		if (p->run_id == 0 || p->database != MyDatabaseId)
+			continue;
+		/* Like mlpscale.runs: a role sees its own runs (and those of roles it has). */
+		if (!has_privs_of_role(GetUserId(), p->run_as))
 			continue;
 		elapsed = (double) (p->updated_at - p->started_at) / USECS_PER_SEC;
 

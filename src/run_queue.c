@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -290,16 +291,48 @@ real_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, bool positi
 	return n;
 }
 
-/* Checks that source names an existing relation (queries are checked by the worker). */
+/*
+ * Resolves source (or validation) once, here, with the caller's search_path and privileges:
+ * the worker reads exactly the relation found now (by OID), and a missing relation, column
+ * or privilege is an error of this call rather than a failed run.
+ */
 static void
-check_source(const char *source, const char *what, const char *image_column,
-			 const char *label_column)
+resolve_source(const char *source, const char *what, const char *image_column,
+			   const char *label_column, MlpResolvedSource *out)
 {
 	if (source[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", what)));
-	(void) MlpSourceSelect(source, image_column, label_column);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MlpResolveSource(source, what, image_column, label_column, out);
+	SPI_finish();
+}
+
+/*
+ * The caller's effective search_path as a list of quoted schema names (without pg_temp,
+ * which the worker cannot see): the worker runs a query source under it, so the query
+ * means in the worker what it meant in the call.
+ */
+static char *
+caller_search_path(void)
+{
+	List	   *schemas = fetch_search_path(false);
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, schemas)
+	{
+		char	   *nsp = get_namespace_name(lfirst_oid(lc));
+
+		if (nsp == NULL)
+			continue;
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", quote_identifier(nsp));
+	}
+	list_free(schemas);
+	return buf.data;
 }
 
 /*
@@ -332,6 +365,9 @@ typedef struct RunArgs
 {
 	MlpRunConfig cfg;
 	char	   *base_model;		/* resolved to name@version */
+	Oid			source_relid;	/* resolved relations; InvalidOid for queries and none */
+	Oid			validation_relid;
+	char	   *search_path;	/* the caller's, for query sources */
 } RunArgs;
 
 static void
@@ -420,6 +456,18 @@ run_config_json(const RunArgs *a)
 		json_key(&buf, "base_model_id");
 		appendStringInfo(&buf, INT64_FORMAT, a->cfg.base_model_id);
 	}
+	/* the relations resolved in the call, which the worker reads (null for a query) */
+	json_key(&buf, "source_relid");
+	if (OidIsValid(a->source_relid))
+		appendStringInfo(&buf, "%u", a->source_relid);
+	else
+		appendStringInfoString(&buf, "null");
+	if (OidIsValid(a->validation_relid))
+	{
+		json_key(&buf, "validation_relid");
+		appendStringInfo(&buf, "%u", a->validation_relid);
+	}
+	json_text(&buf, "search_path", a->search_path);
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
@@ -459,7 +507,7 @@ insert_run(const RunArgs *a)
 	MlpBecomeExtensionOwner(&saved);
 	ret = SPI_execute_with_args("INSERT INTO mlpscale.runs (model_name, kind, run_as, database, "
 								"source, validation, base_model, arch, epochs, config) "
-								"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) "
+								"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb) "
 								"RETURNING id",
 								10, argtypes, values, nulls, false, 1);
 	MlpRestoreUser(&saved);
@@ -579,54 +627,45 @@ parse_common_args(FunctionCallInfo fcinfo, int first, RunArgs *a)
 }
 
 /*
- * The model store only lets the owner of a name (or a superuser) add versions: refuse now
- * rather than after hours of training.
+ * The model store only lets the owner of a name (or a member of its role, or a superuser)
+ * add versions: refuse now rather than after hours of training.
  */
 static void
 check_model_owner(const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	Oid			user = GetUserId();
-	int			ret;
+	Oid			owner = MlpModelStoreOwner(name);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args("SELECT owner FROM mlpscale.models WHERE name = $1 "
-								"ORDER BY version LIMIT 1",
-								1, argtypes, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the models: SPI error %d", ret);
-	if (SPI_processed == 1)
+	if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
 	{
-		bool		isnull;
-		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *owner_name = GetUserNameFromId(owner, true);
 
-		if (owner != user && !superuser_arg(user))
-		{
-			char	   *owner_name = GetUserNameFromId(owner, true);
-
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("model \"%s\" belongs to role \"%s\"", name,
-							owner_name ? owner_name : "(dropped)"),
-					 errhint("Choose another model name.")));
-		}
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("model \"%s\" belongs to role \"%s\"", name,
+						owner_name ? owner_name : "(dropped)"),
+				 errhint("Choose another model name.")));
 	}
-	SPI_finish();
 }
 
 static int64
 queue_run(RunArgs *a)
 {
 	int64		run_id;
+	MlpResolvedSource src;
 
 	MlpCheckModelName(a->cfg.model_name);
 	check_model_owner(a->cfg.model_name);
-	check_source(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column);
+	resolve_source(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
+	a->cfg.source = src.name;
+	a->source_relid = src.relid;
 	if (a->cfg.validation)
-		check_source(a->cfg.validation, "validation", a->cfg.image_column, a->cfg.label_column);
+	{
+		resolve_source(a->cfg.validation, "validation", a->cfg.image_column,
+					   a->cfg.label_column, &src);
+		a->cfg.validation = src.name;
+		a->validation_relid = src.relid;
+	}
+	a->search_path = caller_search_path();
 	run_id = insert_run(a);
 	remember_action(PENDING_START, run_id);
 	return run_id;
@@ -683,6 +722,7 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1];
+	MlpSavedUser saved;
 	MemoryContext fn_context = CurrentMemoryContext;
 
 	MlpCheckLauncherAvailable();
@@ -709,8 +749,10 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = Int64GetDatum(a.cfg.base_model_id);
-	ret = SPI_execute_with_args("SELECT arch FROM mlpscale.models WHERE id = $1",
+	MlpBecomeExtensionOwner(&saved);
+	ret = SPI_execute_with_args("SELECT arch FROM mlpscale.models WHERE id" MLP_EQ "$1",
 								1, argtypes, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -744,13 +786,17 @@ read_run(int64 run_id, RunRow *row)
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
+	MlpSavedUser saved;
 	int			ret;
 
 	values[0] = Int64GetDatum(run_id);
+	/* As the owner: row-level security would make another role's run look absent. */
+	MlpBecomeExtensionOwner(&saved);
 	ret = SPI_execute_with_args("SELECT r.status, r.run_as, r.epochs_done, r.epochs, "
-								"EXISTS (SELECT 1 FROM mlpscale.checkpoints c WHERE c.run_id = r.id) "
-								"FROM mlpscale.runs r WHERE r.id = $1",
+								"EXISTS (SELECT 1 FROM mlpscale.checkpoints c WHERE c.run_id" MLP_EQ "r.id) "
+								"FROM mlpscale.runs r WHERE r.id" MLP_EQ "$1",
 								1, argtypes, values, NULL, false, 1);
+	MlpRestoreUser(&saved);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read run " INT64_FORMAT ": SPI error %d", run_id, ret);
 	if (SPI_processed == 0)
@@ -766,7 +812,7 @@ read_run(int64 run_id, RunRow *row)
 	row->has_checkpoint = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 }
 
-/* Only the role that queued a run (or a member of it, or a superuser) may change it. */
+/* Only the role that queued a run (or a member of it, or a superuser) may see or change it. */
 static void
 check_run_owner(int64 run_id, const RunRow *row, const char *action)
 {
@@ -776,7 +822,8 @@ check_run_owner(int64 run_id, const RunRow *row, const char *action)
 				 errmsg("permission denied to %s run " INT64_FORMAT, action, run_id),
 				 errdetail("The run belongs to role \"%s\".",
 						   GetUserNameFromId(row->run_as, true) ?
-						   GetUserNameFromId(row->run_as, true) : "(dropped)")));
+						   GetUserNameFromId(row->run_as, true) : "(dropped)"),
+				 errhint("A run is visible only to the role that queued it, its members and superusers.")));
 }
 
 static bool
@@ -825,6 +872,7 @@ mlp_wait(PG_FUNCTION_ARGS)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		read_run(run_id, &row);
+		check_run_owner(run_id, &row, "wait for");
 		status = MemoryContextStrdup(fn_context, row.status);
 		SPI_finish();
 		if (status_is_final(status))
@@ -870,10 +918,10 @@ mlp_cancel(PG_FUNCTION_ARGS)
 	MlpBecomeExtensionOwner(&saved);
 	/* The row lock orders us against the worker's own status changes. */
 	ret = SPI_execute_with_args("UPDATE mlpscale.runs SET "
-								"status = CASE WHEN status = 'queued' THEN 'canceled' ELSE status END, "
-								"finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END, "
+								"status = CASE WHEN status" MLP_EQ "'queued' THEN 'canceled' ELSE status END, "
+								"finished_at = CASE WHEN status" MLP_EQ "'queued' THEN pg_catalog.now() ELSE finished_at END, "
 								"cancel_requested = true "
-								"WHERE id = $1 AND status IN ('queued', 'running') "
+								"WHERE id" MLP_EQ "$1 AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) "
 								"RETURNING status",
 								1, argtypes, values, NULL, false, 1);
 	MlpRestoreUser(&saved);
@@ -931,7 +979,8 @@ mlp_resume(PG_FUNCTION_ARGS)
 	MlpBecomeExtensionOwner(&saved);
 	ret = SPI_execute_with_args("UPDATE mlpscale.runs SET status = 'queued', error = NULL, "
 								"cancel_requested = false, finished_at = NULL, worker_pid = NULL "
-								"WHERE id = $1 AND status IN ('interrupted', 'failed', 'canceled')",
+								"WHERE id" MLP_EQ "$1 AND status OPERATOR(pg_catalog.=) "
+								"ANY ('{interrupted,failed,canceled}'::pg_catalog.text[])",
 								1, argtypes, values, NULL, false, 1);
 	MlpRestoreUser(&saved);
 	if (ret != SPI_OK_UPDATE || SPI_processed != 1)

@@ -10,10 +10,14 @@
  * At the end the model is stored as a new version and the run marked 'succeeded'; any error
  * is written to the run row ('failed' with the message) in a fresh transaction before exit.
  *
- * The worker connects as the bootstrap superuser and switches to the run's role to read
- * data: on PostgreSQL 15 a background worker cannot connect as a NOLOGIN role, and roles
- * that train are often group roles used through SET ROLE.  Bookkeeping is written as the
- * extension owner.
+ * Who runs what (docs/design.md, "Who runs what"): the worker connects as the bootstrap
+ * superuser (on PostgreSQL 15 a background worker cannot connect as a NOLOGIN role, and roles
+ * that train are often group roles used through SET ROLE), then, once it has claimed the run,
+ * makes the run's role its session user, so user SQL sees session_user = current_user = that
+ * role and is_superuser = off.  The source is read as a security-restricted operation (no
+ * SET ROLE, no SET SESSION AUTHORIZATION, no temporary tables) in a GUC nest level of its
+ * own, rolled back before any statement of ours, so no setting of the user's SQL survives
+ * it.  Bookkeeping is written as the extension owner under the pinned search_path.
  */
 #include "postgres.h"
 
@@ -55,6 +59,9 @@ typedef struct RunSpec
 	Oid			run_as;
 	int			epochs_done;
 	char	   *matmul_precision;	/* as stored; NULL = fp32 */
+	Oid			source_relid;	/* resolved by mlp_train; InvalidOid for a query */
+	Oid			validation_relid;
+	char	   *search_path;	/* the caller's, for query sources; NULL in old runs */
 	MlpRunConfig cfg;
 } RunSpec;
 
@@ -228,18 +235,21 @@ claim_run(int64 run_id, RunSpec *spec)
 	bool		claimed;
 
 	tx_begin("mlpscale: claiming a run");
+#define CFG(key) "config OPERATOR(pg_catalog.->>) '" key "'"
 	exec_as_owner("UPDATE mlpscale.runs SET status = 'running', worker_pid = $2, error = NULL, "
-				  "started_at = coalesce(started_at, now()), finished_at = NULL "
-				  "WHERE id = $1 AND status = 'queued' "
+				  "started_at = coalesce(started_at, pg_catalog.now()), finished_at = NULL "
+				  "WHERE id" MLP_EQ "$1 AND status" MLP_EQ "'queued' "
 				  "RETURNING model_name, kind, run_as, source, validation, arch, epochs, "
-				  "epochs_done, config->>'batch_size', config->>'optimizer', config->>'lr', "
-				  "config->>'weight_decay', config->>'body_lr_mult', "
-				  "config->>'label_smoothing', config->>'mixup', config->>'augment', "
-				  "config->>'resolution', config->>'seed', config->>'image_column', "
-				  "config->>'label_column', config->>'cosine', config->>'clip_norm', "
-				  "config->>'classes', config->>'mean', config->>'std', config->>'threads', "
-				  "config->>'base_model_id', config->>'matmul_precision'",
+				  "epochs_done, " CFG("batch_size") ", " CFG("optimizer") ", " CFG("lr") ", "
+				  CFG("weight_decay") ", " CFG("body_lr_mult") ", "
+				  CFG("label_smoothing") ", " CFG("mixup") ", " CFG("augment") ", "
+				  CFG("resolution") ", " CFG("seed") ", " CFG("image_column") ", "
+				  CFG("label_column") ", " CFG("cosine") ", " CFG("clip_norm") ", "
+				  CFG("classes") ", " CFG("mean") ", " CFG("std") ", " CFG("threads") ", "
+				  CFG("base_model_id") ", " CFG("matmul_precision") ", "
+				  CFG("source_relid") ", " CFG("validation_relid") ", " CFG("search_path"),
 				  2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+#undef CFG
 	claimed = SPI_processed == 1;
 	if (claimed)
 	{
@@ -286,9 +296,33 @@ claim_run(int64 run_id, RunSpec *spec)
 		spec->cfg.base_model_id = v ? strtoll(v, NULL, 10) : 0;
 		/* none in runs queued before the option existed: fp32; checked before training */
 		spec->matmul_precision = column_text(tup, desc, 28);
+		/* none in runs queued by 0.1.0: the stored name is resolved once, here */
+		v = SPI_getvalue(tup, desc, 29);
+		spec->source_relid = v ? (Oid) strtoul(v, NULL, 10) : InvalidOid;
+		v = SPI_getvalue(tup, desc, 30);
+		spec->validation_relid = v ? (Oid) strtoul(v, NULL, 10) : InvalidOid;
+		spec->search_path = column_text(tup, desc, 31);
 	}
 	tx_commit();
 	return claimed;
+}
+
+/*
+ * From here on the run's role is the session user: what user SQL sees as session_user,
+ * current_user and is_superuser is that role's, as in a session of its own.  The worker
+ * authenticated as a superuser, but user SQL cannot use that: it runs as a
+ * security-restricted operation, where SET SESSION AUTHORIZATION and SET ROLE are refused.
+ */
+static void
+become_run_role(const RunSpec *spec)
+{
+	StartTransactionCommand();
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(spec->run_as)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role %u that queued the run does not exist any more", spec->run_as)));
+	SetSessionAuthorization(spec->run_as, superuser_arg(spec->run_as));
+	CommitTransactionCommand();
 }
 
 /* ---- data -------------------------------------------------------------------------------- */
@@ -315,24 +349,29 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 	MlpSourceOptions opts;
 	Oid			saved_user;
 	int			saved_sec;
+	int			guc_nest;
 	MemoryContext old;
 
 	tx_begin("mlpscale: reading the training data");
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(spec->run_as)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role %u that queued the run does not exist any more", spec->run_as)));
 
 	/*
-	 * The session user is a superuser: like REFRESH MATERIALIZED VIEW, run the user's SQL as
-	 * a restricted operation, so it can neither switch roles nor leave state behind.
+	 * Like REFRESH MATERIALIZED VIEW, run the user's SQL as a restricted operation, so it
+	 * can neither switch roles nor create temporary objects; and in a GUC nest level of its
+	 * own, rolled back below (even a session-level set_config), so that none of its settings
+	 * reaches a statement of ours.
 	 */
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
 	SetUserIdAndSecContext(spec->run_as, saved_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	guc_nest = NewGUCNestLevel();
+	/* A query means what it meant in the call: the caller's search_path (pg_temp aside). */
+	if (spec->search_path != NULL)
+		(void) set_config_option("search_path", spec->search_path, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 
 	memset(&opts, 0, sizeof(opts));
 	opts.source = spec->cfg.source;
+	opts.relid = spec->source_relid;
 	opts.what = "source";
 	opts.image_column = spec->cfg.image_column;
 	opts.label_column = spec->cfg.label_column;
@@ -346,6 +385,7 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 	if (*has_val)
 	{
 		opts.source = spec->cfg.validation;
+		opts.relid = spec->validation_relid;
 		opts.what = "validation";
 		/* With classes not given, validation labels must fit the training labels. */
 		opts.classes = spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1;
@@ -356,6 +396,7 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 		MemoryContextSwitchTo(old);
 	}
 
+	AtEOXact_GUC(false, guc_nest);
 	SetUserIdAndSecContext(saved_user, saved_sec);
 	tx_commit();
 }
@@ -486,7 +527,7 @@ record_sizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, i
 		nulls[4] = 'n';
 	tx_begin("mlpscale: recording the run's sizes");
 	exec_as_owner("UPDATE mlpscale.runs SET params = $2, flops_per_image = $3, train_rows = $4, "
-				  "validation_rows = $5 WHERE id = $1",
+				  "validation_rows = $5 WHERE id" MLP_EQ "$1",
 				  5, types, values, nulls, SPI_OK_UPDATE);
 	tx_commit();
 }
@@ -564,13 +605,13 @@ commit_epoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *v
 				  "images_per_second = EXCLUDED.images_per_second, "
 				  "examples_seen = EXCLUDED.examples_seen, "
 				  "cumulative_flops = EXCLUDED.cumulative_flops, lr = EXCLUDED.lr, "
-				  "seconds = EXCLUDED.seconds, finished_at = now()",
+				  "seconds = EXCLUDED.seconds, finished_at = pg_catalog.now()",
 				  12, etypes, evalues, enulls, SPI_OK_INSERT);
 	exec_as_owner("INSERT INTO mlpscale.checkpoints (run_id, epochs_done, state) "
 				  "VALUES ($1, $2, $3) ON CONFLICT (run_id) DO UPDATE SET "
-				  "epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, saved_at = now()",
+				  "epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, saved_at = pg_catalog.now()",
 				  3, ctypes, cvalues, NULL, SPI_OK_INSERT);
-	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id = $1",
+	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id" MLP_EQ "$1",
 				  2, ctypes, cvalues, NULL, SPI_OK_UPDATE);
 	tx_commit();
 }
@@ -587,14 +628,17 @@ restore_checkpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
 	Oid			dtypes[2] = {INT8OID, INT4OID};
 	Datum		dvalues[2];
 	int			epochs_done = 0;
+	MlpSavedUser saved;
 	int			ret;
 
 	*examples_seen = 0;
 	tx_begin("mlpscale: loading the checkpoint");
+	MlpBecomeExtensionOwner(&saved);
 	ret = SPI_execute_with_args("SELECT c.state, (SELECT e.examples_seen FROM mlpscale.epochs e "
-								"WHERE e.run_id = c.run_id AND e.epoch = c.epochs_done) "
-								"FROM mlpscale.checkpoints c WHERE c.run_id = $1",
+								"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.epochs_done) "
+								"FROM mlpscale.checkpoints c WHERE c.run_id" MLP_EQ "$1",
 								1, types, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read the checkpoint: SPI error %d", ret);
 	if (SPI_processed == 1)
@@ -618,9 +662,9 @@ restore_checkpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
 	/* Epoch rows beyond the checkpoint (there are none: they commit together) are redone. */
 	dvalues[0] = Int64GetDatum(spec->run_id);
 	dvalues[1] = Int32GetDatum(epochs_done);
-	exec_as_owner("DELETE FROM mlpscale.epochs WHERE run_id = $1 AND epoch > $2",
+	exec_as_owner("DELETE FROM mlpscale.epochs WHERE run_id" MLP_EQ "$1 AND epoch" MLP_GT "$2",
 				  2, dtypes, dvalues, NULL, SPI_OK_DELETE);
-	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id = $1",
+	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id" MLP_EQ "$1",
 				  2, dtypes, dvalues, NULL, SPI_OK_UPDATE);
 	tx_commit();
 	return epochs_done;
@@ -644,8 +688,8 @@ finish_run(int64 run_id, const char *status, const char *error, int64 model_id)
 		nulls[3] = 'n';
 	tx_begin("mlpscale: finishing the run");
 	exec_as_owner("UPDATE mlpscale.runs SET status = $2, error = $3, "
-				  "model_id = coalesce($4, model_id), finished_at = now(), worker_pid = NULL "
-				  "WHERE id = $1",
+				  "model_id = coalesce($4, model_id), finished_at = pg_catalog.now(), worker_pid = NULL "
+				  "WHERE id" MLP_EQ "$1",
 				  4, types, values, nulls, SPI_OK_UPDATE);
 	tx_commit();
 }
@@ -682,11 +726,14 @@ cancel_requested_in_table(int64 run_id)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(run_id)};
 	bool		result = false;
+	MlpSavedUser saved;
 	int			ret;
 
 	tx_begin(NULL);
-	ret = SPI_execute_with_args("SELECT cancel_requested FROM mlpscale.runs WHERE id = $1",
+	MlpBecomeExtensionOwner(&saved);
+	ret = SPI_execute_with_args("SELECT cancel_requested FROM mlpscale.runs WHERE id" MLP_EQ "$1",
 								1, types, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -963,6 +1010,7 @@ MlpTrainWorkerMain(Datum arg)
 		 * Checked again here, before the data is read: a run queued on a CPU with
 		 * AVX512_BF16 may be resumed on one without it (the message goes to runs.error).
 		 */
+		become_run_role(&spec);
 		if (spec.matmul_precision != NULL)
 			spec.cfg.matmul_precision = MlpCheckMatmulPrecision(spec.matmul_precision);
 		run_training(&spec);

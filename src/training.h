@@ -93,6 +93,7 @@ typedef struct MlpProgress
 {
 	int64		run_id;			/* 0 = free slot */
 	Oid			database;
+	Oid			run_as;			/* the run's role: who may see the slot */
 	int			pid;
 	int			epoch;			/* 1-based, the epoch in progress */
 	int			epochs;

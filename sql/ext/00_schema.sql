@@ -7,7 +7,9 @@
 -- Schema and experiment tables
 -- ---------------------------------------------------------------------------------------
 -- The tables are written only by the extension's functions, which switch to the extension
--- owner for bookkeeping; every role may read them.
+-- owner for bookkeeping.  Every role may select from them, but row-level security shows a
+-- role only its own rows (those of roles whose privileges it has) and the models shared with
+-- it; superusers and the extension owner see everything.
 
 CREATE SCHEMA mlpscale;
 GRANT USAGE ON SCHEMA mlpscale TO PUBLIC;
@@ -104,8 +106,46 @@ CREATE TABLE mlpscale.deployment (
 );
 COMMENT ON TABLE mlpscale.deployment IS 'the deployed model of this database';
 
+-- Models shared by their owner (mlp_grant): grantee 0 means every role (PUBLIC).  owner is
+-- the model's owner, kept here so that the policies need not read mlpscale.models.
+CREATE TABLE mlpscale.model_acl (
+    model_name      text NOT NULL,
+    grantee         oid NOT NULL,
+    owner           oid NOT NULL,
+    granted_by      oid NOT NULL,
+    granted_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (model_name, grantee)
+);
+COMMENT ON TABLE mlpscale.model_acl IS 'models shared by their owners (grantee 0 = every role)';
+
 GRANT SELECT ON mlpscale.runs, mlpscale.epochs, mlpscale.models, mlpscale.checkpoints,
-    mlpscale.deployment TO PUBLIC;
+    mlpscale.deployment, mlpscale.model_acl TO PUBLIC;
+
+-- Privacy.  pg_has_role(r, 'USAGE') is true for r itself and the roles whose privileges the
+-- current role has (members of r), the same rule as for owning a table.  The expressions
+-- are bound when this script runs, so no caller's search_path can change them.
+ALTER TABLE mlpscale.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.epochs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.checkpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.model_acl ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY runs_own ON mlpscale.runs FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(run_as, 'USAGE'));
+CREATE POLICY epochs_own ON mlpscale.epochs FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM mlpscale.runs r WHERE r.id OPERATOR(pg_catalog.=) run_id));
+CREATE POLICY checkpoints_own ON mlpscale.checkpoints FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM mlpscale.runs r WHERE r.id OPERATOR(pg_catalog.=) run_id));
+CREATE POLICY model_acl_visible ON mlpscale.model_acl FOR SELECT TO PUBLIC
+    USING (grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+           OR pg_catalog.pg_has_role(grantee, 'USAGE')
+           OR pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY models_own_or_shared ON mlpscale.models FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(owner, 'USAGE')
+           OR EXISTS (SELECT 1 FROM mlpscale.model_acl g
+                       WHERE g.model_name OPERATOR(pg_catalog.=) name
+                         AND (g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                              OR pg_catalog.pg_has_role(g.grantee, 'USAGE'))));
 
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.runs_id_seq', '');
@@ -114,3 +154,4 @@ SELECT pg_catalog.pg_extension_config_dump('mlpscale.models', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.models_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.checkpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.deployment', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_acl', '');

@@ -26,6 +26,31 @@ CREATE FUNCTION mlp_drop_model(model text) RETURNS int
 COMMENT ON FUNCTION mlp_drop_model(text) IS
     'deletes every version of a model (or only version N of ''name@N'') and returns how many were deleted; owner or superuser only';
 
+-- Sharing: a model (every version of a name) is private to its owner until shared.  A
+-- grantee may score it, export it and fine-tune from it; only the owner may drop, deploy,
+-- add versions or share it.  role_name 'public' shares with every role.
+CREATE FUNCTION mlp_grant(model text, role_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'mlp_grant' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_grant(text, text) IS
+    'shares a model (all its versions) with a role, or with every role when role_name is ''public''; owner or superuser only';
+
+CREATE FUNCTION mlp_revoke(model text, role_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'mlp_revoke' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_revoke(text, text) IS
+    'stops sharing a model with a role (or with every role: ''public''); owner or superuser only';
+
+CREATE VIEW mlpscale.model_grants WITH (security_invoker = true) AS
+    SELECT g.model_name,
+           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'public'
+                ELSE pg_catalog.pg_get_userbyid(g.grantee)::pg_catalog.text END AS grantee,
+           pg_catalog.pg_get_userbyid(g.owner) AS owner,
+           pg_catalog.pg_get_userbyid(g.granted_by) AS granted_by,
+           g.granted_at
+      FROM mlpscale.model_acl g;
+COMMENT ON VIEW mlpscale.model_grants IS
+    'who each model is shared with (mlp_grant); a role sees the shares of its models and those made to it';
+GRANT SELECT ON mlpscale.model_grants TO PUBLIC;
+
 -- ---------------------------------------------------------------------------------------
 -- Scoring
 -- ---------------------------------------------------------------------------------------

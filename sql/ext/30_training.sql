@@ -106,15 +106,17 @@ CREATE FUNCTION mlpscale.progress_rows(
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'mlp_progress_rows' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION mlpscale.progress_rows() IS
-    'live state of the training workers of this database (shared memory)';
+    'live state of the training workers of this database (shared memory), for the runs the current role may see';
 
-CREATE VIEW mlpscale.progress AS
+-- security_invoker: the runs it joins are those the caller may see (row-level security);
+-- progress_rows() itself returns only the caller's runs.
+CREATE VIEW mlpscale.progress WITH (security_invoker = true) AS
     SELECT p.run_id, r.model_name, r.arch, p.epoch, p.epochs, p.step, p.steps,
            p.loss, p.images_per_second,
            make_interval(secs => p.seconds_left) AS time_left,
            p.pid, p.started_at, p.updated_at
       FROM mlpscale.progress_rows() p
-      LEFT JOIN mlpscale.runs r ON r.id = p.run_id;
+      JOIN mlpscale.runs r ON r.id = p.run_id;
 COMMENT ON VIEW mlpscale.progress IS
-    'running runs: epoch, step of steps, current loss, images per second and estimated time left';
+    'running runs of the current role: epoch, step of steps, current loss, images per second and estimated time left';
 GRANT SELECT ON mlpscale.progress TO PUBLIC;

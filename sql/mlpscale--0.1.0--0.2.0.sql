@@ -1,0 +1,76 @@
+-- mlpscale 0.1.0 -> 0.2.0.  Every change to an SQL object of the development version goes
+-- here in the same commit as in sql/ext; test/upgrade proves an upgraded database equals a
+-- fresh one.
+
+\echo Use "ALTER EXTENSION mlpscale UPDATE TO '0.2.0'" to load this file. \quit
+
+-- ---- privacy: row-level security and model sharing (security issue) --------------------
+
+CREATE TABLE mlpscale.model_acl (
+    model_name      text NOT NULL,
+    grantee         oid NOT NULL,
+    owner           oid NOT NULL,
+    granted_by      oid NOT NULL,
+    granted_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (model_name, grantee)
+);
+COMMENT ON TABLE mlpscale.model_acl IS 'models shared by their owners (grantee 0 = every role)';
+GRANT SELECT ON mlpscale.model_acl TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_acl', '');
+
+ALTER TABLE mlpscale.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.epochs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.checkpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.model_acl ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY runs_own ON mlpscale.runs FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(run_as, 'USAGE'));
+CREATE POLICY epochs_own ON mlpscale.epochs FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM mlpscale.runs r WHERE r.id OPERATOR(pg_catalog.=) run_id));
+CREATE POLICY checkpoints_own ON mlpscale.checkpoints FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM mlpscale.runs r WHERE r.id OPERATOR(pg_catalog.=) run_id));
+CREATE POLICY model_acl_visible ON mlpscale.model_acl FOR SELECT TO PUBLIC
+    USING (grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+           OR pg_catalog.pg_has_role(grantee, 'USAGE')
+           OR pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY models_own_or_shared ON mlpscale.models FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(owner, 'USAGE')
+           OR EXISTS (SELECT 1 FROM mlpscale.model_acl g
+                       WHERE g.model_name OPERATOR(pg_catalog.=) name
+                         AND (g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                              OR pg_catalog.pg_has_role(g.grantee, 'USAGE'))));
+
+CREATE FUNCTION mlp_grant(model text, role_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'mlp_grant' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_grant(text, text) IS
+    'shares a model (all its versions) with a role, or with every role when role_name is ''public''; owner or superuser only';
+
+CREATE FUNCTION mlp_revoke(model text, role_name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'mlp_revoke' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_revoke(text, text) IS
+    'stops sharing a model with a role (or with every role: ''public''); owner or superuser only';
+
+CREATE VIEW mlpscale.model_grants WITH (security_invoker = true) AS
+    SELECT g.model_name,
+           CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'public'
+                ELSE pg_catalog.pg_get_userbyid(g.grantee)::pg_catalog.text END AS grantee,
+           pg_catalog.pg_get_userbyid(g.owner) AS owner,
+           pg_catalog.pg_get_userbyid(g.granted_by) AS granted_by,
+           g.granted_at
+      FROM mlpscale.model_acl g;
+COMMENT ON VIEW mlpscale.model_grants IS
+    'who each model is shared with (mlp_grant); a role sees the shares of its models and those made to it';
+GRANT SELECT ON mlpscale.model_grants TO PUBLIC;
+
+CREATE OR REPLACE VIEW mlpscale.progress WITH (security_invoker = true) AS
+    SELECT p.run_id, r.model_name, r.arch, p.epoch, p.epochs, p.step, p.steps,
+           p.loss, p.images_per_second,
+           make_interval(secs => p.seconds_left) AS time_left,
+           p.pid, p.started_at, p.updated_at
+      FROM mlpscale.progress_rows() p
+      JOIN mlpscale.runs r ON r.id = p.run_id;
+COMMENT ON VIEW mlpscale.progress IS
+    'running runs of the current role: epoch, step of steps, current loss, images per second and estimated time left';
+COMMENT ON FUNCTION mlpscale.progress_rows() IS
+    'live state of the training workers of this database (shared memory), for the runs the current role may see';
