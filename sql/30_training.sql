@@ -172,6 +172,38 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT mlp_wait(:run);
 ROLLBACK;
 
+-- The config codec: every option mlp_train stores reads back as written, which is what the
+-- worker trains with (mlpscale.decode_run_config runs the worker's reader, then the writer)
+BEGIN;
+SELECT mlp_train('codec', 'tiny', arch => 'S_3-Wi_16', epochs => 7, batch_size => 33,
+                 optimizer => 'adamw', lr => 0.002, weight_decay => 0.01,
+                 label_smoothing => 0.1, mixup => 0.5, augment => false, resolution => 4,
+                 validation => 'tiny', seed => 1234567890123, image_column => 'image',
+                 label_column => 'label', cosine => true, clip_norm => 2.5, classes => 5,
+                 mean => ARRAY[0.25]::real[], std => ARRAY[0.5]::real[],
+                 matmul_precision => 'fp32') AS codec_run \gset
+SELECT config = mlpscale.decode_run_config(config) AS round_trips,
+       (SELECT count(*) FROM jsonb_object_keys(config)) AS keys,
+       source, validation,
+       (config->>'source_relid')::oid = 'training_test.tiny'::regclass
+         AND config->'validation_relid' = config->'source_relid' AS resolved_oids,
+       config->>'search_path' AS search_path
+  FROM mlpscale.runs WHERE id = :codec_run;
+SELECT config - 'threads' - 'source_relid' - 'validation_relid' - 'search_path' AS config
+  FROM mlpscale.runs WHERE id = :codec_run;
+ROLLBACK;
+-- a fine-tune's base model, and a config of 0.1.0 (no relids, no search_path): defaults
+SELECT mlpscale.decode_run_config('{"base_model_id": 42, "body_lr_mult": 0.1, "seed": -3}');
+SELECT mlpscale.decode_run_config('{"arch": "B_1-Wi_8", "epochs": 2, "mean": [0.5, 0.25], "std": [0.1, 0.2]}')
+       - 'lr' - 'mixup' AS old_config;
+-- mean without std is dropped (the worker computes both), as mlp_train never stores it
+SELECT mlpscale.decode_run_config('{"mean": [0.5]}')->'mean' AS mean_alone;
+SELECT mlpscale.decode_run_config('{"lr": "fast"}');
+SELECT mlpscale.decode_run_config('{"augment": 1}');
+SELECT mlpscale.decode_run_config('{"mean": [1, 2, 3, 4, 5]}');
+SELECT mlpscale.decode_run_config('{"matmul_precision": "fp16"}');
+SELECT mlpscale.decode_run_config('[1, 2]');
+
 -- PREPARE TRANSACTION cannot carry a queued run
 BEGIN;
 SELECT mlp_train('prepared', 'tiny', arch => 'B_1-Wi_8', epochs => 1) > 0 AS queued;

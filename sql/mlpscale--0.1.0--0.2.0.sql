@@ -74,3 +74,10 @@ COMMENT ON VIEW mlpscale.progress IS
     'running runs of the current role: epoch, step of steps, current loss, images per second and estimated time left';
 COMMENT ON FUNCTION mlpscale.progress_rows() IS
     'live state of the training workers of this database (shared memory), for the runs the current role may see';
+
+-- ---- the run-config codec (maintainability issue) ----------------------------------------
+
+CREATE FUNCTION mlpscale.decode_run_config(config jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'mlp_decode_run_config' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlpscale.decode_run_config(jsonb) IS
+    'a run''s config as the training worker reads it, written back as mlp_train writes it (for tests of the config codec)';

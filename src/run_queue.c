@@ -204,16 +204,6 @@ queued_in_this_transaction(int64 run_id)
 
 /* ---- argument checks --------------------------------------------------------------------- */
 
-static char *
-required_text(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
-}
-
 static void
 required_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -221,12 +211,6 @@ required_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name)));
-}
-
-static char *
-optional_text(FunctionCallInfo fcinfo, int argno)
-{
-	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 static void
@@ -251,17 +235,16 @@ check_real_range(const char *name, double value, double lo, double hi, bool hi_i
 
 /* A real[] of 1 to MLP_MAX_CHANNELS finite values (std: positive). */
 static int
-real_array_arg(FunctionCallInfo fcinfo, int argno, const char *name, bool positive,
-			   float *out)
+real_array_arg(const MlpArgs *args, const char *name, bool positive, float *out)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
 
-	if (PG_ARGISNULL(argno))
+	if (MlpArgIsNull(args, name))
 		return 0;
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	arr = DatumGetArrayTypeP(MlpArgRequired(args, name));
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -300,13 +283,18 @@ static void
 resolve_source(const char *source, const char *what, const char *image_column,
 			   const char *label_column, MlpResolvedSource *out)
 {
+	MemoryContext caller;
+
 	if (source[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", what)));
+	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MlpResolveSource(source, what, image_column, label_column, out);
+	/* allocated in SPI's memory, which SPI_finish frees */
+	out->name = MemoryContextStrdup(caller, out->name);
 	SPI_finish();
 }
 
@@ -365,112 +353,7 @@ typedef struct RunArgs
 {
 	MlpRunConfig cfg;
 	char	   *base_model;		/* resolved to name@version */
-	Oid			source_relid;	/* resolved relations; InvalidOid for queries and none */
-	Oid			validation_relid;
-	char	   *search_path;	/* the caller's, for query sources */
 } RunArgs;
-
-static void
-json_key(StringInfo buf, const char *key)
-{
-	if (buf->len > 1)
-		appendStringInfoString(buf, ", ");
-	escape_json(buf, key);
-	appendStringInfoString(buf, ": ");
-}
-
-static void
-json_text(StringInfo buf, const char *key, const char *value)
-{
-	json_key(buf, key);
-	if (value)
-		escape_json(buf, value);
-	else
-		appendStringInfoString(buf, "null");
-}
-
-static void
-json_number(StringInfo buf, const char *key, double value)
-{
-	json_key(buf, key);
-	/* %.9g round-trips a float4, which is what the trainer uses */
-	appendStringInfo(buf, "%.9g", value);
-}
-
-static void
-json_floats(StringInfo buf, const char *key, const float *values, int n)
-{
-	json_key(buf, key);
-	if (n == 0)
-	{
-		appendStringInfoString(buf, "null");
-		return;
-	}
-	appendStringInfoChar(buf, '[');
-	for (int i = 0; i < n; i++)
-		appendStringInfo(buf, "%s%.9g", i ? ", " : "", values[i]);
-	appendStringInfoChar(buf, ']');
-}
-
-static char *
-run_config_json(const RunArgs *a)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	json_text(&buf, "arch", a->cfg.arch);
-	json_number(&buf, "epochs", a->cfg.epochs);
-	json_number(&buf, "batch_size", a->cfg.batch_size);
-	json_text(&buf, "optimizer", a->cfg.optimizer);
-	json_number(&buf, "lr", a->cfg.lr);
-	json_number(&buf, "weight_decay", a->cfg.weight_decay);
-	json_number(&buf, "body_lr_mult", a->cfg.body_lr_mult);
-	json_number(&buf, "label_smoothing", a->cfg.label_smoothing);
-	json_number(&buf, "mixup", a->cfg.mixup);
-	json_key(&buf, "augment");
-	appendStringInfoString(&buf, a->cfg.augment ? "true" : "false");
-	json_key(&buf, "resolution");
-	if (a->cfg.resolution > 0)
-		appendStringInfo(&buf, "%d", a->cfg.resolution);
-	else
-		appendStringInfoString(&buf, "null");
-	json_key(&buf, "seed");
-	appendStringInfo(&buf, INT64_FORMAT, a->cfg.seed);
-	json_text(&buf, "image_column", a->cfg.image_column);
-	json_text(&buf, "label_column", a->cfg.label_column);
-	json_key(&buf, "cosine");
-	appendStringInfoString(&buf, a->cfg.cosine ? "true" : "false");
-	json_number(&buf, "clip_norm", a->cfg.clip_norm);
-	json_key(&buf, "classes");
-	if (a->cfg.classes > 0)
-		appendStringInfo(&buf, "%d", a->cfg.classes);
-	else
-		appendStringInfoString(&buf, "null");
-	json_floats(&buf, "mean", a->cfg.mean, a->cfg.num_mean);
-	json_floats(&buf, "std", a->cfg.std, a->cfg.num_std);
-	json_number(&buf, "threads", a->cfg.threads);
-	json_text(&buf, "matmul_precision", mlp_matmul_precision_name(a->cfg.matmul_precision));
-	if (a->cfg.finetune)
-	{
-		json_key(&buf, "base_model_id");
-		appendStringInfo(&buf, INT64_FORMAT, a->cfg.base_model_id);
-	}
-	/* the relations resolved in the call, which the worker reads (null for a query) */
-	json_key(&buf, "source_relid");
-	if (OidIsValid(a->source_relid))
-		appendStringInfo(&buf, "%u", a->source_relid);
-	else
-		appendStringInfoString(&buf, "null");
-	if (OidIsValid(a->validation_relid))
-	{
-		json_key(&buf, "validation_relid");
-		appendStringInfo(&buf, "%u", a->validation_relid);
-	}
-	json_text(&buf, "search_path", a->search_path);
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
-}
 
 static int64
 insert_run(const RunArgs *a)
@@ -500,7 +383,7 @@ insert_run(const RunArgs *a)
 		nulls[6] = 'n';
 	values[7] = CStringGetTextDatum(a->cfg.arch);
 	values[8] = Int32GetDatum(a->cfg.epochs);
-	values[9] = CStringGetTextDatum(run_config_json(a));
+	values[9] = CStringGetTextDatum(MlpRunConfigToJson(&a->cfg));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -530,29 +413,20 @@ random_seed(void)
 	return (int64) (seed & INT64CONST(0x7FFFFFFFFFFFFFFF));
 }
 
-/*
- * Arguments shared by mlp_train (from argument first) and mlp_finetune, in this order:
- * epochs, batch_size, optimizer, lr, weight_decay, label_smoothing, mixup, augment,
- * resolution, validation, seed, image_column, label_column, cosine, clip_norm, classes.
- */
+/* The arguments that mlp_train and mlp_finetune share, found by name. */
 static void
-parse_common_args(FunctionCallInfo fcinfo, int first, RunArgs *a)
+parse_common_args(const MlpArgs *args, RunArgs *a)
 {
 	int			kind;
 	MlpOptConfig opt;
-	int			i = first;
 
-	required_arg(fcinfo, i, "epochs");
-	a->cfg.epochs = PG_GETARG_INT32(i);
+	a->cfg.epochs = DatumGetInt32(MlpArgRequired(args, "epochs"));
 	check_int_range("epochs", a->cfg.epochs, 1, MLP_MAX_EPOCHS);
-	i++;
 
-	required_arg(fcinfo, i, "batch_size");
-	a->cfg.batch_size = PG_GETARG_INT32(i);
+	a->cfg.batch_size = DatumGetInt32(MlpArgRequired(args, "batch_size"));
 	check_int_range("batch_size", a->cfg.batch_size, 1, MLP_MAX_BATCH);
-	i++;
 
-	a->cfg.optimizer = required_text(fcinfo, i++, "optimizer");
+	a->cfg.optimizer = MlpArgText(args, "optimizer");
 	kind = mlp_opt_kind_parse(a->cfg.optimizer);
 	if (kind < 0)
 		ereport(ERROR,
@@ -562,66 +436,55 @@ parse_common_args(FunctionCallInfo fcinfo, int first, RunArgs *a)
 	a->cfg.optimizer = pstrdup(mlp_opt_kind_name((MlpOptKind) kind));
 	mlp_opt_defaults(&opt, (MlpOptKind) kind, 0);
 
-	a->cfg.lr = PG_ARGISNULL(i) ? opt.lr : PG_GETARG_FLOAT4(i);
+	a->cfg.lr = MlpArgIsNull(args, "lr") ? opt.lr : DatumGetFloat4(MlpArgRequired(args, "lr"));
 	if (!isfinite(a->cfg.lr) || a->cfg.lr <= 0 || a->cfg.lr > 10)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lr must be in (0, 10], not %g", a->cfg.lr)));
-	i++;
 
-	a->cfg.weight_decay = PG_ARGISNULL(i) ? opt.weight_decay : PG_GETARG_FLOAT4(i);
+	a->cfg.weight_decay = MlpArgIsNull(args, "weight_decay") ? opt.weight_decay :
+		DatumGetFloat4(MlpArgRequired(args, "weight_decay"));
 	check_real_range("weight_decay", a->cfg.weight_decay, 0, 1e3, true);
-	i++;
 
-	required_arg(fcinfo, i, "label_smoothing");
-	a->cfg.label_smoothing = PG_GETARG_FLOAT4(i);
+	a->cfg.label_smoothing = DatumGetFloat4(MlpArgRequired(args, "label_smoothing"));
 	check_real_range("label_smoothing", a->cfg.label_smoothing, 0, 1, false);
-	i++;
 
-	required_arg(fcinfo, i, "mixup");
-	a->cfg.mixup = PG_GETARG_FLOAT4(i);
+	a->cfg.mixup = DatumGetFloat4(MlpArgRequired(args, "mixup"));
 	check_real_range("mixup", a->cfg.mixup, 0, 100, true);
-	i++;
 
-	required_arg(fcinfo, i, "augment");
-	a->cfg.augment = PG_GETARG_BOOL(i);
-	i++;
+	a->cfg.augment = DatumGetBool(MlpArgRequired(args, "augment"));
 
-	if (!PG_ARGISNULL(i))
+	if (!MlpArgIsNull(args, "resolution"))
 	{
-		a->cfg.resolution = PG_GETARG_INT32(i);
+		a->cfg.resolution = DatumGetInt32(MlpArgRequired(args, "resolution"));
 		check_int_range("resolution", a->cfg.resolution, 1, MLP_MAX_RESOLUTION);
 	}
-	i++;
 
-	a->cfg.validation = optional_text(fcinfo, i++);
-	a->cfg.seed = PG_ARGISNULL(i) ? random_seed() : PG_GETARG_INT64(i);
-	i++;
-	a->cfg.image_column = required_text(fcinfo, i++, "image_column");
-	a->cfg.label_column = required_text(fcinfo, i++, "label_column");
+	a->cfg.validation = MlpArgTextOrNull(args, "validation");
+	a->cfg.seed = MlpArgIsNull(args, "seed") ? random_seed() :
+		DatumGetInt64(MlpArgRequired(args, "seed"));
+	a->cfg.image_column = MlpArgText(args, "image_column");
+	a->cfg.label_column = MlpArgText(args, "label_column");
+	a->cfg.cosine = DatumGetBool(MlpArgRequired(args, "cosine"));
 
-	required_arg(fcinfo, i, "cosine");
-	a->cfg.cosine = PG_GETARG_BOOL(i);
-	i++;
-
-	a->cfg.clip_norm = PG_ARGISNULL(i) ? 0 : PG_GETARG_FLOAT4(i);
+	a->cfg.clip_norm = MlpArgIsNull(args, "clip_norm") ? 0 :
+		DatumGetFloat4(MlpArgRequired(args, "clip_norm"));
 	check_real_range("clip_norm", a->cfg.clip_norm, 0, 1e9, true);
-	i++;
 
-	if (!PG_ARGISNULL(i))
+	if (!MlpArgIsNull(args, "classes"))
 	{
-		a->cfg.classes = PG_GETARG_INT32(i);
+		a->cfg.classes = DatumGetInt32(MlpArgRequired(args, "classes"));
 		check_int_range("classes", a->cfg.classes, 2, MLP_ARCH_MAX_CLASSES);
 	}
-	i++;
 
-	a->cfg.num_mean = real_array_arg(fcinfo, i++, "mean", false, a->cfg.mean);
-	a->cfg.num_std = real_array_arg(fcinfo, i++, "std", true, a->cfg.std);
+	a->cfg.num_mean = real_array_arg(args, "mean", false, a->cfg.mean);
+	a->cfg.num_std = real_array_arg(args, "std", true, a->cfg.std);
 	if (a->cfg.num_mean != a->cfg.num_std)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("mean and std must be given together, with one value per channel"),
 				 errdetail("mean has %d values, std %d.", a->cfg.num_mean, a->cfg.num_std)));
+	a->cfg.matmul_precision = MlpCheckMatmulPrecision(MlpArgText(args, "matmul_precision"));
 	a->cfg.threads = mlp_training_threads;
 	a->cfg.body_lr_mult = 1.0;
 }
@@ -657,15 +520,15 @@ queue_run(RunArgs *a)
 	check_model_owner(a->cfg.model_name);
 	resolve_source(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
 	a->cfg.source = src.name;
-	a->source_relid = src.relid;
+	a->cfg.source_relid = src.relid;
 	if (a->cfg.validation)
 	{
 		resolve_source(a->cfg.validation, "validation", a->cfg.image_column,
 					   a->cfg.label_column, &src);
 		a->cfg.validation = src.name;
-		a->validation_relid = src.relid;
+		a->cfg.validation_relid = src.relid;
 	}
-	a->search_path = caller_search_path();
+	a->cfg.search_path = caller_search_path();
 	run_id = insert_run(a);
 	remember_action(PENDING_START, run_id);
 	return run_id;
@@ -681,14 +544,16 @@ Datum
 mlp_train(PG_FUNCTION_ARGS)
 {
 	RunArgs		a = {0};
+	MlpArgs		args;
 	MlpArch		arch;
 	char		err[256];
 	char		canonical[64];
 
 	MlpCheckLauncherAvailable();
-	a.cfg.model_name = required_text(fcinfo, 0, "model_name");
-	a.cfg.source = required_text(fcinfo, 1, "source");
-	a.cfg.arch = required_text(fcinfo, 2, "arch");
+	MlpArgsInit(&args, fcinfo);
+	a.cfg.model_name = MlpArgText(&args, "model_name");
+	a.cfg.source = MlpArgText(&args, "source");
+	a.cfg.arch = MlpArgText(&args, "arch");
 	if (mlp_arch_parse(a.cfg.arch, &arch, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -697,9 +562,7 @@ mlp_train(PG_FUNCTION_ARGS)
 						 "'B_12-Wi_512-X_4' or 'S_6-Wi_1024' (standard MLP).")));
 	mlp_arch_format(&arch, canonical, sizeof(canonical));
 	a.cfg.arch = pstrdup(canonical);
-	parse_common_args(fcinfo, 3, &a);
-	a.cfg.matmul_precision =
-		MlpCheckMatmulPrecision(required_text(fcinfo, 21, "matmul_precision"));
+	parse_common_args(&args, &a);
 	PG_RETURN_INT64(queue_run(&a));
 }
 
@@ -714,6 +577,7 @@ Datum
 mlp_finetune(PG_FUNCTION_ARGS)
 {
 	RunArgs		a = {0};
+	MlpArgs		args;
 	char	   *base_ref;
 	char	   *base_name;
 	int			base_version;
@@ -726,16 +590,14 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	MemoryContext fn_context = CurrentMemoryContext;
 
 	MlpCheckLauncherAvailable();
+	MlpArgsInit(&args, fcinfo);
 	a.cfg.finetune = true;
-	a.cfg.model_name = required_text(fcinfo, 0, "model_name");
-	base_ref = required_text(fcinfo, 1, "base_model");
-	a.cfg.source = required_text(fcinfo, 2, "source");
-	parse_common_args(fcinfo, 3, &a);
-	required_arg(fcinfo, 21, "body_lr_mult");
-	a.cfg.body_lr_mult = PG_GETARG_FLOAT4(21);
+	a.cfg.model_name = MlpArgText(&args, "model_name");
+	base_ref = MlpArgText(&args, "base_model");
+	a.cfg.source = MlpArgText(&args, "source");
+	parse_common_args(&args, &a);
+	a.cfg.body_lr_mult = DatumGetFloat4(MlpArgRequired(&args, "body_lr_mult"));
 	check_real_range("body_lr_mult", a.cfg.body_lr_mult, 0, 1e3, true);
-	a.cfg.matmul_precision =
-		MlpCheckMatmulPrecision(required_text(fcinfo, 22, "matmul_precision"));
 	if (a.cfg.num_mean > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

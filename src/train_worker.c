@@ -58,10 +58,7 @@ typedef struct RunSpec
 	int64		run_id;
 	Oid			run_as;
 	int			epochs_done;
-	char	   *matmul_precision;	/* as stored; NULL = fp32 */
-	Oid			source_relid;	/* resolved by mlp_train; InvalidOid for a query */
-	Oid			validation_relid;
-	char	   *search_path;	/* the caller's, for query sources; NULL in old runs */
+	Jsonb	   *config;			/* runs.config as claimed; decoded into cfg by decode_run */
 	MlpRunConfig cfg;
 } RunSpec;
 
@@ -187,40 +184,6 @@ column_text(HeapTuple tup, TupleDesc desc, int col)
 	return v ? MemoryContextStrdup(worker_context, v) : NULL;
 }
 
-static double
-column_double(HeapTuple tup, TupleDesc desc, int col, double dflt)
-{
-	char	   *v = SPI_getvalue(tup, desc, col);
-
-	return v ? strtod(v, NULL) : dflt;
-}
-
-/* The numbers of a JSON array such as "[0.5, 0.25]"; returns how many. */
-static int
-parse_float_list(const char *s, float *out, int max)
-{
-	int			n = 0;
-
-	if (s == NULL)
-		return 0;
-	while (*s && n < max)
-	{
-		char	   *end;
-		double		v;
-
-		while (*s == '[' || *s == ',' || *s == ' ')
-			s++;
-		if (*s == ']' || *s == '\0')
-			break;
-		v = strtod(s, &end);
-		if (end == s)
-			break;
-		out[n++] = (float) v;
-		s = end;
-	}
-	return n;
-}
-
 /*
  * 'queued' -> 'running' for this worker; false when the run is not queued any more
  * (canceled meanwhile, or claimed by another worker).
@@ -235,76 +198,50 @@ claim_run(int64 run_id, RunSpec *spec)
 	bool		claimed;
 
 	tx_begin("mlpscale: claiming a run");
-#define CFG(key) "config OPERATOR(pg_catalog.->>) '" key "'"
 	exec_as_owner("UPDATE mlpscale.runs SET status = 'running', worker_pid = $2, error = NULL, "
 				  "started_at = coalesce(started_at, pg_catalog.now()), finished_at = NULL "
 				  "WHERE id" MLP_EQ "$1 AND status" MLP_EQ "'queued' "
 				  "RETURNING model_name, kind, run_as, source, validation, arch, epochs, "
-				  "epochs_done, " CFG("batch_size") ", " CFG("optimizer") ", " CFG("lr") ", "
-				  CFG("weight_decay") ", " CFG("body_lr_mult") ", "
-				  CFG("label_smoothing") ", " CFG("mixup") ", " CFG("augment") ", "
-				  CFG("resolution") ", " CFG("seed") ", " CFG("image_column") ", "
-				  CFG("label_column") ", " CFG("cosine") ", " CFG("clip_norm") ", "
-				  CFG("classes") ", " CFG("mean") ", " CFG("std") ", " CFG("threads") ", "
-				  CFG("base_model_id") ", " CFG("matmul_precision") ", "
-				  CFG("source_relid") ", " CFG("validation_relid") ", " CFG("search_path"),
+				  "epochs_done, config",
 				  2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
-#undef CFG
 	claimed = SPI_processed == 1;
 	if (claimed)
 	{
-		char	   *v;
+		bool		isnull;
+		MemoryContext old;
 
 		tup = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
 		spec->run_id = run_id;
 		spec->cfg.model_name = column_text(tup, desc, 1);
 		spec->cfg.finetune = strcmp(SPI_getvalue(tup, desc, 2), "finetune") == 0;
-		spec->run_as = (Oid) strtoul(SPI_getvalue(tup, desc, 3), NULL, 10);
+		spec->run_as = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 		spec->cfg.source = column_text(tup, desc, 4);
 		spec->cfg.validation = column_text(tup, desc, 5);
 		spec->cfg.arch = column_text(tup, desc, 6);
-		spec->cfg.epochs = (int) column_double(tup, desc, 7, 1);
-		spec->epochs_done = (int) column_double(tup, desc, 8, 0);
-		spec->cfg.batch_size = (int) column_double(tup, desc, 9, 1024);
-		spec->cfg.optimizer = column_text(tup, desc, 10);
-		spec->cfg.lr = column_double(tup, desc, 11, 0);
-		spec->cfg.weight_decay = column_double(tup, desc, 12, 0);
-		spec->cfg.body_lr_mult = column_double(tup, desc, 13, 1);
-		spec->cfg.label_smoothing = column_double(tup, desc, 14, 0);
-		spec->cfg.mixup = column_double(tup, desc, 15, 0);
-		v = SPI_getvalue(tup, desc, 16);
-		spec->cfg.augment = v && strcmp(v, "true") == 0;
-		spec->cfg.resolution = (int) column_double(tup, desc, 17, 0);
-		v = SPI_getvalue(tup, desc, 18);
-		spec->cfg.seed = v ? strtoll(v, NULL, 10) : 0;
-		spec->cfg.image_column = column_text(tup, desc, 19);
-		spec->cfg.label_column = column_text(tup, desc, 20);
-		v = SPI_getvalue(tup, desc, 21);
-		spec->cfg.cosine = v && strcmp(v, "true") == 0;
-		spec->cfg.clip_norm = column_double(tup, desc, 22, 0);
-		spec->cfg.classes = (int) column_double(tup, desc, 23, 0);
-		spec->cfg.num_mean = parse_float_list(SPI_getvalue(tup, desc, 24), spec->cfg.mean,
-											  MLP_MAX_CHANNELS);
-		spec->cfg.num_std = parse_float_list(SPI_getvalue(tup, desc, 25), spec->cfg.std,
-											 MLP_MAX_CHANNELS);
-		/* mlp_train stores both or neither; anything else means "compute them" */
-		if (spec->cfg.num_std != spec->cfg.num_mean)
-			spec->cfg.num_mean = spec->cfg.num_std = 0;
-		spec->cfg.threads = (int) column_double(tup, desc, 26, 1);
-		v = SPI_getvalue(tup, desc, 27);
-		spec->cfg.base_model_id = v ? strtoll(v, NULL, 10) : 0;
-		/* none in runs queued before the option existed: fp32; checked before training */
-		spec->matmul_precision = column_text(tup, desc, 28);
-		/* none in runs queued by 0.1.0: the stored name is resolved once, here */
-		v = SPI_getvalue(tup, desc, 29);
-		spec->source_relid = v ? (Oid) strtoul(v, NULL, 10) : InvalidOid;
-		v = SPI_getvalue(tup, desc, 30);
-		spec->validation_relid = v ? (Oid) strtoul(v, NULL, 10) : InvalidOid;
-		spec->search_path = column_text(tup, desc, 31);
+		spec->cfg.epochs = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		spec->epochs_done = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+		old = MemoryContextSwitchTo(worker_context);
+		spec->config = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 9, &isnull));
+		MemoryContextSwitchTo(old);
 	}
 	tx_commit();
 	return claimed;
+}
+
+/*
+ * The options of the claimed run (inside the worker's error handling, so that a config it
+ * cannot read fails the run with the reason).  The matmul precision is checked again here:
+ * a run queued on a CPU with AVX512_BF16 may be resumed on one without it.
+ */
+static void
+decode_run(RunSpec *spec)
+{
+	MemoryContext old = MemoryContextSwitchTo(worker_context);
+
+	MlpRunConfigFromJsonb(spec->config, &spec->cfg);
+	MemoryContextSwitchTo(old);
+	(void) MlpCheckMatmulPrecision(mlp_matmul_precision_name(spec->cfg.matmul_precision));
 }
 
 /*
@@ -365,13 +302,13 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 						   SECURITY_RESTRICTED_OPERATION);
 	guc_nest = NewGUCNestLevel();
 	/* A query means what it meant in the call: the caller's search_path (pg_temp aside). */
-	if (spec->search_path != NULL)
-		(void) set_config_option("search_path", spec->search_path, PGC_USERSET, PGC_S_SESSION,
+	if (spec->cfg.search_path != NULL)
+		(void) set_config_option("search_path", spec->cfg.search_path, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 
 	memset(&opts, 0, sizeof(opts));
 	opts.source = spec->cfg.source;
-	opts.relid = spec->source_relid;
+	opts.relid = spec->cfg.source_relid;
 	opts.what = "source";
 	opts.image_column = spec->cfg.image_column;
 	opts.label_column = spec->cfg.label_column;
@@ -385,7 +322,7 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 	if (*has_val)
 	{
 		opts.source = spec->cfg.validation;
-		opts.relid = spec->validation_relid;
+		opts.relid = spec->cfg.validation_relid;
 		opts.what = "validation";
 		/* With classes not given, validation labels must fit the training labels. */
 		opts.classes = spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1;
@@ -1000,19 +937,13 @@ MlpTrainWorkerMain(Datum arg)
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " is no longer queued", run_id);
 		proc_exit(0);
 	}
-	elog(LOG, "mlpscale: training run " INT64_FORMAT " (model %s, %s, %d epochs, %s products)",
-		 run_id, spec.cfg.model_name, spec.cfg.arch, spec.cfg.epochs,
-		 spec.matmul_precision ? spec.matmul_precision : "fp32");
-
 	PG_TRY();
 	{
-		/*
-		 * Checked again here, before the data is read: a run queued on a CPU with
-		 * AVX512_BF16 may be resumed on one without it (the message goes to runs.error).
-		 */
+		decode_run(&spec);
+		elog(LOG, "mlpscale: training run " INT64_FORMAT " (model %s, %s, %d epochs, %s products)",
+			 run_id, spec.cfg.model_name, spec.cfg.arch, spec.cfg.epochs,
+			 mlp_matmul_precision_name(spec.cfg.matmul_precision));
 		become_run_role(&spec);
-		if (spec.matmul_precision != NULL)
-			spec.cfg.matmul_precision = MlpCheckMatmulPrecision(spec.matmul_precision);
 		run_training(&spec);
 	}
 	PG_CATCH();

@@ -16,45 +16,12 @@
 
 #include "core/augment.h"
 #include "core/blas.h"
+#include "run_config.h"
 
 /* GUCs (run_queue.c) */
 extern int	mlp_max_concurrent_runs;
 extern int	mlp_max_training_memory_mb;
 extern int	mlp_training_threads;
-
-/* ---- the definition of a run: what mlp_train takes and runs.config stores ---------------- */
-
-typedef struct MlpRunConfig
-{
-	char	   *model_name;
-	bool		finetune;
-	int64		base_model_id;	/* fine-tuning: the base model's version */
-	char	   *source;
-	char	   *validation;		/* NULL = none */
-	char	   *arch;
-	int			epochs;
-	int			batch_size;
-	char	   *optimizer;
-	double		lr;
-	double		weight_decay;
-	double		body_lr_mult;
-	double		label_smoothing;
-	double		mixup;
-	bool		augment;
-	int			resolution;		/* 0 = the images' own */
-	int64		seed;
-	char	   *image_column;
-	char	   *label_column;
-	bool		cosine;
-	double		clip_norm;
-	int			classes;		/* 0 = max label + 1 */
-	int			num_mean;		/* 0 = computed from the training images */
-	float		mean[MLP_MAX_CHANNELS];
-	int			num_std;
-	float		std[MLP_MAX_CHANNELS];
-	int			threads;
-	MlpMatmulPrecision matmul_precision;	/* of the training products; fp32 = 0 */
-} MlpRunConfig;
 
 /*
  * run_queue.c: the precision named by matmul_precision ('fp32' or 'bf16'); ERROR when the

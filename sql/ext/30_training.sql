@@ -80,6 +80,11 @@ COMMENT ON FUNCTION mlp_finetune(text, text, text, integer, integer, text, real,
                                  real, integer, real[], real[], real, text) IS
     'queues a fine-tuning run: the body of base_model with a new head for the classes of source; returns the run id';
 
+CREATE FUNCTION mlpscale.decode_run_config(config jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'mlp_decode_run_config' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlpscale.decode_run_config(jsonb) IS
+    'a run''s config as the training worker reads it, written back as mlp_train writes it (for tests of the config codec)';
+
 CREATE FUNCTION mlp_wait(run_id bigint, timeout_seconds float8 DEFAULT NULL) RETURNS text
     AS 'MODULE_PATHNAME', 'mlp_wait' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_wait(bigint, float8) IS

@@ -1,0 +1,87 @@
+/*
+ * run_config.h - the definition of a run: what mlp_train and mlp_finetune take, what
+ * runs.config stores, and what the worker trains with.
+ *
+ * One table in run_config.c lists every option stored in runs.config with its JSON key and
+ * type; the writer (mlp_train) and the reader (the worker) both walk it, so a new option is
+ * one line there plus its argument in the SQL signature.  Arguments are found by name in the
+ * function's signature (MlpArgs), never by position.
+ */
+#ifndef MLP_RUN_CONFIG_H
+#define MLP_RUN_CONFIG_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#include "core/augment.h"
+#include "core/blas.h"
+
+typedef struct MlpRunConfig
+{
+	/* columns of mlpscale.runs, not in config */
+	char	   *model_name;
+	bool		finetune;
+	char	   *source;			/* a query, or the quoted qualified name of source_relid */
+	char	   *validation;		/* NULL = none */
+	char	   *arch;
+	int			epochs;
+	/* runs.config */
+	int64		base_model_id;	/* fine-tuning: the base model's version; 0 = none */
+	int			batch_size;
+	char	   *optimizer;
+	double		lr;
+	double		weight_decay;
+	double		body_lr_mult;
+	double		label_smoothing;
+	double		mixup;
+	bool		augment;
+	int			resolution;		/* 0 = the images' own */
+	int64		seed;
+	char	   *image_column;
+	char	   *label_column;
+	bool		cosine;
+	double		clip_norm;
+	int			classes;		/* 0 = max label + 1 */
+	int			num_mean;		/* 0 = computed from the training images */
+	float		mean[MLP_MAX_CHANNELS];
+	int			num_std;
+	float		std[MLP_MAX_CHANNELS];
+	int			threads;
+	MlpMatmulPrecision matmul_precision;	/* of the training products; fp32 = 0 */
+	Oid			source_relid;	/* the relation resolved by the call; InvalidOid: a query */
+	Oid			validation_relid;
+	char	   *search_path;	/* the caller's, for query sources; NULL = the worker's */
+} MlpRunConfig;
+
+/* runs.config of cfg, as JSON text (every key of the table; NULL options as null). */
+extern char *MlpRunConfigToJson(const MlpRunConfig *cfg);
+
+/*
+ * The options of config into cfg (its column fields, arch and epochs included, are left
+ * alone: the columns count, and the tests shorten a run by updating runs.epochs).  A key that is
+ * missing or null takes its default: configs of older versions lack the newer keys.
+ * ERROR (22023) on a value of the wrong type or an unknown matmul_precision.
+ */
+extern void MlpRunConfigFromJsonb(Jsonb *config, MlpRunConfig *cfg);
+
+/* ---- arguments by name ------------------------------------------------------------------- */
+
+typedef struct MlpArgs
+{
+	FunctionCallInfo fcinfo;
+	int			nargs;
+	char	  **names;			/* of the function's signature (pg_proc.proargnames) */
+} MlpArgs;
+
+extern void MlpArgsInit(MlpArgs *args, FunctionCallInfo fcinfo);
+/* Position of argument name; ERROR (internal) when the signature has none. */
+extern int	MlpArgIndex(const MlpArgs *args, const char *name);
+extern bool MlpArgIsNull(const MlpArgs *args, const char *name);
+/* ERROR 22004 "<name> must not be null" when it is. */
+extern Datum MlpArgRequired(const MlpArgs *args, const char *name);
+extern char *MlpArgText(const MlpArgs *args, const char *name);		/* required */
+extern char *MlpArgTextOrNull(const MlpArgs *args, const char *name);
+
+#endif
