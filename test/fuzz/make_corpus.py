@@ -112,6 +112,11 @@ def corpus_weights():
     write("weights", "s2_wi2_f16_names", b"\x48" + model("S", 2, 2, 1, 2, dtype="F16",
                                                           metadata={"input_shape": "1,1,1"}))
     write("weights", "no_input_shape", b"\x00" + model("B", 1, 2, 4, 2))
+    # 16 KB claiming B_1-Wi_16384 (8 GiB of parameters): refused before allocating (6d20b09)
+    w = 16384
+    write("weights", "wide_claim", b"\x00" + safetensors([
+        ("linear_in.weight", "U8", [w, 1], [0] * w), ("blocks.0.block.0.weight", "U8", [4 * w, 0], []),
+        ("linear_out.weight", "U8", [1, 0], [])]))
     write("weights", "wrong_arch_meta", b"\x00" + model("B", 1, 2, 4, 2, metadata={
         "input_shape": "1,2,2", "arch": "B_2-Wi_2", "classes": "3"}))
 
