@@ -5,6 +5,8 @@
 #   make unit            build the C unit tests of the numeric core into test/unit/bin
 #   make unit-asan       the same with AddressSanitizer and UBSan into test/unit/bin-asan
 #   make bench           benchmarks (not tests; see docs/performance.md)
+#   make fuzz-build      libFuzzer targets of the core's parsers into test/fuzz/bin (clang)
+#   make fuzz            run each for FUZZ_SECONDS (default 300); test/fuzz/README.md
 #   WERROR=-Werror       turn warnings into errors (CI does)
 #   OPTFLAGS=            portable build (default -march=native)
 
@@ -37,7 +39,7 @@ PG_CPPFLAGS = -Isrc -DMLPSCALE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(WERROR)
 SHLIB_LINK = $(CORE_LIB) $(CORE_LIBS)
 
-EXTRA_CLEAN = $(CORE_OBJS) $(CORE_LIB) test/unit/bin test/unit/bin-asan mlpscale-load \
+EXTRA_CLEAN = $(CORE_OBJS) $(CORE_LIB) test/unit/bin test/unit/bin-asan test/fuzz/bin mlpscale-load \
 	src/loader/*.o results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
@@ -91,6 +93,36 @@ test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
 		-Isrc/core -Itest/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+# ---- libFuzzer targets of the core's parsers (test/fuzz/README.md) -----------------------
+# The core is built again with clang, coverage and AddressSanitizer + UBSan (UBSan aborts, so
+# libFuzzer keeps the input); each test/fuzz/fuzz_NAME.c becomes test/fuzz/bin/fuzz_NAME.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(WERROR)
+FUZZ_SRCS = $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ_BINS = $(patsubst test/fuzz/%.c,test/fuzz/bin/%,$(FUZZ_SRCS))
+FUZZ_CORE_OBJS = $(patsubst src/core/%.c,test/fuzz/bin/core/%.o,$(CORE_SRCS))
+FUZZ_CORE_LIB = test/fuzz/bin/libmlpcore-fuzz.a
+
+.PHONY: fuzz-build fuzz
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	test/fuzz/run.sh $(FUZZ_SECONDS)
+
+test/fuzz/bin/core/%.o: src/core/%.c $(wildcard src/core/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_CORE_LIB): $(FUZZ_CORE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_CORE_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc/core -o $@ $< $(FUZZ_CORE_LIB) $(CORE_LIBS)
 
 # For test/run_all.sh: the pg_regress tests this tree has.
 print-regress:

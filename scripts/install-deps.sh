@@ -15,6 +15,7 @@ PACKAGES=(
     libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev
     dataset-fashion-mnist gnuplot-nox
     libtap-parser-sourcehandler-pgtap-perl
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -28,21 +28,14 @@
 void
 CheckImageShape(int channels, int height, int width)
 {
-	if (channels < 1 || channels > MLP_IMAGE_MAX_CHANNELS)
+	MlpImageDim bad;
+	const int	value[3] = {channels, height, width};
+
+	if (mlp_image_check_shape(channels, height, width, &bad) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("image channels must be between 1 and %d, not %d",
-						MLP_IMAGE_MAX_CHANNELS, channels)));
-	if (height < 1 || height > MLP_IMAGE_MAX_SIDE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("image height must be between 1 and %d, not %d",
-						MLP_IMAGE_MAX_SIDE, height)));
-	if (width < 1 || width > MLP_IMAGE_MAX_SIDE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("image width must be between 1 and %d, not %d",
-						MLP_IMAGE_MAX_SIDE, width)));
+				 errmsg("image %s must be between 1 and %d, not %d",
+						mlp_image_dim_name(bad), mlp_image_dim_limit(bad), value[bad])));
 }
 
 MlpImage *
@@ -96,18 +89,6 @@ MlpImageTypeOid(void)
 	return typoid;
 }
 
-static int
-HexValue(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static char *
 ShownInput(const char *s)
 {
@@ -116,50 +97,15 @@ ShownInput(const char *s)
 	return psprintf("%.*s...", pg_mbcliplen(s, strlen(s), MLP_IMAGE_SHOWN_CHARS - 3), s);
 }
 
-/*
- * Parses one decimal dimension of the text form; ERROR naming the input on bad syntax, and
- * naming the dimension when the number is too large for any image.
- */
-static int
-ParseDimension(const char **p, const char *input, const char *dimension, int limit)
-{
-	long		v = 0;
-	const char *s = *p;
-
-	if (*s < '0' || *s > '9')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type image: \"%s\"", ShownInput(input)),
-				 errdetail("Expected CxHxW:hex, for example 1x2x2:00ff10a0.")));
-	while (*s >= '0' && *s <= '9')
-	{
-		v = v * 10 + (*s - '0');
-		if (v > limit)
-		{
-			const char *end = s;
-
-			while (*end >= '0' && *end <= '9')
-				end++;
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("image %s must be between 1 and %d, not %.*s", dimension, limit,
-							(int) Min(end - *p, 40), *p)));
-		}
-		s++;
-	}
-	*p = s;
-	return (int) v;
-}
+static void ImageSyntaxError(const char *input) pg_attribute_noreturn();
 
 static void
-ExpectChar(const char **p, char c, const char *input)
+ImageSyntaxError(const char *input)
 {
-	if (**p != c)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type image: \"%s\"", ShownInput(input)),
-				 errdetail("Expected CxHxW:hex, for example 1x2x2:00ff10a0.")));
-	(*p)++;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type image: \"%s\"", ShownInput(input)),
+			 errdetail("Expected CxHxW:hex, for example 1x2x2:00ff10a0.")));
 }
 
 PG_FUNCTION_INFO_V1(image_in);
@@ -167,48 +113,43 @@ Datum
 image_in(PG_FUNCTION_ARGS)
 {
 	const char *input = PG_GETARG_CSTRING(0);
-	const char *p = input;
-	int			c,
-				h,
-				w;
-	size_t		nbytes,
-				hexlen;
+	MlpImageText t;
 	MlpImage   *img;
 
-	while (isspace((unsigned char) *p))
-		p++;
-	c = ParseDimension(&p, input, "channels", MLP_IMAGE_MAX_CHANNELS);
-	ExpectChar(&p, 'x', input);
-	h = ParseDimension(&p, input, "height", MLP_IMAGE_MAX_SIDE);
-	ExpectChar(&p, 'x', input);
-	w = ParseDimension(&p, input, "width", MLP_IMAGE_MAX_SIDE);
-	ExpectChar(&p, ':', input);
-	CheckImageShape(c, h, w);
-
-	nbytes = (size_t) c * h * w;
-	hexlen = strlen(p);
-	while (hexlen > 0 && isspace((unsigned char) p[hexlen - 1]))
-		hexlen--;
-	if (hexlen != 2 * nbytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid input syntax for type image: \"%s\"", ShownInput(input)),
-				 errdetail("Shape %dx%dx%d needs %zu hex digits, not %zu.", c, h, w,
-						   2 * nbytes, hexlen)));
-
-	img = MlpImageAlloc(c, h, w);
-	for (size_t i = 0; i < nbytes; i++)
+	switch (mlp_image_text_parse(input, &t))
 	{
-		int			hi = HexValue(p[2 * i]);
-		int			lo = HexValue(p[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
+		case MLP_IMAGE_TEXT_OK:
+			break;
+		case MLP_IMAGE_TEXT_DIM_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("image %s must be between 1 and %d, not %.*s",
+							mlp_image_dim_name(t.dim), mlp_image_dim_limit(t.dim),
+							(int) Min(t.ndigits, 40), t.digits)));
+			break;
+		case MLP_IMAGE_TEXT_BAD_SHAPE:
+			CheckImageShape(t.channels, t.height, t.width);
+			elog(ERROR, "image shape %dx%dx%d refused without a reason",
+				 t.channels, t.height, t.width);
+			break;
+		case MLP_IMAGE_TEXT_HEX_LENGTH:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid input syntax for type image: \"%s\"", ShownInput(input)),
-					 errdetail("\"%.2s\" at pixel byte %zu is not a hex byte.", p + 2 * i, i)));
-		img->data[i] = (uint8) (hi << 4 | lo);
+					 errdetail("Shape %dx%dx%d needs %zu hex digits, not %zu.",
+							   t.channels, t.height, t.width, 2 * t.nbytes, t.hex_len)));
+			break;
+		default:
+			ImageSyntaxError(input);
 	}
+
+	img = MlpImageAlloc(t.channels, t.height, t.width);
+	if (mlp_image_text_decode(&t, img->data) != MLP_IMAGE_TEXT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type image: \"%s\"", ShownInput(input)),
+				 errdetail("\"%.2s\" at pixel byte %zu is not a hex byte.",
+						   t.hex + 2 * t.bad_byte, t.bad_byte)));
 	PG_RETURN_MLP_IMAGE_P(img);
 }
 
@@ -217,16 +158,10 @@ Datum
 image_out(PG_FUNCTION_ARGS)
 {
 	MlpImage   *img = PG_GETARG_MLP_IMAGE_P(0);
-	size_t		nbytes = MlpImageNumBytes(img);
-	char		prefix[32];
-	int			plen;
 	char	   *out;
 
-	plen = snprintf(prefix, sizeof(prefix), "%dx%dx%d:", img->channels, img->height, img->width);
-	out = palloc(plen + 2 * nbytes + 1);
-	memcpy(out, prefix, plen);
-	hex_encode((const char *) img->data, nbytes, out + plen);
-	out[plen + 2 * nbytes] = '\0';
+	out = palloc(mlp_image_text_length(img->channels, img->height, img->width) + 1);
+	mlp_image_text_format(img->data, img->channels, img->height, img->width, out);
 	PG_RETURN_CSTRING(out);
 }
 
@@ -235,26 +170,35 @@ Datum
 image_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int			c,
-				h,
-				w;
-	size_t		nbytes,
-				remaining;
+	MlpImageBinary b;
 	MlpImage   *img;
 
-	c = (int32) pq_getmsgint(buf, 4);
-	h = (int32) pq_getmsgint(buf, 4);
-	w = (int32) pq_getmsgint(buf, 4);
-	CheckImageShape(c, h, w);
-	nbytes = (size_t) c * h * w;
-	remaining = buf->len - buf->cursor;
-	if (remaining != nbytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("image of shape %dx%dx%d needs %zu bytes of pixels, not %zu",
-						c, h, w, nbytes, remaining)));
-	img = MlpImageAlloc(c, h, w);
-	pq_copymsgbytes(buf, (char *) img->data, nbytes);
+	switch (mlp_image_binary_parse((const uint8_t *) buf->data + buf->cursor,
+								   buf->len - buf->cursor, &b))
+	{
+		case MLP_IMAGE_BINARY_OK:
+			break;
+		case MLP_IMAGE_BINARY_SHORT_HEADER:
+			/* what pq_getmsgint says */
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("insufficient data left in message")));
+			break;
+		case MLP_IMAGE_BINARY_BAD_SHAPE:
+			CheckImageShape(b.channels, b.height, b.width);
+			elog(ERROR, "image shape %dx%dx%d refused without a reason",
+				 b.channels, b.height, b.width);
+			break;
+		case MLP_IMAGE_BINARY_BAD_LENGTH:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("image of shape %dx%dx%d needs %zu bytes of pixels, not %zu",
+							b.channels, b.height, b.width, b.nbytes, b.pixels_len)));
+			break;
+	}
+	img = MlpImageAlloc(b.channels, b.height, b.width);
+	memcpy(img->data, b.pixels, b.nbytes);
+	buf->cursor = buf->len;
 	PG_RETURN_MLP_IMAGE_P(img);
 }
 

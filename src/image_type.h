@@ -6,6 +6,7 @@
  * Text form:   CxHxW:hex   e.g. 1x2x2:00ff10a0
  * Binary form (COPY BINARY, send/recv): int32 channels, int32 height, int32 width (network
  * order), then the pixel bytes.
+ * Both forms are parsed and checked by src/core/image_format.c; this layer words the errors.
  */
 #ifndef MLP_IMAGE_TYPE_H
 #define MLP_IMAGE_TYPE_H
@@ -13,8 +14,10 @@
 #include "postgres.h"
 #include "fmgr.h"
 
-#define MLP_IMAGE_MAX_CHANNELS 4
-#define MLP_IMAGE_MAX_SIDE 4096
+#include "core/image_format.h"
+
+#define MLP_IMAGE_MAX_CHANNELS MLP_IMAGE_FORMAT_MAX_CHANNELS
+#define MLP_IMAGE_MAX_SIDE MLP_IMAGE_FORMAT_MAX_SIDE
 
 typedef struct MlpImage
 {

@@ -3,7 +3,8 @@
 #
 #   1. installs the Debian packages it needs (as root; MLPSCALE_SKIP_APT=1 skips)
 #   2. builds with warnings as errors and installs the extension
-#   3. C unit tests of the numeric core, plain and under AddressSanitizer + UBSan
+#   3. C unit tests of the numeric core, plain and under AddressSanitizer + UBSan, then the
+#      libFuzzer targets of its parsers, 16 s each (test/fuzz/run.sh; MLPSCALE_FUZZ_SECONDS)
 #   4. starts a throwaway cluster with mlpscale in shared_preload_libraries
 #   5. pg_regress (sql/ + expected/), pgTAP (test/pgtap, with pg_prove), integration
 #      scripts (test/integration/*.sh)
@@ -57,6 +58,11 @@ for t in test/unit/bin/test_* test/unit/bin-asan/test_*; do
     ASAN_OPTIONS=detect_leaks=1 MLPSCALE_FIXTURES="$ROOT/test/fixtures" timeout 600 "$t" >"$log" 2>&1
     count_tap "$suite" "$(basename "$t")" "$log" $?
 done
+
+echo "== fuzz"
+log="$OUT/fuzz.log"
+MLPSCALE_FUZZ_DIR="$OUT/fuzz" timeout 900 test/fuzz/run.sh "${MLPSCALE_FUZZ_SECONDS:-16}" >"$log" 2>&1
+count_tap fuzz "test/fuzz/run.sh" "$log" $?
 
 echo "== throwaway cluster"
 . scripts/pg-cluster.sh

@@ -106,7 +106,7 @@ add_tensor(MlpModel *m, size_t *off, int ndim, int64_t d0, int64_t d1, const cha
 }
 
 int
-mlp_model_create(MlpModel *m, const MlpArch *arch, bool with_grads, char *err, size_t errlen)
+mlp_model_create_layout(MlpModel *m, const MlpArch *arch, char *err, size_t errlen)
 {
 	int64_t		W = arch->width,
 				D = arch->in_dim,
@@ -150,27 +150,47 @@ mlp_model_create(MlpModel *m, const MlpArch *arch, bool with_grads, char *err, s
 	add_tensor(m, &off, 2, C, W, "linear_out.weight", 0);
 	add_tensor(m, &off, 1, C, 0, "linear_out.bias", 0);
 	m->num_params = off;
+	return 0;
 
-	m->params = alloc_floats(off);
+oom:
+	if (err && errlen)
+		snprintf(err, errlen, "out of memory for the layout of a model of depth %d", arch->depth);
+	mlp_model_free(m);
+	return -1;
+}
+
+int
+mlp_model_alloc_params(MlpModel *m, bool with_grads, char *err, size_t errlen)
+{
+	size_t		n = m->num_params;
+
+	m->params = alloc_floats(n);
 	if (m->params == NULL)
 		goto oom;
-	memset(m->params, 0, off * sizeof(float));
+	memset(m->params, 0, n * sizeof(float));
 	if (with_grads)
 	{
-		m->grads = alloc_floats(off);
+		m->grads = alloc_floats(n);
 		if (m->grads == NULL)
 			goto oom;
-		memset(m->grads, 0, off * sizeof(float));
+		memset(m->grads, 0, n * sizeof(float));
 	}
 	return 0;
 
 oom:
 	if (err && errlen)
 		snprintf(err, errlen, "out of memory for a model of %zu parameters (%.1f MiB%s)",
-				 (size_t) mlp_arch_param_count(arch),
-				 mlp_arch_param_count(arch) * 4.0 / 1048576.0, with_grads ? ", twice for gradients" : "");
+				 n, n * 4.0 / 1048576.0, with_grads ? ", twice for gradients" : "");
 	mlp_model_free(m);
 	return -1;
+}
+
+int
+mlp_model_create(MlpModel *m, const MlpArch *arch, bool with_grads, char *err, size_t errlen)
+{
+	if (mlp_model_create_layout(m, arch, err, errlen) != 0)
+		return -1;
+	return mlp_model_alloc_params(m, with_grads, err, errlen);
 }
 
 void

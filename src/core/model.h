@@ -55,6 +55,14 @@ typedef struct MlpActivations
 /* Allocates params (and grads when with_grads), zeroed.  0, or -1 with a message. */
 int			mlp_model_create(MlpModel *m, const MlpArch *arch, bool with_grads,
 							 char *err, size_t errlen);
+
+/*
+ * mlp_model_create in two steps: the tensor table only (params and grads NULL; small
+ * whatever the architecture), then the parameters.  Import checks a file's tensors against
+ * the layout before it allocates what the file claims.  Each frees m on failure.
+ */
+int			mlp_model_create_layout(MlpModel *m, const MlpArch *arch, char *err, size_t errlen);
+int			mlp_model_alloc_params(MlpModel *m, bool with_grads, char *err, size_t errlen);
 void		mlp_model_free(MlpModel *m);
 
 /* PyTorch default init: U(+-1/sqrt(fan_in)) for weights and biases, LayerNorm 1 and 0. */

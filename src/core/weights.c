@@ -570,13 +570,23 @@ mlp_weights_import(const uint8_t *buf, size_t len, const MlpImportOverrides *ov,
 	if ((st = infer_arch(&f, &arch, err, errlen)) != MLP_WEIGHTS_OK ||
 		(st = check_arch_metadata(&f, &arch, err, errlen)) != MLP_WEIGHTS_OK)
 		goto fail;
-	if (mlp_model_create(m, &arch, false, cerr, sizeof(cerr)) != 0)
+	/*
+	 * The shapes first, against the layout alone: a small file can claim a huge width
+	 * (linear_in.weight [W, 1], an empty blocks.0.block.0.weight [4W, 0]), and the
+	 * parameters are allocated only once every tensor of that size is in the file.
+	 */
+	if (mlp_model_create_layout(m, &arch, cerr, sizeof(cerr)) != 0)
 	{
 		st = wfail(MLP_WEIGHTS_NO_MEMORY, err, errlen, "%s", cerr);
 		goto fail;
 	}
 	if ((st = check_tensors(m, &f, err, errlen)) != MLP_WEIGHTS_OK)
 		goto fail;
+	if (mlp_model_alloc_params(m, false, cerr, sizeof(cerr)) != 0)
+	{
+		st = wfail(MLP_WEIGHTS_NO_MEMORY, err, errlen, "%s", cerr);
+		goto fail;
+	}
 
 	if ((st = resolve_input(&f, ov, &arch, &meta->input, err, errlen)) != MLP_WEIGHTS_OK)
 		goto fail;

@@ -1,4 +1,6 @@
 /* test_weights.c - safetensors export/import of models: round trips, overrides, refusals */
+#include <sys/resource.h>
+
 #include "arch.h"
 #include "model.h"
 #include "safetensors.h"
@@ -513,6 +515,75 @@ test_fuzz(void)
 	mlp_model_free(&m);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* Under ASan, an allocation above 4 GiB returns NULL (as the rlimit below does otherwise). */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "max_allocation_size_mb=4096:allocator_may_return_null=1";
+}
+#endif
+
+/*
+ * Found by test/fuzz/fuzz_weights: a 16 KB file whose linear_in.weight says width 16384 and
+ * whose blocks.0.block.0.weight is an empty [65536, 0] made the import allocate and zero the
+ * 2^31 parameters of B_1-Wi_16384 (8 GiB) before finding that the tensors are missing.  The
+ * shapes must be checked before anything of the model's size is allocated, so memory stays
+ * proportional to the file.  Allocations are capped at 4 GiB here, so the old code fails with
+ * "out of memory" instead of taking the machine's memory.
+ */
+static void
+test_small_file_large_model(void)
+{
+	const int	W = 16384;
+	char		header[512];
+	size_t		hlen,
+				len;
+	uint8_t    *buf;
+	MlpModel	m;
+	MlpModelMeta meta;
+	char		err[512] = "";
+	MlpWeightsStatus st;
+	struct rlimit saved;
+	bool		limited = false;
+
+	snprintf(header, sizeof(header),
+			 "{\"linear_in.weight\":{\"dtype\":\"U8\",\"shape\":[%d,1],\"data_offsets\":[0,%d]},"
+			 "\"blocks.0.block.0.weight\":{\"dtype\":\"U8\",\"shape\":[%d,0],\"data_offsets\":[%d,%d]},"
+			 "\"linear_out.weight\":{\"dtype\":\"U8\",\"shape\":[1,0],\"data_offsets\":[%d,%d]}}",
+			 W, W, 4 * W, W, W, W, W);
+	hlen = strlen(header);
+	len = 8 + hlen + (size_t) W;
+	buf = calloc(1, len);
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t) ((uint64_t) hlen >> (8 * i));
+	memcpy(buf + 8, header, hlen);
+
+#ifndef __SANITIZE_ADDRESS__
+	if (getrlimit(RLIMIT_AS, &saved) == 0)
+	{
+		struct rlimit lim = saved;
+
+		lim.rlim_cur = (rlim_t) 4 << 30;
+		if (saved.rlim_max == RLIM_INFINITY || saved.rlim_max > lim.rlim_cur)
+			limited = setrlimit(RLIMIT_AS, &lim) == 0;
+	}
+#endif
+	st = mlp_weights_import(buf, len, NULL, &m, &meta, err, sizeof(err));
+	if (limited)
+		setrlimit(RLIMIT_AS, &saved);
+	is_int(st, MLP_WEIGHTS_BAD_MODEL, "a 16 KB file claiming B_1-Wi_16384 is refused as a bad model");
+	ok(strstr(err, "tensor linear_in.bias of architecture B_1-Wi_16384 is missing") != NULL,
+	   "before its 8 GiB of parameters are allocated (%s)", err);
+	if (st == MLP_WEIGHTS_OK)
+	{
+		mlp_model_free(&m);
+		mlp_model_meta_free(&meta);
+	}
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -523,5 +594,6 @@ main(void)
 	test_bare_state_dict_and_overrides();
 	test_failures();
 	test_fuzz();
+	test_small_file_large_model();
 	return tap_done();
 }
