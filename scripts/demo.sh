@@ -59,7 +59,7 @@ install_and_build() {
     step "Debian packages"
     if [ "$(id -u)" = 0 ]; then
         "$ROOT/scripts/install-deps.sh"
-        echo "all present"
+        echo "all installed"
     else
         echo "not root: skipping the package check (scripts/install-deps.sh needs root)"
     fi

@@ -12,8 +12,9 @@ if [ -z "${MLPSCALE_PGBIN:-}" ]; then
 fi
 export MLPSCALE_PGBIN
 
+# As root, from / : the caller's directory (a clone under /root, say) may be closed to postgres.
 mlp_as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 mlp_pgctl() {
@@ -40,7 +41,7 @@ mlp_cluster_start() {
         echo "pg-cluster: there is no postgres user (the postgresql-15 package creates it)" >&2
         return 1
     fi
-    mkdir -p "$dir"
+    mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || return 1
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"
     export MLPSCALE_PGDATA="$dir/data" PGHOST="$dir" PGPORT="$port"
     export PGUSER=${MLPSCALE_PGUSER:-$( [ "$(id -u)" = 0 ] && echo postgres || id -un )}
