@@ -294,10 +294,11 @@ if [ "$TESTS" = 1 ]; then
     # MLPSCALE_FRESH=0: the nested suite does not start a fresh-machine check of its own.
     in_root "MLPSCALE_FRESH=0 timeout 3600 bash test/run_all.sh" >"$LOGS/run_all.log" 2>&1
     rc=$?
-    last=$(tail -1 "$LOGS/run_all.log")
+    last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/run_all.log" | tail -1)
     rm -rf "$LOGS/run_all-logs" && cp -r "$R/tmp/mlpscale-test" "$LOGS/run_all-logs" 2>/dev/null
-    [[ "$last" =~ ^[0-9]+\ passed,\ 0\ failed$ ]] && [ "$rc" = 0 ]
-    ok $? "bash test/run_all.sh in the fresh root: $last ($(( SECONDS - t )) s, log $LOGS/run_all.log)"
+    [[ "$last" =~ ^[0-9]+\ passed,\ 0\ failed$ ]] && [ "$rc" = 0 ] && [ "$(tail -1 "$LOGS/run_all.log")" = "$last" ]
+    ok $? "bash test/run_all.sh in the fresh root ends with '${last:-no summary line}' (exit $rc, $(( SECONDS - t )) s, log $LOGS/run_all.log)"
+    [ "$(tail -1 "$LOGS/run_all.log")" = "$last" ] || echo "# but its last line is: $(tail -1 "$LOGS/run_all.log")"
     [[ "$last" =~ ^[0-9]+\ passed,\ 0\ failed$ ]] || grep -A60 '^== failures' "$LOGS/run_all.log" | head -60 | diag
 fi
 
