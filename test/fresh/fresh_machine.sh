@@ -164,11 +164,40 @@ kill_in() {
     done
     [ -z "$(procs_in "$dir")" ]
 }
+# Long steps run in the background and are waited for, so that a signal (timeout, ^C) runs
+# the trap at once instead of after the step; the trap stops them with their children.
+BG=
+bg_wait() {
+    "$@" &
+    BG=$!
+    wait "$BG"
+    local rc=$?
+    BG=
+    return $rc
+}
+descendants() {             # descendants PID: PID and every process below it
+    local list=" $1 " p id s pp changed=1
+    while [ "$changed" = 1 ]; do
+        changed=0
+        for p in /proc/[0-9]*; do
+            id=${p#/proc/}
+            case $list in *" $id "*) continue ;; esac
+            s=$(cat "$p/stat" 2>/dev/null) || continue
+            s=${s##*) }; pp=${s#* }; pp=${pp%% *}
+            case $list in *" $pp "*) list+="$id "; changed=1 ;; esac
+        done
+    done
+    echo $list
+}
 CLEANED=0
 cleanup() {
     [ "$CLEANED" = 1 ] && return 0
     CLEANED=1
-    local rc=0 d
+    local rc=0 d pids
+    if [ -n "$BG" ]; then
+        pids=$(descendants "$BG")
+        kill -TERM $pids 2>/dev/null; sleep 2; kill -KILL $pids 2>/dev/null
+    fi
     [ -f "$LOGS/debootstrap.dir" ] && d=$(cat "$LOGS/debootstrap.dir") && [ -n "$d" ] &&
         { kill_in "$d"; unmount_under "$d"; [ -z "$(mounts_under "$d")" ] && rm -rf --one-file-system "$d"; rm -f "$LOGS/debootstrap.dir"; }
     [ -n "${WORK:-}" ] && [ -d "$WORK" ] || return 0
@@ -200,7 +229,7 @@ HEAD=$(git -C "$HERE" rev-parse HEAD 2>/dev/null) || HEAD=
 [ -n "$SRC" ] && [ -n "$HEAD" ] || { ok 1 "this checkout is a git repository"; exit 1; }
 
 t=$SECONDS
-if make_base; then
+if bg_wait make_base; then
     ok 0 "Debian 12 minbase from $MIRROR ($(( SECONDS - t )) s, base $(date -r "$BASE" +%F))"
 else
     ok 1 "debootstrap of a Debian 12 minbase (log $LOGS/debootstrap.log)"; exit 1
@@ -210,7 +239,7 @@ WORK=$(mktemp -d "$WORKDIR/mlpscale-fresh.XXXXXX")
 R=$WORK/root
 mkdir "$R"
 t=$SECONDS
-tar -C "$R" --numeric-owner -xzf "$BASE" && [ -x "$R/bin/bash" ] && [ -x "$R/usr/bin/apt-get" ]
+bg_wait tar -C "$R" --numeric-owner -xzf "$BASE" && [ -x "$R/bin/bash" ] && [ -x "$R/usr/bin/apt-get" ]
 ok $? "brand-new root in $R ($(( SECONDS - t )) s; nothing of mlpscale, PostgreSQL or a compiler in it)"
 if [ -e "$R/usr/bin/gcc" ] || [ -e "$R/usr/bin/pg_config" ] || [ -d "$R/usr/lib/postgresql" ] ||
    grep -q '^postgres:' "$R/etc/passwd"; then
@@ -271,7 +300,7 @@ in_root() {
 # ---- 4. the README's first command -----------------------------------------------------
 log "bash scripts/demo.sh with $DEMO_ENV"
 t=$SECONDS
-in_root "env $DEMO_ENV timeout 2400 bash scripts/demo.sh" >"$LOGS/demo.log" 2>&1
+bg_wait in_root "env $DEMO_ENV timeout 2400 bash scripts/demo.sh" >"$LOGS/demo.log" 2>&1
 rc=$?
 DEMO_S=$(( SECONDS - t ))
 ok $rc "bash scripts/demo.sh exits 0 ($DEMO_S s, log $LOGS/demo.log)"
@@ -292,7 +321,7 @@ if [ "$TESTS" = 1 ]; then
     log "bash test/run_all.sh"
     t=$SECONDS
     # MLPSCALE_FRESH=0: the nested suite does not start a fresh-machine check of its own.
-    in_root "MLPSCALE_FRESH=0 timeout 3600 bash test/run_all.sh" >"$LOGS/run_all.log" 2>&1
+    bg_wait in_root "MLPSCALE_FRESH=0 timeout 3600 bash test/run_all.sh" >"$LOGS/run_all.log" 2>&1
     rc=$?
     last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/run_all.log" | tail -1)
     rm -rf "$LOGS/run_all-logs" && cp -r "$R/tmp/mlpscale-test" "$LOGS/run_all-logs" 2>/dev/null
