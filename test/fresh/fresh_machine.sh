@@ -167,8 +167,14 @@ kill_in() {
 # Long steps run in the background and are waited for, so that a signal (timeout, ^C) runs
 # the trap at once instead of after the step; the trap stops them with their children.
 BG=
-bg_wait() {
-    "$@" &
+bg_wait() {                 # bg_wait [--log FILE] COMMAND...
+    # the redirection stays with the job: the trap's own output must reach the TAP stream
+    if [ "$1" = --log ]; then
+        local out=$2; shift 2
+        "$@" >"$out" 2>&1 &
+    else
+        "$@" &
+    fi
     BG=$!
     wait "$BG"
     local rc=$?
@@ -220,7 +226,7 @@ on_exit() {
     exit $rc
 }
 trap on_exit EXIT
-trap 'echo "# interrupted"; exit 130' INT TERM HUP
+trap 'n=$((n + 1)); echo "not ok $n - interrupted by a signal"; exit 130' INT TERM HUP
 
 # ---- 1. the base -------------------------------------------------------------------------
 if host_tools; then ok 0 "host tools: debootstrap, git"; else ok 1 "host tools: debootstrap, git (apt-get install failed)"; fi
@@ -300,7 +306,7 @@ in_root() {
 # ---- 4. the README's first command -----------------------------------------------------
 log "bash scripts/demo.sh with $DEMO_ENV"
 t=$SECONDS
-bg_wait in_root "env $DEMO_ENV timeout 2400 bash scripts/demo.sh" >"$LOGS/demo.log" 2>&1
+bg_wait --log "$LOGS/demo.log" in_root "env $DEMO_ENV timeout 2400 bash scripts/demo.sh"
 rc=$?
 DEMO_S=$(( SECONDS - t ))
 ok $rc "bash scripts/demo.sh exits 0 ($DEMO_S s, log $LOGS/demo.log)"
@@ -321,7 +327,7 @@ if [ "$TESTS" = 1 ]; then
     log "bash test/run_all.sh"
     t=$SECONDS
     # MLPSCALE_FRESH=0: the nested suite does not start a fresh-machine check of its own.
-    bg_wait in_root "MLPSCALE_FRESH=0 timeout 3600 bash test/run_all.sh" >"$LOGS/run_all.log" 2>&1
+    bg_wait --log "$LOGS/run_all.log" in_root "MLPSCALE_FRESH=0 timeout 3600 bash test/run_all.sh"
     rc=$?
     last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGS/run_all.log" | tail -1)
     rm -rf "$LOGS/run_all-logs" && cp -r "$R/tmp/mlpscale-test" "$LOGS/run_all-logs" 2>/dev/null
