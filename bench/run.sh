@@ -66,12 +66,21 @@ LOG=$OUT/stderr.log
 : >"$RESULTS"
 : >"$LOG"
 
-echo "== build"
-make -s bench/bin/train_bench >>"$LOG" 2>&1 || { tail -20 "$LOG"; echo "run.sh: build failed" >&2; exit 1; }
+# What the benchmark needs, checked before anything uses it: the build tools and PostgreSQL's
+# pg_config (the Makefile is PGXS; scripts/install-deps.sh installs them), PyTorch for the
+# other side, gnuplot for the plot.
+if ! command -v pg_config >/dev/null || ! command -v make >/dev/null; then
+    echo "run.sh: no pg_config or make: install the packages first (bash scripts/install-deps.sh, as root)" >&2
+    exit 1
+fi
 if ! $PY -c "import torch" 2>/dev/null; then
     echo "run.sh: $PY cannot import torch (Debian package python3-torch)" >&2
     exit 1
 fi
+command -v gnuplot >/dev/null || { echo "run.sh: no gnuplot (Debian package gnuplot-nox)" >&2; exit 1; }
+
+echo "== build"
+make -s bench/bin/train_bench >>"$LOG" 2>&1 || { tail -20 "$LOG"; echo "run.sh: build failed" >&2; exit 1; }
 
 # record GROUP COMMAND...: runs COMMAND, keeps its RESULT lines tagged with GROUP.
 record() {

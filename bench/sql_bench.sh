@@ -30,7 +30,7 @@ done
 
 skip() { echo "SKIP sql: $*"; exit 3; }
 
-SHAREDIR=$(pg_config --sharedir)
+SHAREDIR=$(pg_config --sharedir 2>/dev/null) || skip "no pg_config: install the packages first (bash scripts/install-deps.sh, as root)"
 [ -f "$SHAREDIR/extension/mlpscale.control" ] ||
     skip "the extension is not installed (make install, as root)"
 LOADER=$(command -v mlpscale-load || true)

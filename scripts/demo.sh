@@ -15,6 +15,9 @@
 #                          have mlpscale in shared_preload_libraries) instead of a new cluster
 #   MLPSCALE_DEMO_DB       database to use                            (mlpscale_demo)
 #   MLPSCALE_DEMO_ARCH, MLPSCALE_DEMO_EPOCHS, MLPSCALE_DEMO_BATCH     the model (see below)
+#   MLPSCALE_DEMO_ROWS     train on the first N of the 60,000 training images   (all)
+#                          (the fresh-machine check, test/fresh/fresh_machine.sh, runs
+#                          MLPSCALE_DEMO_ROWS=10000 MLPSCALE_DEMO_EPOCHS=2 MLPSCALE_DEMO_ARCH=B_2-Wi_256)
 #   MLPSCALE_DEMO_PRECISION  fp32, bf16 or auto: bf16 where the CPU has AVX512_BF16   (auto)
 #   MLPSCALE_SKIP_APT=1    skip the Debian package check
 #   FASHION_MNIST_DIR      the IDX files       (/usr/share/datasets/fashion-mnist)
@@ -35,6 +38,8 @@ MODEL=fashion_demo
 ARCH=${MLPSCALE_DEMO_ARCH:-B_4-Wi_512}
 EPOCHS=${MLPSCALE_DEMO_EPOCHS:-10}
 BATCH=${MLPSCALE_DEMO_BATCH:-256}
+ROWS=${MLPSCALE_DEMO_ROWS:-}
+case $ROWS in ''|*[!0-9]*|0) ROWS= ;; esac
 TRAIN_OPTIONS=${MLPSCALE_DEMO_TRAIN_OPTIONS:-"optimizer => 'adamw', lr => 1e-3, weight_decay => 0.05, cosine => true, label_smoothing => 0.1, mixup => 0, augment => false"}
 # bf16 matrix products (about 1.7x faster, same accuracy) where the CPU has AVX512_BF16.
 PRECISION=${MLPSCALE_DEMO_PRECISION:-auto}
@@ -54,7 +59,7 @@ install_and_build() {
     step "Debian packages"
     if [ "$(id -u)" = 0 ]; then
         "$ROOT/scripts/install-deps.sh"
-        echo "all present"
+        echo "all installed"
     else
         echo "not root: skipping the package check (scripts/install-deps.sh needs root)"
     fi
@@ -109,13 +114,13 @@ load_data() {
     local names="" i
     for i in "${!CLASS_NAMES[@]}"; do names+="${names:+, }($i, '${CLASS_NAMES[$i]}')"; done
     sql <<SQL
-CREATE VIEW fashion_train AS SELECT id, image, label FROM fashion_mnist WHERE split = 'train';
+CREATE VIEW fashion_train AS SELECT id, image, label FROM fashion_mnist WHERE split = 'train'${ROWS:+ ORDER BY id LIMIT $ROWS};
 CREATE VIEW fashion_test AS SELECT id, image, label FROM fashion_mnist WHERE split = 'test';
 DROP TABLE IF EXISTS fashion_classes;
 CREATE TABLE fashion_classes (label int PRIMARY KEY, name text NOT NULL);
 INSERT INTO fashion_classes VALUES $names;
 SQL
-    echo "views fashion_train and fashion_test, class names in fashion_classes"
+    echo "views fashion_train${ROWS:+ (the first $ROWS training images)} and fashion_test, class names in fashion_classes"
 }
 
 # progress_bar RUN_ID: redraws a bar from mlpscale.progress until the run leaves 'running'.
@@ -261,8 +266,13 @@ main() {
     local t0
     t0=$(date +%s)
     mkdir -p "$DEMO_DIR"
-    [ "$(id -u)" = 0 ] && chown postgres: "$DEMO_DIR"
+    # Packages first: the postgres user, pg_config and the server come with them.
     install_and_build
+    if [ "$(id -u)" = 0 ]; then
+        id -u postgres >/dev/null 2>&1 ||
+            die "there is no postgres user: is postgresql-15 installed (scripts/install-deps.sh)?"
+        chown postgres: "$DEMO_DIR"
+    fi
     start_server
     load_data
     train

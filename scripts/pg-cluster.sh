@@ -4,12 +4,17 @@
 #   mlp_cluster_stop               stop it (the directory stays, for the logs)
 #   mlp_pgctl ARGS...              pg_ctl on it, as the postgres user
 # PostgreSQL refuses to run as root, so as root everything runs as the Debian "postgres" user.
+# Source it after the packages are installed (scripts/install-deps.sh): it needs pg_config, the
+# server binaries and, as root, the postgres user that postgresql-15 creates.
 
-MLPSCALE_PGBIN=${MLPSCALE_PGBIN:-$(pg_config --bindir)}
+if [ -z "${MLPSCALE_PGBIN:-}" ]; then
+    MLPSCALE_PGBIN=$(pg_config --bindir 2>/dev/null) || MLPSCALE_PGBIN=/usr/lib/postgresql/15/bin
+fi
 export MLPSCALE_PGBIN
 
+# As root, from / : the caller's directory (a clone under /root, say) may be closed to postgres.
 mlp_as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 mlp_pgctl() {
@@ -28,7 +33,15 @@ mlp_free_port() {
 
 mlp_cluster_start() {
     local dir=$1 port=${2:-$(mlp_free_port)}
-    mkdir -p "$dir"
+    if [ ! -x "$MLPSCALE_PGBIN/initdb" ]; then
+        echo "pg-cluster: no $MLPSCALE_PGBIN/initdb: install postgresql-15 (scripts/install-deps.sh)" >&2
+        return 1
+    fi
+    if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then
+        echo "pg-cluster: there is no postgres user (the postgresql-15 package creates it)" >&2
+        return 1
+    fi
+    mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || return 1
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"
     export MLPSCALE_PGDATA="$dir/data" PGHOST="$dir" PGPORT="$port"
     export PGUSER=${MLPSCALE_PGUSER:-$( [ "$(id -u)" = 0 ] && echo postgres || id -un )}

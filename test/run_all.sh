@@ -103,6 +103,21 @@ for t in test/integration/[0-9]*.sh; do
     count_tap integration "$(basename "$t")" "$log" $?
 done
 
+# ---- fresh machine: the README's first command in a brand-new Debian 12 chroot --------
+# (test/fresh/fresh_machine.sh).  As root under CI=true (.ci/run sets it) or with
+# MLPSCALE_FRESH=1; MLPSCALE_FRESH=0 turns it off (the nested run_all.sh of
+# MLPSCALE_FRESH_TESTS=1 does, so that it does not start a check of its own).
+echo "== fresh machine"
+if [ "$(id -u)" = 0 ] && [ "${MLPSCALE_FRESH:-}" != 0 ] &&
+   { [ "${MLPSCALE_FRESH:-}" = 1 ] || [ "${CI:-}" = true ]; }; then
+    log="$OUT/fresh-machine.log"
+    MLPSCALE_FRESH_LOGS="$OUT/fresh" timeout 2700 bash test/fresh/fresh_machine.sh >"$log" 2>&1
+    count_tap fresh fresh_machine.sh "$log" $?
+else
+    if [ "${MLPSCALE_FRESH:-}" = 0 ]; then echo "skipped (MLPSCALE_FRESH=0)"
+    else echo "skipped (runs as root with CI=true or MLPSCALE_FRESH=1: test/fresh/fresh_machine.sh)"; fi
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then
     echo "== failures"
     for x in "${failures[@]}"; do echo "  $x"; done
