@@ -103,6 +103,10 @@ test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) $(wildcard test/unit/*.h)
 print-regress:
 	@echo $(REGRESS)
 
+# For test/upgrade/upgrade_test.sh: the files make install puts in the extension directory.
+print-data:
+	@echo $(EXTENSION).control $(DATA) $(DATA_built)
+
 # ---- SGEMM throughput at the shapes of a B_6-Wi_1024 training step (bench/sgemm_bench.c) --
 .PHONY: bench-sgemm
 bench-sgemm: bench/sgemm_bench
