@@ -44,7 +44,7 @@ WITH ext AS (
     SELECT 'extension mlpscale', 'config dump', c.cfg::regclass::text || ' where ' || quote_literal(c.cond)
       FROM ext, unnest(ext.extconfig, ext.extcondition) AS c(cfg, cond)
     -- every member, whatever its kind
-    UNION ALL SELECT 'member', pg_describe_object(classid, objid, 0), '' FROM mem
+    UNION ALL SELECT 'extension mlpscale', 'member', pg_describe_object(classid, objid, 0) FROM mem
     -- schemas
     UNION ALL
     SELECT 'schema ' || n.nspname, a.attr, a.val

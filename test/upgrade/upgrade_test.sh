@@ -135,7 +135,7 @@ is "$(q "SELECT mlp_wait($tuned, 120)")" succeeded "a fine-tuning run (a model w
 coproc HOLDER { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$TESTDB" 2>&1 9>&-; }
 holder() {                  # holder SQL: runs SQL in the holding session, waits for it
     local line
-    printf '%s\n\\echo __done__\n' "$1" >&"${HOLDER[1]}"
+    printf '%s;\n\\echo __done__\n' "$1" >&"${HOLDER[1]}"
     while IFS= read -r -t 60 line <&"${HOLDER[0]}"; do
         [ "$line" = __done__ ] && return 0
         [ -n "$line" ] && echo "# holder: $line"
