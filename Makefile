@@ -11,15 +11,21 @@
 #   OPTFLAGS=            portable build (default -march=native)
 
 EXTENSION = mlpscale
+# The development version (mlpscale.control's default_version) and the released versions,
+# whose scripts are frozen (docs/releasing.md).
 EXTVERSION = 0.2.0
+RELEASED = 0.1.0
 
 MODULE_big = mlpscale
 PG_SRCS = $(sort $(wildcard src/*.c))
 OBJS = $(PG_SRCS:.c=.o)
 
-# The extension script is assembled from the parts in sql/ext, in name order.
+# The development version's script is assembled from the parts in sql/ext, in name order;
+# a released version's script (sql/mlpscale--X.sql) and the upgrade scripts
+# (sql/mlpscale--X--Y.sql) are committed files, installed as they are.
 EXT_PARTS = $(sort $(wildcard sql/ext/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA = $(RELEASED:%=sql/$(EXTENSION)--%.sql) $(wildcard sql/$(EXTENSION)--*--*.sql)
 
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/[0-9]*_*.sql))))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
@@ -64,8 +70,9 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(EXT_PARTS)
 LOADER_SRCS = $(sort $(wildcard src/loader/*.c))
 ifneq ($(LOADER_SRCS),)
 all: mlpscale-load
-mlpscale-load: $(LOADER_SRCS) $(CORE_LIB) $(wildcard src/loader/*.h)
+mlpscale-load: $(LOADER_SRCS) $(CORE_LIB) $(wildcard src/loader/*.h) Makefile
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g $(OPTFLAGS) -Wall -Wextra $(WERROR) -Isrc \
+		-DMLP_LOADER_VERSION='"$(EXTVERSION)"' \
 		-I$(shell $(PG_CONFIG) --includedir) -o $@ $(LOADER_SRCS) $(CORE_LIB) \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(CORE_LIBS)
 install: install-loader
@@ -127,6 +134,10 @@ test/fuzz/bin/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(FUZZ_CORE_LIB)
 # For test/run_all.sh: the pg_regress tests this tree has.
 print-regress:
 	@echo $(REGRESS)
+
+# For test/upgrade/upgrade_test.sh: the files make install puts in the extension directory.
+print-data:
+	@echo $(EXTENSION).control $(DATA) $(DATA_built)
 
 # ---- SGEMM throughput at the shapes of a B_6-Wi_1024 training step (bench/sgemm_bench.c) --
 .PHONY: bench-sgemm

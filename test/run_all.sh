@@ -8,6 +8,7 @@
 #   4. starts a throwaway cluster with mlpscale in shared_preload_libraries
 #   5. pg_regress (sql/ + expected/), pgTAP (test/pgtap, with pg_prove), integration
 #      scripts (test/integration/*.sh)
+#   6. the upgrade test (test/upgrade: a 0.1.0 database updated to the development version)
 # Logs go to $MLPSCALE_TEST_DIR (default /tmp/mlpscale-test).  Exit status 0 only when
 # nothing failed.
 set -uo pipefail
@@ -101,6 +102,16 @@ for t in test/integration/[0-9]*.sh; do
     log="$OUT/integration-$(basename "$t" .sh).log"
     timeout 1200 bash "$t" >"$log" 2>&1
     count_tap integration "$(basename "$t")" "$log" $?
+done
+
+# The upgrade suite: its own cluster, and the 0.1.0 library installed for a while (it holds
+# /tmp/mlpscale-install.lock, or runs inside a caller's hold of it).
+echo "== upgrade"
+for t in test/upgrade/*_test.sh; do
+    [ -f "$t" ] || continue
+    log="$OUT/upgrade-$(basename "$t" .sh).log"
+    MLPSCALE_UPGRADE_DIR="$OUT/upgrade-$(basename "$t" .sh)" timeout 1200 bash "$t" >"$log" 2>&1
+    count_tap upgrade "$(basename "$t")" "$log" $?
 done
 
 # ---- fresh machine: the README's first command in a brand-new Debian 12 chroot --------

@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MLP_LOADER_VERSION "0.1.0"
+/* The extension's version, from the Makefile (EXTVERSION). */
+#ifndef MLP_LOADER_VERSION
+#error "build mlpscale-load with make: it defines MLP_LOADER_VERSION"
+#endif
 
 /* Exit codes (documented in --help). */
 #define LOAD_EXIT_OK 0
