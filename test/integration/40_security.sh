@@ -125,18 +125,19 @@ hijack_call mlpscale.progress "" "SELECT count(*) FROM mlpscale.progress;" ""
 # User SQL runs in the worker as the run's role; whatever it sets must not outlive it, and
 # bobschema's look-alikes must never run there as a superuser.  sec_probe(tag) records what
 # user SQL sees of its identity in a table the role owns; sec_leak(tag) records and sets
-# search_path to bobschema first for the rest of the session.
-psql -X -q -v ON_ERROR_STOP=1 -U sec_bob -d "$TESTDB" >/dev/null <<'SQL'
-CREATE TABLE public.bob_probe (tag text, session_user_ text, current_user_ text, is_superuser text);
+# search_path to bobschema first for the rest of the session.  (Since PostgreSQL 15 an
+# ordinary role cannot create in public: bob's objects are in his own schema.)
+out=$(psql -X -q -v ON_ERROR_STOP=1 -U sec_bob -d "$TESTDB" 2>&1 <<'SQL'
+CREATE TABLE bobschema.bob_probe (tag text, session_user_ text, current_user_ text, is_superuser text);
 CREATE FUNCTION bobschema.sec_probe(tag text) RETURNS boolean LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $f$
 BEGIN
-    INSERT INTO public.bob_probe VALUES (tag, session_user, current_user, current_setting('is_superuser'));
+    INSERT INTO bobschema.bob_probe VALUES (tag, session_user, current_user, current_setting('is_superuser'));
     RETURN true;
 END $f$;
 CREATE FUNCTION bobschema.sec_leak(tag text) RETURNS boolean LANGUAGE plpgsql AS $f$
 BEGIN
-    INSERT INTO public.bob_probe
+    INSERT INTO bobschema.bob_probe
         VALUES (tag, session_user, current_user, pg_catalog.current_setting('is_superuser'));
     PERFORM pg_catalog.set_config('search_path', 'bobschema, pg_catalog, public', false);
     RETURN true;
@@ -152,19 +153,21 @@ END $f$;
 CREATE FUNCTION bobschema.sec_become(how text) RETURNS boolean LANGUAGE plpgsql AS $f$
 BEGIN
     EXECUTE how;
-    INSERT INTO public.bob_probe
+    INSERT INTO bobschema.bob_probe
         VALUES (how, session_user, current_user, pg_catalog.current_setting('is_superuser'));
     RETURN true;
 END $f$;
-CREATE VIEW public.bob_settings_view AS
+CREATE VIEW bobschema.bob_settings_view AS
     SELECT image, label FROM public.bob_data WHERE bobschema.sec_settings();
-CREATE VIEW public.bob_volatile_view AS
+CREATE VIEW bobschema.bob_volatile_view AS
     SELECT image, label, bobschema.sec_leak('volatile view') AS x FROM public.bob_data;
-CREATE TABLE public.bob_rls AS SELECT * FROM public.bob_data;
-ALTER TABLE public.bob_rls ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.bob_rls FORCE ROW LEVEL SECURITY;
-CREATE POLICY bob_rls_read ON public.bob_rls USING (bobschema.sec_leak('row security policy'));
+CREATE TABLE bobschema.bob_rls AS SELECT * FROM public.bob_data;
+ALTER TABLE bobschema.bob_rls ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bobschema.bob_rls FORCE ROW LEVEL SECURITY;
+CREATE POLICY bob_rls_read ON bobschema.bob_rls USING (bobschema.sec_leak('row security policy'));
 SQL
+)
+is "$out" "" "setup: sec_bob's probe table, functions, views and row security policy"
 
 # worker_run NAME SOURCE: bob trains on SOURCE; prints the final status, or "refused: ERROR"
 # when mlp_train itself refuses.
@@ -182,36 +185,36 @@ is "$(worker_run "SELECT image, label FROM public.bob_data
                   WHERE pg_catalog.set_config('default_transaction_read_only', 'on', false) IS NOT NULL")" \
    succeeded "a source query that sets default_transaction_read_only: the run succeeds"
 not_superuser sec_bob "... and the role is not superuser"
-is "$(worker_run public.bob_settings_view)" succeeded \
+is "$(worker_run bobschema.bob_settings_view)" succeeded \
    "a source view whose function sets search_path, statement_timeout, lock_timeout, read-only: the run succeeds"
 not_superuser sec_bob "... and the role is not superuser"
-q "TRUNCATE bob_probe" >/dev/null
-is "$(worker_run public.bob_volatile_view)" succeeded \
+q "TRUNCATE bobschema.bob_probe" >/dev/null
+is "$(worker_run bobschema.bob_volatile_view)" succeeded \
    "a source view with a volatile function in its select list (records, sets search_path): the run succeeds"
-ge "$(q "SELECT count(*) FROM bob_probe WHERE tag = 'volatile view'")" 1 "... the view's function ran in the worker"
+ge "$(q "SELECT count(*) FROM bobschema.bob_probe WHERE tag = 'volatile view'")" 1 "... the view's function ran in the worker"
 not_superuser sec_bob "... and the role is not superuser"
-is "$(worker_run public.bob_rls)" succeeded \
+is "$(worker_run bobschema.bob_rls)" succeeded \
    "a source table whose forced row security policy calls a function (records, sets search_path): the run succeeds"
-ge "$(q "SELECT count(*) FROM bob_probe WHERE tag = 'row security policy'")" 1 "... the policy's function ran in the worker"
+ge "$(q "SELECT count(*) FROM bobschema.bob_probe WHERE tag = 'row security policy'")" 1 "... the policy's function ran in the worker"
 not_superuser sec_bob "... and the role is not superuser"
 
-q "TRUNCATE bob_probe" >/dev/null
+q "TRUNCATE bobschema.bob_probe" >/dev/null
 worker_run "WITH p AS MATERIALIZED (SELECT bobschema.sec_probe('identity') AS x)
             SELECT t.image, t.label FROM public.bob_data t, p WHERE p.x" >/dev/null
-ge "$(q "SELECT count(*) FROM bob_probe WHERE tag = 'identity'")" 1 "the probe source ran in the worker"
-is "$(q "SELECT string_agg(DISTINCT current_user_, ',') FROM bob_probe WHERE tag = 'identity'")" sec_bob \
+ge "$(q "SELECT count(*) FROM bobschema.bob_probe WHERE tag = 'identity'")" 1 "the probe source ran in the worker"
+is "$(q "SELECT string_agg(DISTINCT current_user_, ',') FROM bobschema.bob_probe WHERE tag = 'identity'")" sec_bob \
    "user SQL in the worker runs as the run's role (current_user)"
-is "$(q "SELECT string_agg(DISTINCT session_user_, ',') FROM bob_probe WHERE tag = 'identity'")" sec_bob \
+is "$(q "SELECT string_agg(DISTINCT session_user_, ',') FROM bobschema.bob_probe WHERE tag = 'identity'")" sec_bob \
    "user SQL in the worker sees the run's role as session_user"
-is "$(q "SELECT string_agg(DISTINCT is_superuser, ',') FROM bob_probe WHERE tag = 'identity'")" off \
+is "$(q "SELECT string_agg(DISTINCT is_superuser, ',') FROM bobschema.bob_probe WHERE tag = 'identity'")" off \
    "user SQL in the worker sees is_superuser = off"
 
-q "TRUNCATE bob_probe" >/dev/null
+q "TRUNCATE bobschema.bob_probe" >/dev/null
 for how in "SET ROLE postgres" "SET SESSION AUTHORIZATION postgres" "SELECT pg_catalog.set_config('role', 'postgres', false)"; do
     like "$(worker_run "SELECT image, label FROM public.bob_data WHERE bobschema.sec_become(\$h\$$how\$h\$)")" \
          "^(failed|refused)" "a source that runs $how fails the run or is refused"
 done
-is "$(q "SELECT count(*) FROM bob_probe")" 0 "... none of them got past the switch"
+is "$(q "SELECT count(*) FROM bobschema.bob_probe")" 0 "... none of them got past the switch"
 not_superuser sec_bob "... and the role is not superuser"
 
 # ---- 4. the source is resolved once, with the caller's search_path -----------------------

@@ -14,7 +14,9 @@ for r in alice bob carol; do
     q "CREATE TABLE ${r}_data AS SELECT id::bigint AS id, image, label FROM priv_bands;
        ALTER TABLE ${r}_data OWNER TO sec_$r" >/dev/null
 done
-IMG="(SELECT image FROM bob_data ORDER BY id LIMIT 1)"
+# img ROLE: an image of ROLE's own table; data ROLE: the table (what ROLE may read itself).
+img() { echo "(SELECT image FROM ${1#sec_}_data ORDER BY id LIMIT 1)"; }
+data() { echo "${1#sec_}_data"; }
 
 # ---- alice's model, runs, epochs and checkpoints -------------------------------------------
 a_run=$(q_as sec_alice "SELECT mlp_train('alice_m', 'alice_data', $SEC_TINY)")
@@ -70,17 +72,31 @@ refused() {                 # refused ROLE SQL NAME: the call fails with 42501
 }
 unshared_refusals() {       # unshared_refusals ROLE WHEN
     refused "$1" "SELECT mlp_export('alice_m')" "$2: $1's mlp_export of alice_m: 42501"
-    refused "$1" "SELECT classify('alice_m', $IMG)" "$2: $1's classify with alice_m: 42501"
-    refused "$1" "SELECT classify_label('alice_m', $IMG)" "$2: $1's classify_label with alice_m: 42501"
-    refused "$1" "SELECT predict_proba('alice_m', $IMG)" "$2: $1's predict_proba with alice_m: 42501"
-    refused "$1" "SELECT * FROM classify_topk('alice_m', $IMG, 2)" "$2: $1's classify_topk with alice_m: 42501"
-    refused "$1" "SELECT * FROM mlp_classify_batch('alice_m', 'SELECT id, image FROM bob_data')" \
+    refused "$1" "SELECT classify('alice_m', $(img "$1"))" "$2: $1's classify with alice_m: 42501"
+    refused "$1" "SELECT classify_label('alice_m', $(img "$1"))" "$2: $1's classify_label with alice_m: 42501"
+    refused "$1" "SELECT predict_proba('alice_m', $(img "$1"))" "$2: $1's predict_proba with alice_m: 42501"
+    refused "$1" "SELECT * FROM classify_topk('alice_m', $(img "$1"), 2)" "$2: $1's classify_topk with alice_m: 42501"
+    refused "$1" "SELECT * FROM mlp_classify_batch('alice_m', 'SELECT id, image FROM $(data "$1")')" \
         "$2: $1's mlp_classify_batch with alice_m: 42501"
-    refused "$1" "SELECT * FROM mlp_evaluate('alice_m', 'bob_data')" "$2: $1's mlp_evaluate of alice_m: 42501"
-    refused "$1" "SELECT mlp_finetune('x_ft', 'alice_m', 'bob_data', epochs => 1, batch_size => 64)" \
+    refused "$1" "SELECT * FROM mlp_evaluate('alice_m', '$(data "$1")')" "$2: $1's mlp_evaluate of alice_m: 42501"
+    refused "$1" "SELECT mlp_finetune('x_ft', 'alice_m', '$(data "$1")', epochs => 1, batch_size => 64)" \
         "$2: $1's mlp_finetune from alice_m: 42501"
 }
 unshared_refusals sec_bob "unshared"
+# usable ROLE MODEL WHEN: the same calls succeed (the control of the refusals above).
+usable() {
+    is "$(state_as "$1" "SELECT length(mlp_export('$2'))")" ok "$3: $1's mlp_export of $2 succeeds"
+    is "$(state_as "$1" "SELECT classify('$2', $(img "$1")), classify_label('$2', $(img "$1")),
+                                predict_proba('$2', $(img "$1"))")" ok \
+       "$3: $1's classify, classify_label and predict_proba with $2 succeed"
+    is "$(state_as "$1" "SELECT * FROM classify_topk('$2', $(img "$1"), 2)")" ok \
+       "$3: $1's classify_topk with $2 succeeds"
+    is "$(state_as "$1" "SELECT count(*) FROM mlp_classify_batch('$2', 'SELECT id, image FROM $(data "$1")')")" ok \
+       "$3: $1's mlp_classify_batch with $2 succeeds"
+    is "$(state_as "$1" "SELECT * FROM mlp_evaluate('$2', '$(data "$1")')")" ok \
+       "$3: $1's mlp_evaluate of $2 succeeds"
+}
+usable sec_bob bob_m "own model"
 refused sec_bob "SELECT mlp_export('alice_m@1')" "unshared: bob's mlp_export of alice_m@1: 42501"
 refused sec_bob "SELECT mlp_deploy('alice_m')" "bob's mlp_deploy of alice_m: 42501"
 refused sec_bob "SELECT mlp_drop_model('alice_m')" "bob's mlp_drop_model of alice_m: 42501"
@@ -92,7 +108,7 @@ refused sec_bob "SELECT mlp_train('alice_m', 'bob_data', $SEC_TINY)" \
     "bob's mlp_train of a new version of alice_m: 42501"
 is "$(q "SELECT count(*) FROM mlpscale.models WHERE name = 'alice_m'")" 1 "... alice_m is unchanged"
 q "SELECT mlp_deploy('alice_m')" >/dev/null
-refused sec_bob "SELECT classify($IMG)" "alice_m deployed (by the superuser): bob's classify(image) with it: 42501"
+refused sec_bob "SELECT classify($(img sec_bob))" "alice_m deployed (by the superuser): bob's classify(image) with it: 42501"
 q "SELECT mlp_deploy('bob_m')" >/dev/null
 
 # ---- progress: only one's own running runs --------------------------------------------------
@@ -113,13 +129,7 @@ is "$(q "SELECT mlp_wait($long, 60)")" canceled "... and it ends"
 grants_of() { visible "$1" mlpscale.model_grants "row_to_json(model_grants)::text LIKE '%alice_m%'"; }
 is "$(state_as sec_alice "SELECT mlp_grant('alice_m', 'sec_bob')")" ok "alice shares alice_m with bob"
 is "$(grants_of sec_alice)" 1 "mlpscale.model_grants shows alice the share"
-is "$(state_as sec_bob "SELECT classify('alice_m', $IMG)")" ok "shared: bob classifies with alice_m"
-is "$(state_as sec_bob "SELECT predict_proba('alice_m', $IMG)")" ok "shared: bob's predict_proba with alice_m"
-is "$(state_as sec_bob "SELECT * FROM classify_topk('alice_m', $IMG, 2)")" ok "shared: bob's classify_topk with alice_m"
-is "$(state_as sec_bob "SELECT count(*) FROM mlp_classify_batch('alice_m', 'SELECT id, image FROM bob_data')")" ok \
-   "shared: bob's mlp_classify_batch with alice_m"
-is "$(state_as sec_bob "SELECT * FROM mlp_evaluate('alice_m', 'bob_data')")" ok "shared: bob's mlp_evaluate of alice_m"
-is "$(state_as sec_bob "SELECT length(mlp_export('alice_m'))")" ok "shared: bob exports alice_m"
+usable sec_bob alice_m "shared"
 is "$(visible sec_bob mlpscale.models "name = 'alice_m'")" 1 "shared: bob sees alice_m in mlpscale.models"
 ft=$(q_as sec_bob "SELECT mlp_finetune('bob_ft', 'alice_m', 'bob_data', epochs => 1, batch_size => 64, seed => 1)")
 is "$(q "SELECT mlp_wait(${ft:-0})")" succeeded "shared: bob fine-tunes from alice_m"
@@ -142,9 +152,8 @@ unshared_refusals sec_bob "revoked"
 not_alices sec_bob "revoked"
 
 is "$(state_as sec_alice "SELECT mlp_grant('alice_m', 'public')")" ok "alice shares alice_m with public"
-is "$(state_as sec_carol "SELECT classify('alice_m', $IMG)")" ok "public: carol classifies with alice_m"
-is "$(state_as sec_carol "SELECT length(mlp_export('alice_m'))")" ok "public: carol exports alice_m"
-is "$(state_as sec_bob "SELECT classify('alice_m', $IMG)")" ok "public: bob classifies with alice_m"
+usable sec_carol alice_m "public"
+usable sec_bob alice_m "public"
 is "$(visible sec_carol mlpscale.models "name = 'alice_m'")" 1 "public: carol sees alice_m in mlpscale.models"
 refused sec_carol "SELECT mlp_drop_model('alice_m')" "public: carol's mlp_drop_model of alice_m: 42501"
 refused sec_carol "SELECT mlp_grant('alice_m', 'sec_bob')" "public: carol's mlp_grant of alice_m: 42501"
@@ -152,9 +161,9 @@ is "$(state_as sec_alice "SELECT mlp_revoke('alice_m', 'public')")" ok "alice re
 unshared_refusals sec_carol "public share revoked"
 
 is "$(state_as postgres "SELECT mlp_grant('alice_m', 'sec_carol')")" ok "a superuser may share alice's model"
-is "$(state_as sec_carol "SELECT classify('alice_m', $IMG)")" ok "... carol then classifies with it"
+is "$(state_as sec_carol "SELECT classify('alice_m', $(img sec_carol))")" ok "... carol then classifies with it"
 is "$(state_as postgres "SELECT mlp_revoke('alice_m', 'sec_carol')")" ok "... and a superuser may revoke it"
-refused sec_carol "SELECT classify('alice_m', $IMG)" "... after which carol is refused again"
+refused sec_carol "SELECT classify('alice_m', $(img sec_carol))" "... after which carol is refused again"
 
 is "$(state_as sec_alice "SELECT mlp_grant('alice_m', 'sec_nobody')")" 42704 "sharing with an unknown role: 42704"
 is "$(state_as sec_alice "SELECT mlp_grant('alice_nothing', 'sec_bob')")" 42704 "sharing an unknown model: 42704"
