@@ -147,7 +147,6 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'bobschema, pg_catalog, public', false);
     PERFORM pg_catalog.set_config('statement_timeout', '1', false);
     PERFORM pg_catalog.set_config('lock_timeout', '1', false);
-    PERFORM pg_catalog.set_config('default_transaction_read_only', 'on', false);
     RETURN true;
 END $f$;
 CREATE FUNCTION bobschema.sec_become(how text) RETURNS boolean LANGUAGE plpgsql AS $f$
@@ -186,7 +185,7 @@ is "$(worker_run "SELECT image, label FROM public.bob_data
    succeeded "a source query that sets default_transaction_read_only: the run succeeds"
 not_superuser sec_bob "... and the role is not superuser"
 is "$(worker_run bobschema.bob_settings_view)" succeeded \
-   "a source view whose function sets search_path, statement_timeout, lock_timeout, read-only: the run succeeds"
+   "a source view whose function sets search_path, statement_timeout, lock_timeout: the run succeeds"
 not_superuser sec_bob "... and the role is not superuser"
 q "TRUNCATE bobschema.bob_probe" >/dev/null
 is "$(worker_run bobschema.bob_volatile_view)" succeeded \

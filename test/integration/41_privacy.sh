@@ -70,6 +70,7 @@ is "$(visible sec_bob mlpscale.epochs "run_id = $b_run")" 1 "bob sees his own ep
 refused() {                 # refused ROLE SQL NAME: the call fails with 42501
     is "$(state_as "$1" "$2")" 42501 "$3"
 }
+ft_n=0
 unshared_refusals() {       # unshared_refusals ROLE WHEN
     refused "$1" "SELECT mlp_export('alice_m')" "$2: $1's mlp_export of alice_m: 42501"
     refused "$1" "SELECT classify('alice_m', $(img "$1"))" "$2: $1's classify with alice_m: 42501"
@@ -79,7 +80,8 @@ unshared_refusals() {       # unshared_refusals ROLE WHEN
     refused "$1" "SELECT * FROM mlp_classify_batch('alice_m', 'SELECT id, image FROM $(data "$1")')" \
         "$2: $1's mlp_classify_batch with alice_m: 42501"
     refused "$1" "SELECT * FROM mlp_evaluate('alice_m', '$(data "$1")')" "$2: $1's mlp_evaluate of alice_m: 42501"
-    refused "$1" "SELECT mlp_finetune('x_ft', 'alice_m', '$(data "$1")', epochs => 1, batch_size => 64)" \
+    ft_n=$((ft_n + 1))      # a fresh name: a model of that name would refuse by its owner
+    refused "$1" "SELECT mlp_finetune('${1#sec_}_ft_$ft_n', 'alice_m', '$(data "$1")', epochs => 1, batch_size => 64)" \
         "$2: $1's mlp_finetune from alice_m: 42501"
 }
 unshared_refusals sec_bob "unshared"
