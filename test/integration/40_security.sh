@@ -30,15 +30,14 @@ done
 # as $1::jsonb).  SQL keywords (bigint, integer, boolean, real) are parsed as pg_catalog
 # types, so their shadows are the internal names int8, int4, bool, float4; real[],
 # integer[] and text[] are spelled _float4, _int4 and _text, and text[] also follows a
-# shadowed text.  Each session calls every mlpscale function that reads or writes the
-# experiment tables, each call valid, so all of them must also succeed.
-for spec in text:text int8:int8 int4:int4 int2:int2 oid:oid bool:bool float4:float4 \
-            float8:float8 numeric:numeric timestamptz:timestamptz interval:interval \
-            jsonb:jsonb json:json bytea:bytea name:name regclass:regclass regrole:regrole \
-            varchar:varchar _float4:float4[] _int4:int4[] _text:text[] _int8:int8[]; do
-    shadow=${spec%%:*} base=pg_catalog.${spec#*:}
-    out=$({ sec_escalate_sql pg_temp sec_carol; cat <<'SQL'; } | psql_as sec_carol -v shadow="$shadow" -v base="$base" -v tiny="$SEC_TINY"
-CREATE DOMAIN pg_temp.:"shadow" AS :base CHECK (pg_temp.sec_escalate());
+# shadowed text.  Relations are looked up in pg_temp even before pg_catalog: one more
+# session shadows catalog views and mlpscale's tables with temporary views.  Each session
+# calls every mlpscale function that reads or writes the experiment tables, each call
+# valid, so all of them must also succeed.
+# shadow_session WHAT SQL: SQL creates the shadows, then the calls; the two tests.
+shadow_session() {
+    local out errors
+    out=$({ sec_escalate_sql pg_temp sec_carol; echo "$2"; cat <<'SQL'; } | psql_as sec_carol -v tiny="$SEC_TINY"
 BEGIN;
 SELECT mlp_train('c_t', 'carol_data', :tiny) AS run \gset
 SELECT mlp_cancel(:run);
@@ -55,14 +54,35 @@ SELECT classify('c_m', image), predict_proba('c_m', image), classify_label('c_m'
 SELECT count(*) FROM classify_topk('c_m', (SELECT image FROM carol_data LIMIT 1), 2);
 SELECT count(*) FROM mlp_classify_batch('c_m', 'SELECT id, image FROM carol_data');
 SELECT n FROM mlp_evaluate('c_m', 'carol_data');
+SELECT count(*) FROM mlpscale.progress;
 SELECT mlp_drop_model(:'ref');
 SQL
 )
     errors=$(grep -m1 'ERROR' <<<"$out")
     ok "$([ -z "$errors" ] && grep -q '^wait=succeeded$' <<<"$out"; echo $?)" \
-       "pg_temp.$shadow shadowing $base: every call succeeds${errors:+ ($errors)}"
-    not_superuser sec_carol "pg_temp.$shadow shadowing $base: the role is not superuser after every mlpscale call"
+       "$1: every call succeeds${errors:+ ($errors)}"
+    not_superuser sec_carol "$1: the role is not superuser after every mlpscale call"
+}
+for spec in text:text int8:int8 int4:int4 int2:int2 oid:oid bool:bool float4:float4 \
+            float8:float8 numeric:numeric timestamptz:timestamptz interval:interval \
+            jsonb:jsonb json:json bytea:bytea name:name regclass:regclass regrole:regrole \
+            varchar:varchar _float4:float4[] _int4:int4[] _text:text[] _int8:int8[]; do
+    shadow=${spec%%:*} base=pg_catalog.${spec#*:}
+    shadow_session "pg_temp.$shadow shadowing $base" \
+        "CREATE DOMAIN pg_temp.\"$shadow\" AS $base CHECK (pg_temp.sec_escalate());"
 done
+views=""
+for rel in pg_catalog.pg_roles pg_catalog.pg_auth_members pg_catalog.pg_class \
+           pg_catalog.pg_namespace pg_catalog.pg_proc pg_catalog.pg_extension \
+           pg_catalog.pg_database pg_catalog.pg_settings pg_catalog.pg_stat_activity \
+           mlpscale.runs mlpscale.models mlpscale.epochs mlpscale.checkpoints \
+           mlpscale.deployment mlpscale.progress mlpscale.model_grants; do
+    # a relation the role may not read, or that does not exist (yet), is left out
+    views+="DO \$\$BEGIN CREATE VIEW pg_temp.${rel#*.} AS SELECT * FROM $rel WHERE pg_temp.sec_escalate();
+            EXCEPTION WHEN undefined_table OR insufficient_privilege THEN NULL; END\$\$;
+"
+done
+shadow_session "pg_temp views shadowing catalog views and mlpscale's tables" "$views"
 
 # ---- 2. operators and functions of the role's own schema, first on its search_path -------
 # bobschema holds look-alikes of =, <>, <, >, <=, >=, +, -, ||, ->>, ->, now(), max(),
@@ -215,6 +235,20 @@ for how in "SET ROLE postgres" "SET SESSION AUTHORIZATION postgres" "SELECT pg_c
 done
 is "$(q "SELECT count(*) FROM bobschema.bob_probe")" 0 "... none of them got past the switch"
 not_superuser sec_bob "... and the role is not superuser"
+
+# Settings of the role itself (a role may set its own): PostgreSQL applies them to a worker
+# that connects as the role, so they must not reach the worker's own statements either.
+q_as sec_bob "ALTER ROLE sec_bob SET search_path = bobschema, pg_catalog, public" >/dev/null
+is "$(worker_run "SELECT image, label FROM public.bob_data")" succeeded \
+   "with search_path = bobschema first as a setting of the role: the run succeeds"
+not_superuser sec_bob "... and the role is not superuser"
+q "ALTER ROLE sec_bob RESET ALL" >/dev/null
+q_as sec_bob "ALTER ROLE sec_bob SET default_transaction_read_only = on" >/dev/null
+run=$(q_as sec_bob "SET default_transaction_read_only = off;
+                    SELECT mlp_train('b_w', 'public.bob_data', $SEC_TINY)" | tail -1)
+is "$(q "SELECT mlp_wait(${run:-0}) || coalesce(': ' || error, '') FROM mlpscale.runs WHERE id = ${run:-0}")" \
+   succeeded "with default_transaction_read_only = on as a setting of the role: the run succeeds"
+q "ALTER ROLE sec_bob RESET ALL" >/dev/null
 
 # ---- 4. the source is resolved once, with the caller's search_path -----------------------
 q "CREATE SCHEMA proj; GRANT USAGE ON SCHEMA proj TO sec_alice;" >/dev/null
