@@ -244,8 +244,11 @@ is "$(worker_run "SELECT image, label FROM public.bob_data")" succeeded \
 not_superuser sec_bob "... and the role is not superuser"
 q "ALTER ROLE sec_bob RESET ALL" >/dev/null
 q_as sec_bob "ALTER ROLE sec_bob SET default_transaction_read_only = on" >/dev/null
-run=$(q_as sec_bob "SET default_transaction_read_only = off;
-                    SELECT mlp_train('b_w', 'public.bob_data', $SEC_TINY)" | tail -1)
+run=$(psql_as sec_bob -v tiny="$SEC_TINY" <<'SQL' | tail -1
+SET default_transaction_read_only = off;
+SELECT mlp_train('b_w', 'public.bob_data', :tiny);
+SQL
+)
 is "$(q "SELECT mlp_wait(${run:-0}) || coalesce(': ' || error, '') FROM mlpscale.runs WHERE id = ${run:-0}")" \
    succeeded "with default_transaction_read_only = on as a setting of the role: the run succeeds"
 q "ALTER ROLE sec_bob RESET ALL" >/dev/null
