@@ -558,6 +558,7 @@ MlpSweeperMain(Datum arg)
 	MlpSweepTarget target;
 	Oid			database;
 	MlpSavedUser saved;
+	bool		same_version;
 	int			ret;
 
 	memcpy(&target, MyBgworkerEntry->bgw_extra, sizeof(target));
@@ -574,22 +575,23 @@ MlpSweeperMain(Datum arg)
 		CommitTransactionCommand();
 		proc_exit(0);
 	}
-	/* Another version's tables are not ours to read: its runs wait for ALTER EXTENSION. */
-	if (!MlpExtensionVersionMatches())
-	{
+	/*
+	 * With another version's tables installed, runs left running are still marked (those
+	 * statements are valid on every version) but queued runs wait: their worker could not
+	 * read them.  ALTER EXTENSION UPDATE posts them (mlp_post_queued_runs, run_queue.c).
+	 */
+	same_version = MlpExtensionVersionMatches();
+	if (!same_version)
 		ereport(LOG,
-				(errmsg("mlpscale: database %u has another version of the extension than the library's %s; its runs are not swept",
+				(errmsg("mlpscale: database %u has another version of the extension than the library's %s; its queued runs wait",
 						database, MLPSCALE_VERSION),
 				 errhint("Run ALTER EXTENSION mlpscale UPDATE in that database.")));
-		CommitTransactionCommand();
-		proc_exit(0);
-	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "mlpscale: sweeping runs");
 	/* The database's owner may have set a search_path for it: statements here pin theirs. */
-	MlpBecomeExtensionOwner(&saved);
+	MlpBecomeExtensionOwnerAnyVersion(&saved);
 
 	if (mode == MLP_SWEEP_ORPHAN)
 	{
@@ -629,7 +631,9 @@ MlpSweeperMain(Datum arg)
 					 errhint("SELECT mlp_resume(id) continues a run from its last checkpoint.")));
 	}
 
-	ret = SPI_execute("SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' ORDER BY id",
+	ret = SPI_execute(same_version ?
+					  "SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' ORDER BY id" :
+					  "SELECT id FROM mlpscale.runs WHERE false",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not list queued runs: SPI error %d", ret);

@@ -127,15 +127,30 @@ MlpExtensionSchema(void)
  * SECURITY_RESTRICTED_OPERATION forbids role changes and temporary tables under it.  An
  * error aborts the (sub)transaction, which restores user and settings by itself.
  */
-void
-MlpBecomeExtensionOwner(MlpSavedUser *saved)
+static void
+BecomeOwner(MlpSavedUser *saved, Oid owner)
 {
-	Oid			owner = MlpExtensionOwner();
-
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	saved->guc_nest = MlpPinSearchPath();
+}
+
+void
+MlpBecomeExtensionOwner(MlpSavedUser *saved)
+{
+	BecomeOwner(saved, MlpExtensionOwner());
+}
+
+void
+MlpBecomeExtensionOwnerAnyVersion(MlpSavedUser *saved)
+{
+	Oid			owner,
+				schema;
+	char	   *version;
+
+	ExtensionInfo(&owner, &schema, &version);
+	BecomeOwner(saved, owner);
 }
 
 void

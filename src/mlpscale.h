@@ -55,6 +55,12 @@ extern void MlpBecomeExtensionOwner(MlpSavedUser *saved);
 extern void MlpRestoreUser(const MlpSavedUser *saved);
 
 /*
+ * The same without the version check: only for statements that are valid on the tables of
+ * every version (the sweeper marking runs interrupted before ALTER EXTENSION UPDATE).
+ */
+extern void MlpBecomeExtensionOwnerAnyVersion(MlpSavedUser *saved);
+
+/*
  * search_path = MLP_SAFE_SEARCH_PATH in a new GUC nest level, and the way back (which also
  * rolls back every other setting changed inside).  Returns the nest level.
  */

@@ -853,3 +853,44 @@ mlp_resume(PG_FUNCTION_ARGS)
 	remember_action(PENDING_START, run_id);
 	PG_RETURN_INT64(run_id);
 }
+
+/*
+ * mlp_post_queued_runs(): posts this database's queued runs to the launcher when the
+ * transaction commits.  Called by the upgrade script (a function it creates and drops):
+ * the sweeper does not post the queued runs of a database at another version.  Returns
+ * how many.
+ */
+PG_FUNCTION_INFO_V1(mlp_post_queued_runs);
+Datum
+mlp_post_queued_runs(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(MyDatabaseId)};
+	MlpSavedUser saved;
+	List	   *ids = NIL;
+	ListCell   *lc;
+	int			ret;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MlpBecomeExtensionOwnerAnyVersion(&saved);
+	ret = SPI_execute_with_args("SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' "
+								"AND database" MLP_EQ "$1 ORDER BY id",
+								1, argtypes, values, NULL, true, 0);
+	MlpRestoreUser(&saved);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not list queued runs: SPI error %d", ret);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		ids = lappend(ids, id);
+	}
+	SPI_finish();
+	foreach(lc, ids)
+		remember_action(PENDING_START, *(int64 *) lfirst(lc));
+	PG_RETURN_INT32(list_length(ids));
+}

@@ -181,11 +181,18 @@ stopped=$(q "SELECT mlp_train('stopped', '$blocking_source', $small, epochs => 2
 ok "$(wait_until "SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN mlpscale.runs r ON r.worker_pid = a.pid
                                   WHERE r.id = $stopped AND a.wait_event = 'advisory')" 120; echo $?)" \
    "a run waits for its source"
+# With the only slot taken by that run, a second one stays queued through the restart.
+waiting=$(q "SELECT mlp_train('waiting', 'bands', $small, epochs => 1, seed => 6)")
+is "$(q "SELECT status FROM mlpscale.runs WHERE id = $waiting")" queued "a second run waits in the queue"
 
 # The old rows, over the columns they have in 0.1.0.
 checksums_sql=$(q "SELECT string_agg(format('SELECT %L || '' '' || count(*) || '' '' || coalesce(md5(string_agg(t::text, ''|'' ORDER BY t::text)), '''')'
                                            ' FROM (SELECT %s FROM %s%s) t', c.relname, cols, c.oid::regclass,
-                                           CASE c.relname WHEN 'runs' THEN ' WHERE id <> $stopped' ELSE '' END),
+                                           CASE c.relname WHEN 'runs' THEN ' WHERE id NOT IN ($stopped, $waiting)'
+                                                           WHEN 'models' THEN ' WHERE run_id IS DISTINCT FROM $waiting'
+                                                           WHEN 'epochs' THEN ' WHERE run_id <> $waiting'
+                                                           WHEN 'checkpoints' THEN ' WHERE run_id <> $waiting'
+                                                           ELSE '' END),
                                     ' UNION ALL ' ORDER BY c.relname)
                      FROM pg_class c,
                           LATERAL (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS cols
@@ -208,6 +215,8 @@ is "$(q "SELECT extversion FROM pg_extension WHERE extname = 'mlpscale'")" "$FRO
    "the current library starts on a database still at $FROM_VERSION"
 ok "$(wait_until "SELECT status <> 'running' FROM mlpscale.runs WHERE id = $stopped" 60; echo $?)" \
    "the run stopped by the server is no longer 'running'"
+is "$(q "SELECT status FROM mlpscale.runs WHERE id = $waiting")" queued \
+   "a queued run waits while the database is at $FROM_VERSION (its worker could not read it)"
 # Before the update the library may score the old models, or refuse with a message that says
 # to update; anything else is a failure.
 early=$(q "$scores_sql")
@@ -272,10 +281,11 @@ like "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $st
    "the run the server stopped is resumable"
 is "$(q "SELECT mlp_resume($stopped)")" "$stopped" "... it resumes"
 is "$(q "SELECT mlp_wait($stopped, 120)")" succeeded "... and succeeds"
+is "$(q "SELECT mlp_wait($waiting, 120)")" succeeded "the run queued before the update trains once the update commits"
 new=$(q "SELECT mlp_train('new', 'bands', $small, epochs => 1, seed => 5)")
 is "$(q "SELECT mlp_wait($new, 120)")" succeeded "a new run trains in the updated database"
 is "$(q "SELECT string_agg(name || '@' || version, ',' ORDER BY name, version) FROM mlpscale.models")" \
-   "copy@1,finished@1,held@1,held@2,new@1,stopped@1,tuned@1" "every model version is there"
+   "copy@1,finished@1,held@1,held@2,new@1,stopped@1,tuned@1,waiting@1" "every model version is there"
 
 # ---- the launcher on a database still at 0.1.0, and after the update ------------------------
 before_update=$(head -c "$log_updated" "$LOG" | tail -c +"$((log_from + 1))")
