@@ -17,7 +17,7 @@ EXTVERSION = 0.2.0
 RELEASED = 0.1.0
 
 MODULE_big = mlpscale
-PG_SRCS = $(sort $(wildcard src/*.c))
+PG_SRCS = $(sort $(wildcard src/pg/*.c))
 OBJS = $(PG_SRCS:.c=.o)
 
 # The development version's script is assembled from the parts in sql/ext, in name order;
@@ -41,7 +41,7 @@ CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O3 -g -fPIC $(OPTFLAGS) -Wall -Wextra -Wsh
 	-Wstrict-prototypes -Wmissing-prototypes $(WERROR) -fvisibility=hidden
 CORE_LIBS = -lpng -ljpeg -lz -lm -ldl -lpthread
 
-PG_CPPFLAGS = -Isrc -DMLPSCALE_VERSION='"$(EXTVERSION)"'
+PG_CPPFLAGS = -Isrc -Isrc/pg -DMLPSCALE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(WERROR)
 SHLIB_LINK = $(CORE_LIB) $(CORE_LIBS)
 
@@ -61,7 +61,7 @@ $(CORE_LIB): $(CORE_OBJS)
 	$(AR) rcs $@ $^
 
 $(shlib): $(CORE_LIB)
-$(OBJS): $(wildcard src/*.h) $(wildcard src/core/*.h)
+$(OBJS): $(wildcard src/pg/*.h) $(wildcard src/core/*.h)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(EXT_PARTS)
 	cat $^ > $@
