@@ -22,6 +22,7 @@
 #include "core/image_codec.h"
 #include "image_type.h"
 #include "mlpscale.h"
+#include "privilege.h"
 
 #define MLP_IMAGE_SHOWN_CHARS 40
 

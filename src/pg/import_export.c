@@ -23,8 +23,8 @@
 #include "image_type.h"
 #include "mlpscale.h"
 #include "model_store.h"
+#include "privilege.h"
 
-#define MLP_ERRBUF 512
 
 /* Elements of a one-dimensional array without NULLs; ERROR naming the argument otherwise. */
 static void
@@ -248,8 +248,7 @@ mlp_deploy(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(ref);
 	values[1] = ObjectIdGetDatum(GetUserId());
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
 	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".deployment (model_name, deployed_by) "
 							   "VALUES ($1, $2) ON CONFLICT (singleton) DO UPDATE "
@@ -282,8 +281,7 @@ mlp_drop_model(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpSpiConnect();
 
 	MlpBecomeExtensionOwner(&saved);
 
@@ -369,8 +367,7 @@ mlp_grant(PG_FUNCTION_ARGS)
 	values[1] = ObjectIdGetDatum(grantee);
 	values[2] = ObjectIdGetDatum(owner);
 	values[3] = ObjectIdGetDatum(GetUserId());
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
 	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".model_acl "
 							   "(model_name, grantee, owner, granted_by) VALUES ($1, $2, $3, $4) "
@@ -398,8 +395,7 @@ mlp_revoke(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(GranteeOid(role_name));
 	MlpCheckModelOwnership(name, "share");
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
 	rc = SPI_execute_with_args("DELETE FROM " MLPSCALE_SCHEMA ".model_acl WHERE model_name" MLP_EQ "$1 "
 							   "AND grantee" MLP_EQ "$2", 2, types, values, NULL, false, 0);

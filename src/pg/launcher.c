@@ -42,7 +42,11 @@
 #include "utils/timestamp.h"
 
 #include "mlpscale.h"
-#include "training.h"
+#include "launcher.h"
+#include "privilege.h"
+#include "settings.h"
+#include "train_worker.h"
+#include "progress.h"
 
 #define MLP_LAUNCH_QUEUE_SIZE	1024
 #define MLP_LAUNCHER_NAP_MS		10000	/* also the retry interval when slots ran out */
@@ -88,48 +92,35 @@ typedef struct MlpActiveRun
 } MlpActiveRun;
 
 static MlpLauncherShared *launcher_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-static void
-launcher_shmem_request(void)
+Size
+MlpLauncherShmemSize(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(sizeof(MlpLauncherShared));
+	return sizeof(MlpLauncherShared);
 }
 
-static void
-launcher_shmem_startup(void)
+/* Called by shmem.c at startup, with AddinShmemInitLock held. */
+void
+MlpLauncherShmemInit(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	launcher_shared = ShmemInitStruct("mlpscale launcher", sizeof(MlpLauncherShared), &found);
 	if (!found)
 	{
 		memset(launcher_shared, 0, sizeof(MlpLauncherShared));
 		SpinLockInit(&launcher_shared->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 void
-LauncherInit(void)
+MlpLauncherInit(void)
 {
 	BackgroundWorker worker;
 
 	/* Outside shared_preload_libraries there is no launcher; mlp_train says so. */
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = launcher_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = launcher_shmem_startup;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -586,8 +577,7 @@ MlpSweeperMain(Datum arg)
 				(errmsg("mlpscale: database %u has another version of the extension than the library's %s; its queued runs wait",
 						database, MLPSCALE_VERSION),
 				 errhint("Run ALTER EXTENSION mlpscale UPDATE in that database.")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "mlpscale: sweeping runs");
 	/* The database's owner may have set a search_path for it: statements here pin theirs. */

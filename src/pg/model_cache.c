@@ -1,5 +1,5 @@
 /*
- * model_cache.c - per-backend cache of unpacked models and the GUCs of scoring.
+ * model_cache.c - per-backend cache of unpacked models for scoring.
  *
  * Unpacking a model (reading tens of megabytes of safetensors and converting them) must
  * happen once per backend and version, not once per row, yet a new version or a new
@@ -21,14 +21,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "core/blas.h"
 #include "mlpscale.h"
 #include "model_cache.h"
+#include "privilege.h"
+#include "settings.h"
 
-int			mlp_scoring_batch_size = 256;
-int			mlp_evaluate_max_memory_mb = 4096;
-static int	mlp_scoring_threads = 0;
-static int	mlp_model_cache_size = 4;
 
 static HTAB *model_cache = NULL;
 static uint64 use_counter = 0;
@@ -44,46 +41,24 @@ static uint64 deployment_stamp = 0;
 static char deployed_ref[MLP_MODEL_REF_MAX + 1];
 static bool deployed_exists = false;
 
-/* OpenBLAS's own thread count when it loaded (one per core), and what we last set. */
-static int	blas_default_threads = -1;
-static int	blas_current_threads = -1;
 
 static void EvictEntries(uint64 stamp);
 
-/* Lowering the size frees the excess now (entries pinned by a running batch stay). */
+/*
+ * Lowering mlpscale.model_cache_size frees the excess now (entries pinned by a running batch
+ * stay): settings.c calls this through the hook registered below.
+ */
 static void
-AssignModelCacheSize(int newval, void *extra)
+ModelCacheSizeLowered(void)
 {
-	mlp_model_cache_size = newval;
 	if (model_cache != NULL)
 		EvictEntries(0);
 }
 
 void
-ModelCacheInit(void)
+MlpModelCacheInit(void)
 {
-	DefineCustomIntVariable("mlpscale.scoring_batch_size",
-							"Rows per matrix product in mlp_classify_batch and mlp_evaluate.",
-							NULL, &mlp_scoring_batch_size, 256, 1, 65536,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("mlpscale.scoring_threads",
-							"OpenBLAS threads of scoring in a backend (0: automatic).",
-							"Automatic is one per CPU core. Single images (the per-row functions) always use one, as do parallel workers and the leader of a parallel query.",
-							&mlp_scoring_threads, 0, 0, 1024,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	/*
-	 * Superuser-only: every cached model holds its unpacked weights (up to hundreds of MB)
-	 * in the backend, so the number is the DBA's memory budget, not a user's choice.
-	 */
-	DefineCustomIntVariable("mlpscale.model_cache_size",
-							"Models each backend keeps unpacked for scoring.",
-							"Models used by the running statement are kept even beyond this number. Lowering it frees the excess at once.",
-							&mlp_model_cache_size, 4, 1, 1000,
-							PGC_SUSET, 0, NULL, AssignModelCacheSize, NULL);
-	DefineCustomIntVariable("mlpscale.evaluate_max_memory",
-							"Largest amount of image data mlp_evaluate reads into memory.",
-							NULL, &mlp_evaluate_max_memory_mb, 4096, 1, INT_MAX / 2,
-							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	MlpOnModelCacheSizeChange(ModelCacheSizeLowered);
 }
 
 /*
@@ -106,39 +81,6 @@ CurrentStatementStamp(void)
 		stamp_counter++;
 	}
 	return stamp_counter;
-}
-
-void
-MlpScoringPrepareBlas(int batch)
-{
-	int			want;
-
-	MlpEnsureBlas();
-	if (blas_default_threads < 0)
-	{
-		blas_default_threads = Max(mlp_blas_threads(), 1);
-		blas_current_threads = blas_default_threads;
-	}
-	/* Workers of a parallel query already use every core; more BLAS threads would fight. */
-	if (IsParallelWorker() || IsInParallelMode())
-		want = 1;
-
-	/*
-	 * One image is a matrix-vector product bound by reading the weights; with one thread
-	 * mlp_sgemv streams them at the speed of a plain read, while OpenBLAS's threaded sgemv
-	 * was slower here even when asked for (B_6-Wi_512: 435 img/s on one thread, 285 on two).
-	 */
-	else if (batch == 1)
-		want = 1;
-	else if (mlp_scoring_threads > 0)
-		want = mlp_scoring_threads;
-	else
-		want = blas_default_threads;
-	if (want != blas_current_threads)
-	{
-		mlp_blas_set_threads(want);
-		blas_current_threads = want;
-	}
 }
 
 static void
@@ -333,8 +275,7 @@ MlpDeployedModelRef(void)
 		MlpSavedUser saved;
 
 		deployed_exists = false;
-		if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+		MlpSpiConnect();
 		MlpBecomeExtensionOwner(&saved);
 		rc = SPI_execute("SELECT model_name FROM " MLPSCALE_SCHEMA ".deployment", true, 1);
 		MlpRestoreUser(&saved);

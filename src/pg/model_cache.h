@@ -44,11 +44,7 @@ extern void MlpModelCacheUnpin(MlpCachedModel *entry);
 /* Reference of the deployed model, read once per statement (ERROR when none is deployed). */
 extern const char *MlpDeployedModelRef(void);
 
-/* Loads OpenBLAS and sets the thread count for a forward pass of batch images now. */
-extern void MlpScoringPrepareBlas(int batch);
-
-/* GUCs */
-extern int	mlp_scoring_batch_size;
-extern int	mlp_evaluate_max_memory_mb;
+/* Registers the cache's reaction to mlpscale.model_cache_size; from _PG_init. */
+extern void MlpModelCacheInit(void);
 
 #endif

@@ -22,8 +22,8 @@
 #include "core/arch.h"
 #include "mlpscale.h"
 #include "model_store.h"
+#include "privilege.h"
 
-#define MLP_ERRBUF 512
 
 /* Advisory lock class that serialises the versions of one name. */
 #define MLP_MODEL_LOCK_CLASS 0x6d6c70	/* "mlp" */
@@ -90,15 +90,6 @@ MlpParseModelRef(const char *ref, char **name_out, int *version_out)
 				 errdetail("Model names have at most %d bytes.", MLP_MODEL_NAME_MAX)));
 	*name_out = at ? pnstrdup(ref, at - ref) : pstrdup(ref);
 	*version_out = version;
-}
-
-static void
-ConnectSpi(void)
-{
-	int			rc = SPI_connect();
-
-	if (rc != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 }
 
 /*
@@ -185,7 +176,7 @@ MlpModelStoreResolve(const char *ref, int *version_out, TimestampTz *created_out
 	int64		id = 0;
 
 	MlpParseModelRef(ref, &name, &version);
-	ConnectSpi();
+	MlpSpiConnect();
 	if (LookupRef(name, version, NULL) > 0)
 	{
 		bool		isnull;
@@ -234,7 +225,7 @@ MlpModelStoreResolveOrError(const char *ref, int *version_out)
 	int64		id;
 
 	MlpParseModelRef(ref, &name, &version);
-	ConnectSpi();
+	MlpSpiConnect();
 	if (LookupRef(name, version, NULL) == 0)
 		ReportMissingModel(ref, name, version);
 	CheckLookedUpAccess(name);
@@ -259,7 +250,7 @@ MlpModelStoreOwner(const char *name)
 	MlpSavedUser saved;
 	int			rc;
 
-	ConnectSpi();
+	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
 	rc = SPI_execute_with_args("SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 "
 							   "ORDER BY version LIMIT 1", 1, types, values, NULL, true, 1);
@@ -384,7 +375,7 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 	shape[1] = meta->input.height;
 	shape[2] = meta->input.width;
 
-	ConnectSpi();
+	MlpSpiConnect();
 	/* Every statement here runs as the extension owner: the caller may see no row. */
 	MlpBecomeExtensionOwner(&saved);
 
@@ -550,7 +541,7 @@ MlpModelStoreLoad(const char *name, MlpModel *model_out, MlpModelMeta *meta_out,
 	char	   *what;
 
 	MlpParseModelRef(name, &base, &version);
-	ConnectSpi();
+	MlpSpiConnect();
 	if (LookupRef(base, version, "weights") == 0)
 		ReportMissingModel(name, base, version);
 	CheckLookedUpAccess(base);
@@ -576,7 +567,7 @@ MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_ou
 	MlpSavedUser saved;
 	int			rc;
 
-	ConnectSpi();
+	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
 	/* $2 is unused: the parameters are those of MLP_MODEL_USABLE_SQL */
 	rc = SPI_execute_with_args("SELECT m.name, m.version, m.weights, m.owner, " MLP_MODEL_USABLE_SQL " "
@@ -612,7 +603,7 @@ MlpModelStoreWeights(const char *ref, int64 *model_id_out)
 	bytea	   *result;
 
 	MlpParseModelRef(ref, &name, &version);
-	ConnectSpi();
+	MlpSpiConnect();
 	if (LookupRef(name, version, "weights") == 0)
 		ReportMissingModel(ref, name, version);
 	CheckLookedUpAccess(name);

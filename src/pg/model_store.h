@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 #include "core/model.h"
 #include "core/weights.h"
 

@@ -19,7 +19,7 @@
 #include "utils/timestamp.h"
 
 #include "mlpscale.h"
-#include "training.h"
+#include "progress.h"
 
 typedef struct MlpProgressShared
 {
@@ -29,59 +29,34 @@ typedef struct MlpProgressShared
 } MlpProgressShared;
 
 static MlpProgressShared *progress_shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* A run needs a background worker, so there are never more runs than worker processes. */
 static int
-progress_slot_count(void)
+ProgressSlotCount(void)
 {
 	return Max(max_worker_processes, 1);
 }
 
-static Size
-progress_shmem_size(void)
+Size
+MlpProgressShmemSize(void)
 {
 	return add_size(offsetof(MlpProgressShared, slots),
-					mul_size(progress_slot_count(), sizeof(MlpProgress)));
+					mul_size(ProgressSlotCount(), sizeof(MlpProgress)));
 }
 
-static void
-progress_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(progress_shmem_size());
-}
-
-static void
-progress_shmem_startup(void)
+/* Called by shmem.c at startup, with AddinShmemInitLock held. */
+void
+MlpProgressShmemInit(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	progress_shared = ShmemInitStruct("mlpscale progress", progress_shmem_size(), &found);
+	progress_shared = ShmemInitStruct("mlpscale progress", MlpProgressShmemSize(), &found);
 	if (!found)
 	{
 		SpinLockInit(&progress_shared->mutex);
-		progress_shared->num_slots = progress_slot_count();
+		progress_shared->num_slots = ProgressSlotCount();
 		memset(progress_shared->slots, 0, sizeof(MlpProgress) * progress_shared->num_slots);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-void
-ProgressShmemInit(void)
-{
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = progress_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = progress_shmem_startup;
 }
 
 int

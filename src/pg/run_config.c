@@ -79,6 +79,32 @@ static const Option options[] = {
 
 #define FIELD(cfg, opt, type) ((type *) ((char *) (cfg) + (opt)->offset))
 
+/* ---- checks ----------------------------------------------------------------------------- */
+
+/*
+ * The precision of a run's matrix products: 'fp32' (OpenBLAS SGEMM) or 'bf16' (operands
+ * rounded to bfloat16, sums in float), which needs AVX512_BF16.  mlp_train and mlp_finetune
+ * check it so that a mistake is an error of the call; the worker checks again, for a run
+ * queued on another machine.
+ */
+MlpMatmulPrecision
+MlpCheckMatmulPrecision(const char *name)
+{
+	MlpMatmulPrecision p;
+
+	if (mlp_matmul_precision_parse(name, &p) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid matmul_precision \"%s\"", name),
+				 errhint("Use 'fp32' or 'bf16'.")));
+	if (p == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("matmul_precision 'bf16' needs a CPU with AVX512_BF16"),
+				 errhint("Use matmul_precision => 'fp32', the default.")));
+	return p;
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static void

@@ -66,6 +66,13 @@ extern char *MlpRunConfigToJson(const MlpRunConfig *cfg);
  */
 extern void MlpRunConfigFromJsonb(Jsonb *config, MlpRunConfig *cfg);
 
+/*
+ * The precision named by matmul_precision ('fp32' or 'bf16'); ERROR when the name is unknown
+ * or this CPU cannot run it (mlp_train checks it, and the worker again: a run may be resumed
+ * on another machine).
+ */
+extern MlpMatmulPrecision MlpCheckMatmulPrecision(const char *name);
+
 /* ---- arguments by name ------------------------------------------------------------------- */
 
 typedef struct MlpArgs

@@ -38,46 +38,16 @@
 #include "data_source.h"
 #include "mlpscale.h"
 #include "model_store.h"
-#include "training.h"
-
-int			mlp_max_concurrent_runs = 1;
-int			mlp_max_training_memory_mb = 8192;
-int			mlp_training_threads = 2;
+#include "launcher.h"
+#include "privilege.h"
+#include "progress.h"
+#include "run_config.h"
+#include "settings.h"
 
 #define MLP_MAX_EPOCHS		1000000
 #define MLP_MAX_BATCH		(1 << 20)
 #define MLP_MAX_RESOLUTION	4096
 #define MLP_WAIT_POLL_MS	200
-
-/* ---- settings ---------------------------------------------------------------------------- */
-
-void
-RunQueueInit(void)
-{
-	DefineCustomIntVariable("mlpscale.max_concurrent_runs",
-							"Training runs that may run at the same time.",
-							"Further runs wait as 'queued'.  Each running run takes one "
-							"background worker out of max_worker_processes.",
-							&mlp_max_concurrent_runs,
-							1, 0, 64,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("mlpscale.max_training_memory",
-							"Memory a training run may use for its data, model and buffers.",
-							"A run that would need more fails before allocating it.",
-							&mlp_max_training_memory_mb,
-							8192, 16, INT_MAX / 2,
-							PGC_SUSET, GUC_UNIT_MB,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("mlpscale.training_threads",
-							"Threads of a training run (OpenBLAS and batch assembly).",
-							"Read when a run is queued and recorded in its config; with a "
-							"seed and one thread, a run is reproducible bit for bit.",
-							&mlp_training_threads,
-							2, 1, 256,
-							PGC_USERSET, 0,
-							NULL, NULL, NULL);
-}
 
 /* ---- runs posted when their transaction commits ------------------------------------------ */
 
@@ -290,8 +260,7 @@ resolve_source(const char *source, const char *what, const char *image_column,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", what)));
 	caller = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	MlpResolveSource(source, what, image_column, label_column, out);
 	/* allocated in SPI's memory, which SPI_finish frees */
 	out->name = MemoryContextStrdup(caller, out->name);
@@ -321,30 +290,6 @@ caller_search_path(void)
 	}
 	list_free(schemas);
 	return buf.data;
-}
-
-/*
- * The precision of a run's matrix products: 'fp32' (OpenBLAS SGEMM) or 'bf16' (operands
- * rounded to bfloat16, sums in float), which needs AVX512_BF16.  mlp_train and mlp_finetune
- * check it so that a mistake is an error of the call; the worker checks again, for a run
- * queued on another machine.
- */
-MlpMatmulPrecision
-MlpCheckMatmulPrecision(const char *name)
-{
-	MlpMatmulPrecision p;
-
-	if (mlp_matmul_precision_parse(name, &p) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid matmul_precision \"%s\"", name),
-				 errhint("Use 'fp32' or 'bf16'.")));
-	if (p == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("matmul_precision 'bf16' needs a CPU with AVX512_BF16"),
-				 errhint("Use matmul_precision => 'fp32', the default.")));
-	return p;
 }
 
 /* ---- the config of a run ----------------------------------------------------------------- */
@@ -385,8 +330,7 @@ insert_run(const RunArgs *a)
 	values[8] = Int32GetDatum(a->cfg.epochs);
 	values[9] = CStringGetTextDatum(MlpRunConfigToJson(&a->cfg));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
 	ret = SPI_execute_with_args("INSERT INTO mlpscale.runs (model_name, kind, run_as, database, "
 								"source, validation, base_model, arch, epochs, config) "
@@ -608,8 +552,7 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	MlpParseModelRef(base_ref, &base_name, &base_version);
 	a.base_model = psprintf("%s@%d", base_name, version);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	values[0] = Int64GetDatum(a.cfg.base_model_id);
 	MlpBecomeExtensionOwner(&saved);
 	ret = SPI_execute_with_args("SELECT arch FROM mlpscale.models WHERE id" MLP_EQ "$1",
@@ -731,8 +674,7 @@ mlp_wait(PG_FUNCTION_ARGS)
 		long		secs;
 		int			usecs;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		MlpSpiConnect();
 		read_run(run_id, &row);
 		check_run_owner(run_id, &row, "wait for");
 		status = MemoryContextStrdup(fn_context, row.status);
@@ -772,8 +714,7 @@ mlp_cancel(PG_FUNCTION_ARGS)
 	run_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(run_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	read_run(run_id, &row);
 	check_run_owner(run_id, &row, "cancel");
 
@@ -822,8 +763,7 @@ mlp_resume(PG_FUNCTION_ARGS)
 	run_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(run_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	read_run(run_id, &row);
 	check_run_owner(run_id, &row, "resume");
 	if (strcmp(row.status, "interrupted") != 0 && strcmp(row.status, "failed") != 0 &&
@@ -871,8 +811,7 @@ mlp_post_queued_runs(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			ret;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	MlpBecomeExtensionOwnerAnyVersion(&saved);
 	ret = SPI_execute_with_args("SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' "
 								"AND database" MLP_EQ "$1 ORDER BY id",

@@ -25,6 +25,9 @@
 #include "data_source.h"
 #include "image_type.h"
 #include "model_cache.h"
+#include "blas_setup.h"
+#include "privilege.h"
+#include "settings.h"
 
 /* Refuses images whose channels differ from the model's (resizing covers height and width). */
 static void
@@ -440,15 +443,13 @@ mlp_classify_batch(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		int			B = mlp_scoring_batch_size;
-		int			rc;
 
 		AllocBatchBuffers(&s.buf, &s.e->model, B);
 		s.ids = palloc(sizeof(int64) * B);
 		s.id_null = palloc(sizeof(bool) * B);
 		s.probs = MemoryContextAllocHuge(CurrentMemoryContext,
 										 sizeof(float) * (Size) B * s.e->model.arch.classes);
-		if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+		MlpSpiConnect();
 		ClassifyQuery(&s, query);
 		SPI_finish();
 	}
@@ -494,14 +495,12 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 	{
 		MlpSourceData data;
 		BatchBuffers buf;
-		int			rc;
 		int			classes = e->model.arch.classes;
 		Size		image_bytes;
 
 		opts.classes = classes;
 		opts.memory_limit = (Size) mlp_evaluate_max_memory_mb * 1024 * 1024;
-		if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+		MlpSpiConnect();
 		MlpLoadSource(&opts, &data);
 		CheckImageChannels(e, data.channels);
 		image_bytes = (Size) data.channels * data.height * data.width;

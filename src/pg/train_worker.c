@@ -47,7 +47,13 @@
 #include "data_source.h"
 #include "mlpscale.h"
 #include "model_store.h"
-#include "training.h"
+#include "blas_setup.h"
+#include "launcher.h"
+#include "privilege.h"
+#include "progress.h"
+#include "run_config.h"
+#include "settings.h"
+#include "train_worker.h"
 
 /* How often the run row is read for cancel_requested (the shared flag is checked always). */
 #define CANCEL_POLL_SECONDS 2.0
@@ -132,8 +138,7 @@ tx_begin(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	MlpSpiConnect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (activity)
 		pgstat_report_activity(STATE_RUNNING, activity);

@@ -1,0 +1,24 @@
+/*
+ * settings.h - the values of mlpscale's settings (settings.c defines them all).
+ */
+#ifndef MLP_SETTINGS_H
+#define MLP_SETTINGS_H
+
+/* training */
+extern int	mlp_max_concurrent_runs;
+extern int	mlp_max_training_memory_mb;
+extern int	mlp_training_threads;
+
+/* scoring */
+extern int	mlp_scoring_batch_size;
+extern int	mlp_scoring_threads;
+extern int	mlp_model_cache_size;
+extern int	mlp_evaluate_max_memory_mb;
+
+/* Defines every mlpscale.* setting; called once from _PG_init. */
+extern void MlpSettingsInit(void);
+
+/* The model cache's eviction, run when mlpscale.model_cache_size changes (lowered: frees). */
+extern void MlpOnModelCacheSizeChange(void (*hook) (void));
+
+#endif
