@@ -18,6 +18,7 @@
 
 #include "mlpscale.h"
 #include "core/blas.h"
+#include "test_hold.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,7 @@ _PG_init(void)
 	RunQueueInit();
 	ProgressShmemInit();
 	LauncherInit();
+	MlpTestHoldInit();
 	MarkGUCPrefixReserved("mlpscale");
 }
 

@@ -47,6 +47,7 @@
 #include "data_source.h"
 #include "mlpscale.h"
 #include "model_store.h"
+#include "test_hold.h"
 #include "training.h"
 
 /* How often the run row is read for cancel_requested (the shared flag is checked always). */
@@ -771,6 +772,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 									   (train.n + cfg.batch_size - 1) / cfg.batch_size);
 	step_state.slot = progress_slot;
 	training_phase = true;
+	MlpTestHold(spec->run_id, 0, &stop_requested);
 
 	for (int epoch = start_epoch; epoch < spec->cfg.epochs; epoch++)
 	{
@@ -811,6 +813,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 		free(checkpoint_buf);
 		checkpoint_buf = NULL;
 		epochs_done = epoch + 1;
+		MlpTestHold(spec->run_id, epochs_done, &stop_requested);
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " epoch %d: loss %.4f, accuracy %.4f, %.0f images/s",
 			 spec->run_id, st.epoch, st.train_loss, st.train_accuracy, st.images_per_second);
 	}
