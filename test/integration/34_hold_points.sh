@@ -54,7 +54,7 @@ hold_train "mlp_train('terminated', 'bands', $args)" 1
 run=$held_run
 ok "$(wait_held "$run" 1; echo $?)" "a run waits at (run, 1)"
 q "SELECT pg_terminate_backend(worker_pid) FROM mlpscale.runs WHERE id = $run" >/dev/null
-is "$(q "SELECT mlp_wait($run, 300) || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" \
+is "$(ended $run "status || ' ' || epochs_done" 300)" \
    "interrupted 1" "pg_terminate_backend ends the wait: the run is interrupted after epoch 1"
 like "$(q "SELECT error FROM mlpscale.runs WHERE id = $run")" "mlp_resume continues" "... with the hint to resume"
 is "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $run AND NOT granted")" 0 \
@@ -65,14 +65,14 @@ is "$(q "SELECT mlp_resume($run)")" "$run" "resumed"
 ok "$(wait_held "$run" 0; echo $?)" "the resumed worker waits at (run, 0)"
 is "$(q "SELECT mlp_cancel($run)")" t "mlp_cancel while it waits"
 release_run "$run" 0
-is "$(q "SELECT mlp_wait($run, 300) || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" \
+is "$(ended $run "status || ' ' || epochs_done" 300)" \
    "canceled 1" "released, it stops at its first step: canceled, epoch 1 kept"
 
 hold_train "mlp_train('canceled_query', 'bands', $args)" 0
 run=$held_run
 ok "$(wait_held "$run" 0; echo $?)" "a run waits at (run, 0)"
 q "SELECT pg_cancel_backend(worker_pid) FROM mlpscale.runs WHERE id = $run" >/dev/null
-like "$(q "SELECT mlp_wait($run, 300) || '|' || error FROM mlpscale.runs WHERE id = $run")" \
+like "$(ended $run "status || '|' || error" 300)" \
    "^failed\|canceling statement" "pg_cancel_backend while it waits fails the run as it would while training"
 
 hold_train "mlp_train('restarted', 'bands', $args)" 0

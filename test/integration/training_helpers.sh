@@ -10,6 +10,14 @@ wait_until() {
     return 1
 }
 
+# ended RUN EXPR [SECONDS]: waits for the run to end (mlp_wait), then prints EXPR over its
+# row, read by a later statement: one that also called mlp_wait would see the row as it was
+# when the statement began (queued or running, no error yet).
+ended() {
+    q "SELECT mlp_wait($1${3:+, $3})" >/dev/null
+    q "SELECT $2 FROM mlpscale.runs WHERE id = $1"
+}
+
 # wait_log FROM REGEX SECONDS: polls until the server log, from byte FROM on, has a line
 # matching REGEX; returns 1 on timeout.
 wait_log() {
@@ -56,9 +64,9 @@ load_fashion() {
 #                          restart closes it too)
 held_run=
 
-# hold_sql SQL: runs SQL in the hold session (opened on first use) and prints its non-empty
-# output lines, which _hold_exec leaves in hold_out; both return 1 when the session is gone
-# or does not answer.
+# hold_sql SQL: runs SQL (a ";" is added) in the hold session (opened on first use) and
+# prints its non-empty output lines, which _hold_exec leaves in hold_out; both return 1 when
+# the session is gone or does not answer.
 hold_out=
 _hold_exec() {
     local line marker="@@hold-done-$RANDOM$RANDOM"
@@ -69,7 +77,7 @@ _hold_exec() {
         coproc HOLD { PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" \
                       psql -X -A -t -q -d "$TESTDB" 2>&1; }
     fi
-    printf '%s\n\\echo %s\n' "$1" "$marker" >&"${HOLD[1]}" || return 1
+    printf '%s\n;\n\\echo %s\n' "$1" "$marker" >&"${HOLD[1]}" || return 1
     while IFS= read -r -t 120 line <&"${HOLD[0]}"; do
         [ "$line" = "$marker" ] && return 0
         [ -n "$line" ] && hold_out+="${hold_out:+$'\n'}$line"
