@@ -58,7 +58,7 @@ like "$(q "SELECT query FROM pg_stat_activity WHERE backend_type = 'mlpscale tra
    "the worker reports its activity in pg_stat_activity"
 is "$(q "SELECT mlp_cancel($run)")" t "mlp_cancel of a running run"
 release_run "$run" 1
-is "$(q "SELECT mlp_wait($run, 300) || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" "canceled 1" \
+is "$(ended $run "status || ' ' || epochs_done" 300)" "canceled 1" \
    "the run is canceled at its next mini-batch, not at the end of the epoch"
 is "$(q "SELECT count(*) FROM mlpscale.epochs WHERE run_id = $run")" 1 "... which has no epochs row"
 hold_end
@@ -146,7 +146,7 @@ q "DO \$\$
         WHERE id = run;
    END \$\$" >/dev/null
 run=$(q "SELECT id FROM mlpscale.runs WHERE model_name = 'bands_bad'")
-is "$(q "SELECT mlp_wait($run) || ': ' || error FROM mlpscale.runs WHERE id = $run")" \
+is "$(ended $run "status || ': ' || error")" \
    "$(if has_bf16; then echo 'failed: invalid matmul_precision "fp16"'
       else echo "failed: matmul_precision 'bf16' needs a CPU with AVX512_BF16"; fi)" \
    "the worker fails a run whose stored matmul_precision it cannot use ($bad), with the reason"

@@ -28,11 +28,11 @@ is "$(q "SELECT (SELECT count(*) FROM mlpscale.epochs WHERE run_id = $run) || ' 
                 (SELECT epochs_done FROM mlpscale.checkpoints WHERE run_id = $run)")" \
    "2 2" "... with their rows and the checkpoint of the last one"
 is "$(q "SELECT count(*) FROM mlpscale.models WHERE run_id = $run")" 0 "an interrupted run makes no model"
-is "$(q "SELECT mlp_wait($queued, 60)")" succeeded "the queued run is started after the restart"
+is "$(q "SELECT mlp_wait($queued, 600)")" succeeded "the queued run is started after the restart"
 
 is "$(q "SELECT mlp_resume($run)")" "$run" "mlp_resume returns the run id"
 like "$(q "SELECT mlp_resume($run)")" "is (queued|running)" "a run cannot be resumed twice"
-is "$(q "SELECT mlp_wait($run, 120)")" succeeded "the resumed run completes"
+is "$(q "SELECT mlp_wait($run, 600)")" succeeded "the resumed run completes"
 is "$(q "SELECT count(*) || ' ' || max(examples_seen) || ' ' || min(epoch) || ' ' || max(epoch)
          FROM mlpscale.epochs WHERE run_id = $run")" "6 24000 1 6" "epochs 1 to 6, 24,000 examples seen"
 is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
@@ -57,9 +57,9 @@ hold_end
 like "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" "^interrupted [01]$" \
    "restarted early in the run"
 q "SELECT mlp_resume($run)" >/dev/null
-is "$(q "SELECT mlp_wait($run, 120)")" succeeded "resumed, it completes"
+is "$(q "SELECT mlp_wait($run, 600)")" succeeded "resumed, it completes"
 ref=$(q "SELECT mlp_train('early_reference', 'fashion_10k', $args)")
-is "$(q "SELECT mlp_wait($ref, 120)")" succeeded "the same run without a restart"
+is "$(q "SELECT mlp_wait($ref, 600)")" succeeded "the same run without a restart"
 is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
          WHERE a.name = 'early_reference' AND b.name = 'early'")" t "... gives the same weights"
 
@@ -77,10 +77,10 @@ if has_bf16; then
     is "$(q "SELECT status || ' ' || epochs_done FROM mlpscale.runs WHERE id = $run")" "interrupted 1" \
        "the bf16 run is interrupted"
     q "SELECT mlp_resume($run)" >/dev/null
-    is "$(q "SELECT mlp_wait($run, 120) || ' ' || (config->>'matmul_precision') FROM mlpscale.runs WHERE id = $run")" \
+    is "$(q "SELECT mlp_wait($run, 600) || ' ' || (config->>'matmul_precision') FROM mlpscale.runs WHERE id = $run")" \
        "succeeded bf16" "resumed, it completes and is still bf16"
     ref=$(q "SELECT mlp_train('early_bf16_reference', 'fashion_10k', $args_bf16)")
-    is "$(q "SELECT mlp_wait($ref, 120)")" succeeded "the same bf16 run without a restart"
+    is "$(q "SELECT mlp_wait($ref, 600)")" succeeded "the same bf16 run without a restart"
     is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
              WHERE a.name = 'early_bf16_reference' AND b.name = 'early_bf16'")" t \
        "... gives the same weights: the resumed worker trained with bf16 products"
@@ -108,6 +108,6 @@ like "$(tail -c +"$log_from" "$MLPSCALE_PGDATA/server.log" | grep -A1 "out of ba
 is "$(q "SELECT status FROM mlpscale.runs WHERE id = $starved")" queued "... and the run stays queued"
 q "ALTER SYSTEM RESET max_worker_processes" >/dev/null
 server_restart
-is "$(q "SELECT mlp_wait($starved, 60)")" succeeded "with slots again after a restart, the run trains"
+is "$(q "SELECT mlp_wait($starved, 600)")" succeeded "with slots again after a restart, the run trains"
 
 done_testing
