@@ -30,7 +30,7 @@
 static bool mlp_test_hold_points = false;
 
 static volatile sig_atomic_t hold_sigterm_seen = false;
-static pqsigfunc hold_prev_sigterm = NULL;
+static void (*volatile hold_prev_sigterm) (int) = NULL;
 
 void
 MlpTestHoldInit(void)
@@ -63,11 +63,21 @@ hold_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
+/* Puts the worker's SIGTERM handler back; a cancel our handler asked for is dropped. */
+static void
+hold_restore_sigterm(void)
+{
+	pqsignal(SIGTERM, hold_prev_sigterm);
+	if (hold_sigterm_seen)
+		QueryCancelPending = false;
+}
+
 void
 MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 	LOCKTAG		tag;
+	struct sigaction current;
 	volatile bool stopped = false;
 
 	/* pg_advisory_lock(int4, int4) cannot name a larger run id */
@@ -75,12 +85,16 @@ MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 		return;
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) run_id, (uint32) point, 2);
 
+	/* the worker's handler is known before ours can run and call it */
+	if (sigaction(SIGTERM, NULL, &current) != 0)
+		elog(ERROR, "could not read the SIGTERM handler: %m");
+	hold_prev_sigterm = current.sa_handler;
 	hold_sigterm_seen = false;
-	hold_prev_sigterm = pqsignal(SIGTERM, hold_sigterm);
+	pqsignal(SIGTERM, hold_sigterm);
 	/* from here every SIGTERM comes to hold_sigterm; one before it raised the flag */
 	if (*stop_requested)
 	{
-		pqsignal(SIGTERM, hold_prev_sigterm);
+		hold_restore_sigterm();
 		return;
 	}
 
@@ -89,7 +103,7 @@ MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 	{
 		LockRelease(&tag, ShareLock, false);
 		CommitTransactionCommand();
-		pqsignal(SIGTERM, hold_prev_sigterm);
+		hold_restore_sigterm();
 		MemoryContextSwitchTo(caller_context);
 		return;
 	}
@@ -102,18 +116,18 @@ MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 	}
 	PG_CATCH();
 	{
-		pqsignal(SIGTERM, hold_prev_sigterm);
 		if (!hold_sigterm_seen)
+		{
+			pqsignal(SIGTERM, hold_prev_sigterm);
 			PG_RE_THROW();		/* pg_cancel_backend and the like: the worker's business */
+		}
 		MemoryContextSwitchTo(caller_context);
 		FlushErrorState();
 		stopped = true;
 	}
 	PG_END_TRY();
-	pqsignal(SIGTERM, hold_prev_sigterm);
 	/* a SIGTERM after the lock was granted must not cancel the worker's next statement */
-	if (hold_sigterm_seen)
-		QueryCancelPending = false;
+	hold_restore_sigterm();
 
 	if (stopped)
 		AbortCurrentTransaction();
