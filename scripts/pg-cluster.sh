@@ -1,6 +1,8 @@
 # Throwaway PostgreSQL 15 cluster for tests and the demo; source this file.
 #   mlp_cluster_start DIR [PORT]   initdb + start with mlpscale preloaded; exports PGHOST,
 #                                  PGPORT, PGUSER, MLPSCALE_PGDATA, MLPSCALE_PGBIN
+#   mlp_test_cluster_start DIR [PORT]  the same for the test suites, with the testing aid
+#                                  mlpscale.test_hold_points on (not for the demo)
 #   mlp_cluster_stop               stop it (the directory stays, for the logs)
 #   mlp_pgctl ARGS...              pg_ctl on it, as the postgres user
 # PostgreSQL refuses to run as root, so as root everything runs as the Debian "postgres" user.
@@ -57,8 +59,15 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 log_min_messages = log
+${MLPSCALE_CLUSTER_EXTRA_CONF:-}
 CONF
     mlp_pgctl -w -t 60 start >/dev/null || { cat "$MLPSCALE_PGDATA/server.log"; return 1; }
+}
+
+# Training workers stop at the hold points that the integration tests hold
+# (test/integration/training_helpers.sh); nothing waits where no session holds a point.
+mlp_test_cluster_start() {
+    MLPSCALE_CLUSTER_EXTRA_CONF="mlpscale.test_hold_points = on" mlp_cluster_start "$@"
 }
 
 mlp_cluster_stop() {

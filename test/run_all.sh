@@ -5,7 +5,8 @@
 #   2. builds with warnings as errors and installs the extension
 #   3. C unit tests of the numeric core, plain and under AddressSanitizer + UBSan, then the
 #      libFuzzer targets of its parsers, 16 s each (test/fuzz/run.sh; MLPSCALE_FUZZ_SECONDS)
-#   4. starts a throwaway cluster with mlpscale in shared_preload_libraries
+#   4. starts a throwaway cluster with mlpscale in shared_preload_libraries (and the testing
+#      aid mlpscale.test_hold_points on)
 #   5. pg_regress (sql/ + expected/), pgTAP (test/pgtap, with pg_prove), integration
 #      scripts (test/integration/*.sh)
 #   6. the upgrade test (test/upgrade: a 0.1.0 database updated to the development version)
@@ -67,7 +68,7 @@ count_tap fuzz "test/fuzz/run.sh" "$log" $?
 
 echo "== throwaway cluster"
 . scripts/pg-cluster.sh
-if ! mlp_cluster_start "$OUT/cluster"; then
+if ! mlp_test_cluster_start "$OUT/cluster"; then
     echo "could not start the test cluster"; echo "$passed passed, $((failed + 1)) failed"; exit 1
 fi
 trap mlp_cluster_stop EXIT

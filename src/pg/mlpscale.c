@@ -10,6 +10,7 @@
 #include "model_cache.h"
 #include "settings.h"
 #include "shmem.h"
+#include "test_hold.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,5 +23,6 @@ _PG_init(void)
 	MlpModelCacheInit();
 	MlpShmemInit();
 	MlpLauncherInit();
+	MlpTestHoldInit();
 	MarkGUCPrefixReserved("mlpscale");
 }

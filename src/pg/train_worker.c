@@ -54,6 +54,7 @@
 #include "run_config.h"
 #include "settings.h"
 #include "train_worker.h"
+#include "test_hold.h"
 
 /* How often the run row is read for cancel_requested (the shared flag is checked always). */
 #define CANCEL_POLL_SECONDS 2.0
@@ -776,6 +777,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 									   (train.n + cfg.batch_size - 1) / cfg.batch_size);
 	step_state.slot = progress_slot;
 	training_phase = true;
+	MlpTestHold(spec->run_id, 0, &stop_requested);
 
 	for (int epoch = start_epoch; epoch < spec->cfg.epochs; epoch++)
 	{
@@ -816,6 +818,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 		free(checkpoint_buf);
 		checkpoint_buf = NULL;
 		epochs_done = epoch + 1;
+		MlpTestHold(spec->run_id, epochs_done, &stop_requested);
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " epoch %d: loss %.4f, accuracy %.4f, %.0f images/s",
 			 spec->run_id, st.epoch, st.train_loss, st.train_accuracy, st.images_per_second);
 	}

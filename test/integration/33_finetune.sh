@@ -27,7 +27,7 @@ like "$(q "SELECT mlp_finetune('ft', 'fashion_0_4', 'second_half', mean => ARRAY
 run=$(q "SELECT mlp_finetune('fashion_5_9', 'fashion_0_4', 'second_half', epochs => 2,
                               batch_size => 64, augment => false, mixup => 0, seed => 2,
                               validation => 'second_half_test')")
-is "$(q "SELECT mlp_wait($run, 120)")" succeeded "fine-tuning onto classes 5-9 succeeds"
+is "$(q "SELECT mlp_wait($run, 600)")" succeeded "fine-tuning onto classes 5-9 succeeds"
 is "$(q "SELECT kind || ' ' || base_model || ' ' || arch || ' ' || (config->>'optimizer') || ' ' ||
                 (config->>'lr')::real || ' ' || (config->>'body_lr_mult')::real || ' ' ||
                 (config->>'clip_norm')::real FROM mlpscale.runs WHERE id = $run")" \
@@ -50,7 +50,7 @@ is "$(q "SELECT count(*) FROM mlpscale.epochs WHERE run_id = $run")" 2 "two epoc
 q "CREATE TABLE rgb AS SELECT image_from_bytes(decode(repeat('80', 3 * 28 * 28), 'hex'), 3, 28, 28) AS image, 0 AS label
    FROM generate_series(1, 10)" >/dev/null
 run=$(q "SELECT mlp_finetune('bad_ft', 'fashion_0_4', 'rgb', epochs => 1, classes => 2)")
-is "$(q "SELECT mlp_wait($run, 60)")" failed "images of other channels than the base's fail the run"
+is "$(q "SELECT mlp_wait($run, 600)")" failed "images of other channels than the base's fail the run"
 like "$(q "SELECT error FROM mlpscale.runs WHERE id = $run")" "3 channels but the base model takes 1" "... saying so"
 
 done_testing
