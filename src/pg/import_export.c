@@ -250,7 +250,7 @@ mlp_deploy(PG_FUNCTION_ARGS)
 	values[1] = ObjectIdGetDatum(GetUserId());
 	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
-	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".deployment (model_name, deployed_by) "
+	rc = SPI_execute_with_args("INSERT INTO " MLP_TABLE(deployment) " (model_name, deployed_by) "
 							   "VALUES ($1, $2) ON CONFLICT (singleton) DO UPDATE "
 							   "SET model_name = EXCLUDED.model_name, deployed_at = pg_catalog.now(), "
 							   "deployed_by = EXCLUDED.deployed_by",
@@ -286,7 +286,7 @@ mlp_drop_model(PG_FUNCTION_ARGS)
 	MlpBecomeExtensionOwner(&saved);
 
 	/* A deployment that would point at nothing is refused rather than left dangling. */
-	rc = SPI_execute("SELECT model_name FROM " MLPSCALE_SCHEMA ".deployment", true, 1);
+	rc = SPI_execute("SELECT model_name FROM " MLP_TABLE(deployment) "", true, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		char	   *deployed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -302,15 +302,15 @@ mlp_drop_model(PG_FUNCTION_ARGS)
 	}
 
 	rc = SPI_execute_with_args(version > 0 ?
-							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 AND version" MLP_EQ "$2" :
-							   "DELETE FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1",
+							   "DELETE FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1 AND version" MLP_EQ "$2" :
+							   "DELETE FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1",
 							   version > 0 ? 2 : 1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "dropping model \"%s\" failed: %s", ref, SPI_result_code_string(rc));
 	dropped = SPI_processed;
 	/* With its last version gone the name is free: a new model under it starts unshared. */
-	rc = SPI_execute_with_args("DELETE FROM " MLPSCALE_SCHEMA ".model_acl g WHERE g.model_name" MLP_EQ "$1 "
-							   "AND NOT EXISTS (SELECT 1 FROM " MLPSCALE_SCHEMA ".models m "
+	rc = SPI_execute_with_args("DELETE FROM " MLP_TABLE(model_acl) " g WHERE g.model_name" MLP_EQ "$1 "
+							   "AND NOT EXISTS (SELECT 1 FROM " MLP_TABLE(models) " m "
 							   "WHERE m.name" MLP_EQ "$1)",
 							   1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
@@ -369,7 +369,7 @@ mlp_grant(PG_FUNCTION_ARGS)
 	values[3] = ObjectIdGetDatum(GetUserId());
 	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
-	rc = SPI_execute_with_args("INSERT INTO " MLPSCALE_SCHEMA ".model_acl "
+	rc = SPI_execute_with_args("INSERT INTO " MLP_TABLE(model_acl) " "
 							   "(model_name, grantee, owner, granted_by) VALUES ($1, $2, $3, $4) "
 							   "ON CONFLICT (model_name, grantee) DO NOTHING",
 							   4, types, values, NULL, false, 0);
@@ -397,7 +397,7 @@ mlp_revoke(PG_FUNCTION_ARGS)
 	MlpCheckModelOwnership(name, "share");
 	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
-	rc = SPI_execute_with_args("DELETE FROM " MLPSCALE_SCHEMA ".model_acl WHERE model_name" MLP_EQ "$1 "
+	rc = SPI_execute_with_args("DELETE FROM " MLP_TABLE(model_acl) " WHERE model_name" MLP_EQ "$1 "
 							   "AND grantee" MLP_EQ "$2", 2, types, values, NULL, false, 0);
 	MlpRestoreUser(&saved);
 	if (rc != SPI_OK_DELETE)

@@ -47,6 +47,7 @@
 #include "settings.h"
 #include "train_worker.h"
 #include "progress.h"
+#include "run_store.h"
 
 #define MLP_LAUNCH_QUEUE_SIZE	1024
 #define MLP_LAUNCHER_NAP_MS		10000	/* also the retry interval when slots ran out */
@@ -190,7 +191,7 @@ MlpLauncherPost(Oid database, int64 run_id)
 }
 
 static bool
-launcher_peek(MlpLaunchRequest *req)
+LauncherPeek(MlpLaunchRequest *req)
 {
 	bool		found = false;
 
@@ -205,7 +206,7 @@ launcher_peek(MlpLaunchRequest *req)
 }
 
 static void
-launcher_drop_head(void)
+LauncherDropHead(void)
 {
 	SpinLockAcquire(&launcher_shared->mutex);
 	if (launcher_shared->count > 0)
@@ -218,7 +219,7 @@ launcher_drop_head(void)
 
 /* Databases that accept connections and are not templates, read from pg_database. */
 static List *
-launcher_database_list(void)
+LauncherDatabaseList(void)
 {
 	List	   *result = NIL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -249,7 +250,7 @@ launcher_database_list(void)
 }
 
 static void
-launcher_fill_worker(BackgroundWorker *worker, const char *function, Oid database)
+LauncherFillWorker(BackgroundWorker *worker, const char *function, Oid database)
 {
 	memset(worker, 0, sizeof(*worker));
 	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -262,7 +263,7 @@ launcher_fill_worker(BackgroundWorker *worker, const char *function, Oid databas
 }
 
 static void
-launcher_warn_no_slot(const char *what)
+LauncherWarnNoSlot(const char *what)
 {
 	/* LOG, not WARNING: in the server log LOG ranks above WARNING and ERROR, so it shows */
 	ereport(LOG,
@@ -277,9 +278,9 @@ launcher_warn_no_slot(const char *what)
  * (the caller retries later).
  */
 static bool
-launcher_sweep(int mode)
+LauncherSweep(int mode)
 {
-	List	   *databases = launcher_database_list();
+	List	   *databases = LauncherDatabaseList();
 	ListCell   *lc;
 
 	foreach(lc, databases)
@@ -288,13 +289,13 @@ launcher_sweep(int mode)
 		BackgroundWorker worker;
 		BackgroundWorkerHandle *handle;
 
-		launcher_fill_worker(&worker, "MlpSweeperMain", database);
+		LauncherFillWorker(&worker, "MlpSweeperMain", database);
 		worker.bgw_main_arg = Int32GetDatum(mode);
 		snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale sweeper for database %u", database);
 		snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale sweeper");
 		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		{
-			launcher_warn_no_slot("the sweeper");
+			LauncherWarnNoSlot("the sweeper");
 			list_free(databases);
 			return false;
 		}
@@ -312,26 +313,26 @@ launcher_sweep(int mode)
  * run's database marks such a run 'interrupted', so it can be resumed.
  */
 static void
-launcher_check_orphan(const MlpActiveRun *run)
+LauncherCheckOrphan(const MlpActiveRun *run)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	MlpSweepTarget target = {run->database, run->run_id, (int32) run->pid};
 
-	launcher_fill_worker(&worker, "MlpSweeperMain", run->database);
+	LauncherFillWorker(&worker, "MlpSweeperMain", run->database);
 	memcpy(worker.bgw_extra, &target, sizeof(target));
 	worker.bgw_main_arg = Int32GetDatum(MLP_SWEEP_ORPHAN);
 	worker.bgw_notify_pid = 0;
 	snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale sweeper for run " INT64_FORMAT, run->run_id);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale sweeper");
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		launcher_warn_no_slot("the check of an ended run");
+		LauncherWarnNoSlot("the check of an ended run");
 	else
 		pfree(handle);
 }
 
 static List *
-launcher_reap(List *active)
+LauncherReap(List *active)
 {
 	ListCell   *lc;
 
@@ -343,7 +344,7 @@ launcher_reap(List *active)
 		if (GetBackgroundWorkerPid(run->handle, &pid) == BGWH_STOPPED)
 		{
 			if (run->pid != 0)
-				launcher_check_orphan(run);
+				LauncherCheckOrphan(run);
 			active = foreach_delete_current(active, lc);
 			pfree(run->handle);
 			pfree(run);
@@ -353,7 +354,7 @@ launcher_reap(List *active)
 }
 
 static bool
-launcher_is_active(List *active, const MlpLaunchRequest *req)
+LauncherIsActive(List *active, const MlpLaunchRequest *req)
 {
 	ListCell   *lc;
 
@@ -368,7 +369,7 @@ launcher_is_active(List *active, const MlpLaunchRequest *req)
 }
 
 static void
-training_worker_exit(int code, Datum arg)
+TrainingWorkerExit(int code, Datum arg)
 {
 	SpinLockAcquire(&launcher_shared->mutex);
 	launcher_shared->training_workers--;
@@ -389,12 +390,12 @@ MlpTrainingWorkerStarted(void)
 	SpinLockAcquire(&launcher_shared->mutex);
 	launcher_shared->training_workers++;
 	SpinLockRelease(&launcher_shared->mutex);
-	before_shmem_exit(training_worker_exit, 0);
+	before_shmem_exit(TrainingWorkerExit, 0);
 }
 
 /* Training workers running now: those we started and any a previous launcher started. */
 static int
-launcher_running_workers(List *active)
+LauncherRunningWorkers(List *active)
 {
 	int			n;
 
@@ -407,29 +408,29 @@ launcher_running_workers(List *active)
 
 /* Starts workers for posted runs while the limit allows.  False when slots ran out. */
 static bool
-launcher_start_runs(List **active)
+LauncherStartRuns(List **active)
 {
 	MlpLaunchRequest req;
 
-	while (launcher_running_workers(*active) < mlp_max_concurrent_runs && launcher_peek(&req))
+	while (LauncherRunningWorkers(*active) < mlp_max_concurrent_runs && LauncherPeek(&req))
 	{
 		BackgroundWorker worker;
 		BackgroundWorkerHandle *handle;
 		MlpActiveRun *run;
 
-		if (launcher_is_active(*active, &req))
+		if (LauncherIsActive(*active, &req))
 		{
-			launcher_drop_head();
+			LauncherDropHead();
 			continue;
 		}
-		launcher_fill_worker(&worker, "MlpTrainWorkerMain", req.database);
+		LauncherFillWorker(&worker, "MlpTrainWorkerMain", req.database);
 		worker.bgw_main_arg = Int64GetDatum(req.run_id);
 		snprintf(worker.bgw_name, BGW_MAXLEN, "mlpscale training run " INT64_FORMAT,
 				 req.run_id);
 		snprintf(worker.bgw_type, BGW_MAXLEN, "mlpscale training");
 		if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		{
-			launcher_warn_no_slot("training runs");
+			LauncherWarnNoSlot("training runs");
 			return false;
 		}
 		run = palloc(sizeof(MlpActiveRun));
@@ -440,7 +441,7 @@ launcher_start_runs(List **active)
 		if (WaitForBackgroundWorkerStartup(handle, &run->pid) != BGWH_STARTED)
 			run->pid = 0;
 		*active = lappend(*active, run);
-		launcher_drop_head();
+		LauncherDropHead();
 		elog(DEBUG1, "mlpscale launcher: started the worker of run " INT64_FORMAT, req.run_id);
 	}
 	return true;
@@ -492,7 +493,7 @@ MlpLauncherMain(Datum arg)
 
 		if (startup_pending || overflowed)
 		{
-			if (launcher_sweep(startup_pending ? MLP_SWEEP_STARTUP : MLP_SWEEP_QUEUED))
+			if (LauncherSweep(startup_pending ? MLP_SWEEP_STARTUP : MLP_SWEEP_QUEUED))
 			{
 				if (startup_pending)
 				{
@@ -513,8 +514,8 @@ MlpLauncherMain(Datum arg)
 			}
 		}
 
-		active = launcher_reap(active);
-		if (!launcher_start_runs(&active))
+		active = LauncherReap(active);
+		if (!LauncherStartRuns(&active))
 			retry = true;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -548,9 +549,7 @@ MlpSweeperMain(Datum arg)
 	int			mode = DatumGetInt32(arg);
 	MlpSweepTarget target;
 	Oid			database;
-	MlpSavedUser saved;
 	bool		same_version;
-	int			ret;
 
 	memcpy(&target, MyBgworkerEntry->bgw_extra, sizeof(target));
 	database = target.database;
@@ -580,63 +579,38 @@ MlpSweeperMain(Datum arg)
 	MlpSpiConnect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "mlpscale: sweeping runs");
-	/* The database's owner may have set a search_path for it: statements here pin theirs. */
-	MlpBecomeExtensionOwnerAnyVersion(&saved);
+	/* (the database's owner may have set a search_path for it: run_store.c pins its own) */
 
 	if (mode == MLP_SWEEP_ORPHAN)
 	{
-		Oid			types[2] = {INT8OID, INT4OID};
-		Datum		values[2] = {Int64GetDatum(target.run_id), Int32GetDatum(target.worker_pid)};
-
-		ret = SPI_execute_with_args("UPDATE mlpscale.runs SET status = 'interrupted', "
-									"worker_pid = NULL, finished_at = pg_catalog.now(), "
-									"error = 'the training worker exited unexpectedly; see the server log' "
-									"WHERE id" MLP_EQ "$1 AND status" MLP_EQ "'running' AND worker_pid" MLP_EQ "$2",
-									2, types, values, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not check run " INT64_FORMAT ": SPI error %d", target.run_id, ret);
-		if (SPI_processed > 0)
+		if (MlpRunStoreInterruptOrphan(target.run_id, target.worker_pid) > 0)
 			ereport(LOG,
 					(errmsg("mlpscale: the worker of run " INT64_FORMAT " exited without ending it; marked interrupted",
 							target.run_id)));
-		MlpRestoreUser(&saved);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		proc_exit(0);
 	}
-
-	if (mode == MLP_SWEEP_STARTUP)
+	else
 	{
-		ret = SPI_execute("UPDATE mlpscale.runs SET status = 'interrupted', worker_pid = NULL, "
-						  "finished_at = pg_catalog.now(), "
-						  "error = 'the server stopped while the run was running' "
-						  "WHERE status" MLP_EQ "'running'", false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "could not mark interrupted runs: SPI error %d", ret);
-		if (SPI_processed > 0)
-			ereport(LOG,
-					(errmsg("mlpscale: marked %llu runs of database %u as interrupted",
-							(unsigned long long) SPI_processed, database),
-					 errhint("SELECT mlp_resume(id) continues a run from its last checkpoint.")));
+		if (mode == MLP_SWEEP_STARTUP)
+		{
+			uint64		n = MlpRunStoreInterruptRunning();
+
+			if (n > 0)
+				ereport(LOG,
+						(errmsg("mlpscale: marked %llu runs of database %u as interrupted",
+								(unsigned long long) n, database),
+						 errhint("SELECT mlp_resume(id) continues a run from its last checkpoint.")));
+		}
+		if (same_version)
+		{
+			List	   *queued = MlpRunStoreQueued();
+			ListCell   *lc;
+
+			foreach(lc, queued)
+				if (!MlpLauncherPost(database, *(int64 *) lfirst(lc)))
+					break;
+		}
 	}
 
-	ret = SPI_execute(same_version ?
-					  "SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' ORDER BY id" :
-					  "SELECT id FROM mlpscale.runs WHERE false",
-					  true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list queued runs: SPI error %d", ret);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!MlpLauncherPost(database, DatumGetInt64(id)))
-			break;
-	}
-
-	MlpRestoreUser(&saved);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

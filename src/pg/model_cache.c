@@ -277,7 +277,7 @@ MlpDeployedModelRef(void)
 		deployed_exists = false;
 		MlpSpiConnect();
 		MlpBecomeExtensionOwner(&saved);
-		rc = SPI_execute("SELECT model_name FROM " MLPSCALE_SCHEMA ".deployment", true, 1);
+		rc = SPI_execute("SELECT model_name FROM " MLP_TABLE(deployment) "", true, 1);
 		MlpRestoreUser(&saved);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the deployment failed: %s", SPI_result_code_string(rc));

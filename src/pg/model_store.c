@@ -98,7 +98,7 @@ MlpParseModelRef(const char *ref, char **name_out, int *version_out)
  */
 #define MLP_MODEL_USABLE_SQL \
 	"(pg_catalog.pg_has_role($3, m.owner, 'USAGE') OR EXISTS (SELECT 1 FROM " \
-	MLPSCALE_SCHEMA ".model_acl g WHERE g.model_name" MLP_EQ "m.name AND " \
+	MLP_TABLE(model_acl) " g WHERE g.model_name" MLP_EQ "m.name AND " \
 	"(g.grantee" MLP_EQ "0::pg_catalog.oid OR pg_catalog.pg_has_role($3, g.grantee, 'USAGE'))))"
 
 /*
@@ -120,7 +120,7 @@ LookupRef(const char *name, int version, const char *extra_column)
 	values[2] = ObjectIdGetDatum(GetUserId());
 	snprintf(sql, sizeof(sql),
 			 "SELECT m.id, m.version, m.created_at, m.owner, " MLP_MODEL_USABLE_SQL "%s%s "
-			 "FROM " MLPSCALE_SCHEMA ".models m WHERE m.name" MLP_EQ "$1 "
+			 "FROM " MLP_TABLE(models) " m WHERE m.name" MLP_EQ "$1 "
 			 "AND ($2" MLP_EQ "0 OR m.version" MLP_EQ "$2) ORDER BY m.version DESC LIMIT 1",
 			 extra_column ? ", m." : "", extra_column ? extra_column : "");
 	MlpBecomeExtensionOwner(&saved);
@@ -252,7 +252,7 @@ MlpModelStoreOwner(const char *name)
 
 	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
-	rc = SPI_execute_with_args("SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 "
+	rc = SPI_execute_with_args("SELECT owner FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1 "
 							   "ORDER BY version LIMIT 1", 1, types, values, NULL, true, 1);
 	MlpRestoreUser(&saved);
 	if (rc != SPI_OK_SELECT)
@@ -400,9 +400,9 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 		bool		isnull;
 		Datum		d;
 
-		rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1 "
+		rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1 "
 								   "ORDER BY version LIMIT 1), "
-								   "(SELECT pg_catalog.max(version) FROM " MLPSCALE_SCHEMA ".models WHERE name" MLP_EQ "$1)",
+								   "(SELECT pg_catalog.max(version) FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1)",
 								   1, types, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the versions of model \"%s\" failed: %s", name,
@@ -464,7 +464,7 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 		 * A generic plan: a custom one would fold $10 into a constant, a whole copy of the
 		 * weights.
 		 */
-		plan = SPI_prepare_cursor("INSERT INTO " MLPSCALE_SCHEMA ".models "
+		plan = SPI_prepare_cursor("INSERT INTO " MLP_TABLE(models) " "
 								  "(name, version, arch, input_shape, classes, mean, std, "
 								  "class_names, params, weights, run_id, parent_model_id, owner) "
 								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
@@ -571,7 +571,7 @@ MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_ou
 	MlpBecomeExtensionOwner(&saved);
 	/* $2 is unused: the parameters are those of MLP_MODEL_USABLE_SQL */
 	rc = SPI_execute_with_args("SELECT m.name, m.version, m.weights, m.owner, " MLP_MODEL_USABLE_SQL " "
-							   "FROM " MLPSCALE_SCHEMA ".models m WHERE m.id" MLP_EQ "$1 "
+							   "FROM " MLP_TABLE(models) " m WHERE m.id" MLP_EQ "$1 "
 							   "AND $2 IS NOT NULL",
 							   3, types, values, NULL, true, 1);
 	MlpRestoreUser(&saved);
@@ -618,4 +618,31 @@ MlpModelStoreWeights(const char *ref, int64 *model_id_out)
 	}
 	SPI_finish();
 	return result;
+}
+
+char *
+MlpModelStoreArch(int64 model_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(model_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	MlpSavedUser saved;
+	char	   *arch;
+	int			rc;
+
+	MlpSpiConnect();
+	MlpBecomeExtensionOwner(&saved);
+	rc = SPI_execute_with_args("SELECT arch FROM " MLP_TABLE(models) " WHERE id" MLP_EQ "$1",
+							   1, types, values, NULL, true, 1);
+	MlpRestoreUser(&saved);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading model %lld failed: %s", (long long) model_id,
+			 SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model with id %lld does not exist", (long long) model_id)));
+	arch = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return arch;
 }

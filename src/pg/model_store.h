@@ -70,6 +70,9 @@ extern Oid	MlpModelStoreOwner(const char *name);
  */
 extern void MlpCheckModelOwnership(const char *name, const char *action);
 
+/* The architecture of the version with this models.id (palloc'd; ERROR when it has gone). */
+extern char *MlpModelStoreArch(int64 model_id);
+
 /* The stored safetensors bytes of the version ref means (palloc'd, ERROR when none). */
 extern bytea *MlpModelStoreWeights(const char *ref, int64 *model_id_out);
 

@@ -76,7 +76,7 @@ MlpProgressAcquire(int64 run_id, int epochs, int64 steps)
 		memset(p, 0, sizeof(*p));
 		p->run_id = run_id;
 		p->database = MyDatabaseId;
-		p->run_as = GetSessionUserId();	/* the run's role (become_run_role) */
+		p->run_as = GetSessionUserId();	/* the run's role (BecomeRunRole, train_worker.c) */
 		p->pid = MyProcPid;
 		p->epochs = epochs;
 		p->steps = steps;

@@ -108,7 +108,7 @@ MlpCheckMatmulPrecision(const char *name)
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static void
-write_value(StringInfo buf, const MlpRunConfig *cfg, const Option *o)
+WriteValue(StringInfo buf, const MlpRunConfig *cfg, const Option *o)
 {
 	switch (o->type)
 	{
@@ -187,7 +187,7 @@ MlpRunConfigToJson(const MlpRunConfig *cfg)
 		first = false;
 		escape_json(&buf, o->key);
 		appendStringInfoString(&buf, ": ");
-		write_value(&buf, cfg, o);
+		WriteValue(&buf, cfg, o);
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
@@ -196,7 +196,7 @@ MlpRunConfigToJson(const MlpRunConfig *cfg)
 /* ---- reading ----------------------------------------------------------------------------- */
 
 static void
-bad_value(const char *key, const char *want)
+BadValue(const char *key, const char *want)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -204,32 +204,32 @@ bad_value(const char *key, const char *want)
 }
 
 static double
-numeric_value(const JsonbValue *v, const char *key)
+NumericValue(const JsonbValue *v, const char *key)
 {
 	if (v->type != jbvNumeric)
-		bad_value(key, "a number");
+		BadValue(key, "a number");
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 }
 
 static int64
-integer_value(const JsonbValue *v, const char *key)
+IntegerValue(const JsonbValue *v, const char *key)
 {
 	if (v->type != jbvNumeric)
-		bad_value(key, "a number");
+		BadValue(key, "a number");
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
 }
 
 static char *
-text_value(const JsonbValue *v, const char *key)
+TextValue(const JsonbValue *v, const char *key)
 {
 	if (v->type != jbvString)
-		bad_value(key, "a string");
+		BadValue(key, "a string");
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
 /* The numbers of a JSON array into out (at most max); returns how many. */
 static int
-floats_value(const JsonbValue *v, const char *key, float *out, int max)
+FloatsValue(const JsonbValue *v, const char *key, float *out, int max)
 {
 	JsonbIterator *it;
 	JsonbValue	elem;
@@ -237,50 +237,50 @@ floats_value(const JsonbValue *v, const char *key, float *out, int max)
 	int			n = 0;
 
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		bad_value(key, "an array of numbers");
+		BadValue(key, "an array of numbers");
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 	{
 		if (tok != WJB_ELEM)
 			continue;
 		if (n == max)
-			bad_value(key, psprintf("an array of at most %d numbers", max));
-		out[n++] = (float) numeric_value(&elem, key);
+			BadValue(key, psprintf("an array of at most %d numbers", max));
+		out[n++] = (float) NumericValue(&elem, key);
 	}
 	return n;
 }
 
 static void
-read_value(const JsonbValue *v, MlpRunConfig *cfg, const Option *o)
+ReadValue(const JsonbValue *v, MlpRunConfig *cfg, const Option *o)
 {
 	switch (o->type)
 	{
 		case OPT_INT:
 		case OPT_INT_0_NULL:
-			*FIELD(cfg, o, int) = (int) integer_value(v, o->key);
+			*FIELD(cfg, o, int) = (int) IntegerValue(v, o->key);
 			break;
 		case OPT_INT64:
 		case OPT_INT64_0_ABSENT:
-			*FIELD(cfg, o, int64) = integer_value(v, o->key);
+			*FIELD(cfg, o, int64) = IntegerValue(v, o->key);
 			break;
 		case OPT_REAL:
-			*FIELD(cfg, o, double) = numeric_value(v, o->key);
+			*FIELD(cfg, o, double) = NumericValue(v, o->key);
 			break;
 		case OPT_BOOL:
 			if (v->type != jbvBool)
-				bad_value(o->key, "true or false");
+				BadValue(o->key, "true or false");
 			*FIELD(cfg, o, bool) = v->val.boolean;
 			break;
 		case OPT_TEXT:
-			*FIELD(cfg, o, char *) = text_value(v, o->key);
+			*FIELD(cfg, o, char *) = TextValue(v, o->key);
 			break;
 		case OPT_FLOATS:
 			*(int *) ((char *) cfg + o->count_offset) =
-				floats_value(v, o->key, FIELD(cfg, o, float), MLP_MAX_CHANNELS);
+				FloatsValue(v, o->key, FIELD(cfg, o, float), MLP_MAX_CHANNELS);
 			break;
 		case OPT_PRECISION:
 			{
-				char	   *name = text_value(v, o->key);
+				char	   *name = TextValue(v, o->key);
 
 				if (mlp_matmul_precision_parse(name, FIELD(cfg, o, MlpMatmulPrecision)) != 0)
 					ereport(ERROR,
@@ -291,14 +291,14 @@ read_value(const JsonbValue *v, MlpRunConfig *cfg, const Option *o)
 			}
 		case OPT_OID_NULL:
 		case OPT_OID_ABSENT:
-			*FIELD(cfg, o, Oid) = (Oid) integer_value(v, o->key);
+			*FIELD(cfg, o, Oid) = (Oid) IntegerValue(v, o->key);
 			break;
 	}
 }
 
 /* The default of an option whose key is missing or null. */
 static void
-clear_value(MlpRunConfig *cfg, const Option *o)
+ClearValue(MlpRunConfig *cfg, const Option *o)
 {
 	switch (o->type)
 	{
@@ -349,9 +349,9 @@ MlpRunConfigFromJsonb(Jsonb *config, MlpRunConfig *cfg)
 			continue;
 		v = getKeyJsonValueFromContainer(&config->root, o->key, strlen(o->key), NULL);
 		if (v == NULL || v->type == jbvNull)
-			clear_value(cfg, o);
+			ClearValue(cfg, o);
 		else
-			read_value(v, cfg, o);
+			ReadValue(v, cfg, o);
 	}
 	/* mlp_train stores both or neither; anything else means "compute them" */
 	if (cfg->num_std != cfg->num_mean)
@@ -435,8 +435,8 @@ mlp_decode_run_config(PG_FUNCTION_ARGS)
 	MlpRunConfigFromJsonb(config, &cfg);
 	/* the columns' copies, which the worker takes from the columns */
 	if ((v = getKeyJsonValueFromContainer(&config->root, "arch", 4, NULL)) && v->type == jbvString)
-		cfg.arch = text_value(v, "arch");
+		cfg.arch = TextValue(v, "arch");
 	if ((v = getKeyJsonValueFromContainer(&config->root, "epochs", 6, NULL)) && v->type == jbvNumeric)
-		cfg.epochs = (int) integer_value(v, "epochs");
+		cfg.epochs = (int) IntegerValue(v, "epochs");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(MlpRunConfigToJson(&cfg))));
 }

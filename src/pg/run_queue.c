@@ -42,6 +42,7 @@
 #include "privilege.h"
 #include "progress.h"
 #include "run_config.h"
+#include "run_store.h"
 #include "settings.h"
 
 #define MLP_MAX_EPOCHS		1000000
@@ -68,7 +69,7 @@ static List *pending_actions = NIL;
 static bool xact_callbacks_registered = false;
 
 static void
-run_queue_xact_callback(XactEvent event, void *arg)
+RunQueueXactCallback(XactEvent event, void *arg)
 {
 	ListCell   *lc;
 
@@ -108,7 +109,7 @@ run_queue_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-run_queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+RunQueueSubxactCallback(SubXactEvent event, SubTransactionId mySubid,
 						   SubTransactionId parentSubid, void *arg)
 {
 	ListCell   *lc;
@@ -130,7 +131,7 @@ run_queue_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 static List *
-lappend_with_context(List *list, void *item, MemoryContext context)
+LappendWithContext(List *list, void *item, MemoryContext context)
 {
 	MemoryContext old = MemoryContextSwitchTo(context);
 
@@ -140,25 +141,25 @@ lappend_with_context(List *list, void *item, MemoryContext context)
 }
 
 static void
-remember_action(PendingKind kind, int64 run_id)
+RememberAction(PendingKind kind, int64 run_id)
 {
 	PendingAction *a;
 
 	if (!xact_callbacks_registered)
 	{
-		RegisterXactCallback(run_queue_xact_callback, NULL);
-		RegisterSubXactCallback(run_queue_subxact_callback, NULL);
+		RegisterXactCallback(RunQueueXactCallback, NULL);
+		RegisterSubXactCallback(RunQueueSubxactCallback, NULL);
 		xact_callbacks_registered = true;
 	}
 	a = MemoryContextAlloc(TopMemoryContext, sizeof(PendingAction));
 	a->kind = kind;
 	a->run_id = run_id;
 	a->subid = GetCurrentSubTransactionId();
-	pending_actions = lappend_with_context(pending_actions, a, TopMemoryContext);
+	pending_actions = LappendWithContext(pending_actions, a, TopMemoryContext);
 }
 
 static bool
-queued_in_this_transaction(int64 run_id)
+QueuedInThisTransaction(int64 run_id)
 {
 	ListCell   *lc;
 
@@ -175,7 +176,7 @@ queued_in_this_transaction(int64 run_id)
 /* ---- argument checks --------------------------------------------------------------------- */
 
 static void
-required_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+RequiredArg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -184,7 +185,7 @@ required_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 static void
-check_int_range(const char *name, int64 value, int64 lo, int64 hi)
+CheckIntRange(const char *name, int64 value, int64 lo, int64 hi)
 {
 	if (value < lo || value > hi)
 		ereport(ERROR,
@@ -194,7 +195,7 @@ check_int_range(const char *name, int64 value, int64 lo, int64 hi)
 }
 
 static void
-check_real_range(const char *name, double value, double lo, double hi, bool hi_inclusive)
+CheckRealRange(const char *name, double value, double lo, double hi, bool hi_inclusive)
 {
 	if (!isfinite(value) || value < lo || (hi_inclusive ? value > hi : value >= hi))
 		ereport(ERROR,
@@ -205,7 +206,7 @@ check_real_range(const char *name, double value, double lo, double hi, bool hi_i
 
 /* A real[] of 1 to MLP_MAX_CHANNELS finite values (std: positive). */
 static int
-real_array_arg(const MlpArgs *args, const char *name, bool positive, float *out)
+RealArrayArg(const MlpArgs *args, const char *name, bool positive, float *out)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -250,7 +251,7 @@ real_array_arg(const MlpArgs *args, const char *name, bool positive, float *out)
  * or privilege is an error of this call rather than a failed run.
  */
 static void
-resolve_source(const char *source, const char *what, const char *image_column,
+ResolveSource(const char *source, const char *what, const char *image_column,
 			   const char *label_column, MlpResolvedSource *out)
 {
 	MemoryContext caller;
@@ -273,7 +274,7 @@ resolve_source(const char *source, const char *what, const char *image_column,
  * means in the worker what it meant in the call.
  */
 static char *
-caller_search_path(void)
+CallerSearchPath(void)
 {
 	List	   *schemas = fetch_search_path(false);
 	StringInfoData buf;
@@ -301,53 +302,7 @@ typedef struct RunArgs
 } RunArgs;
 
 static int64
-insert_run(const RunArgs *a)
-{
-	MlpSavedUser saved;
-	Oid			argtypes[10] = {TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, INT4OID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10];
-	int64		run_id;
-	bool		isnull;
-	int			ret;
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(a->cfg.model_name);
-	values[1] = CStringGetTextDatum(a->cfg.finetune ? "finetune" : "train");
-	values[2] = ObjectIdGetDatum(GetUserId());
-	values[3] = ObjectIdGetDatum(MyDatabaseId);
-	values[4] = CStringGetTextDatum(a->cfg.source);
-	if (a->cfg.validation)
-		values[5] = CStringGetTextDatum(a->cfg.validation);
-	else
-		nulls[5] = 'n';
-	if (a->base_model)
-		values[6] = CStringGetTextDatum(a->base_model);
-	else
-		nulls[6] = 'n';
-	values[7] = CStringGetTextDatum(a->cfg.arch);
-	values[8] = Int32GetDatum(a->cfg.epochs);
-	values[9] = CStringGetTextDatum(MlpRunConfigToJson(&a->cfg));
-
-	MlpSpiConnect();
-	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args("INSERT INTO mlpscale.runs (model_name, kind, run_as, database, "
-								"source, validation, base_model, arch, epochs, config) "
-								"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb) "
-								"RETURNING id",
-								10, argtypes, values, nulls, false, 1);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "could not insert the run: SPI error %d", ret);
-	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-										 &isnull));
-	SPI_finish();
-	return run_id;
-}
-
-static int64
-random_seed(void)
+RandomSeed(void)
 {
 	uint64		seed;
 
@@ -359,16 +314,16 @@ random_seed(void)
 
 /* The arguments that mlp_train and mlp_finetune share, found by name. */
 static void
-parse_common_args(const MlpArgs *args, RunArgs *a)
+ParseCommonArgs(const MlpArgs *args, RunArgs *a)
 {
 	int			kind;
 	MlpOptConfig opt;
 
 	a->cfg.epochs = DatumGetInt32(MlpArgRequired(args, "epochs"));
-	check_int_range("epochs", a->cfg.epochs, 1, MLP_MAX_EPOCHS);
+	CheckIntRange("epochs", a->cfg.epochs, 1, MLP_MAX_EPOCHS);
 
 	a->cfg.batch_size = DatumGetInt32(MlpArgRequired(args, "batch_size"));
-	check_int_range("batch_size", a->cfg.batch_size, 1, MLP_MAX_BATCH);
+	CheckIntRange("batch_size", a->cfg.batch_size, 1, MLP_MAX_BATCH);
 
 	a->cfg.optimizer = MlpArgText(args, "optimizer");
 	kind = mlp_opt_kind_parse(a->cfg.optimizer);
@@ -388,24 +343,24 @@ parse_common_args(const MlpArgs *args, RunArgs *a)
 
 	a->cfg.weight_decay = MlpArgIsNull(args, "weight_decay") ? opt.weight_decay :
 		DatumGetFloat4(MlpArgRequired(args, "weight_decay"));
-	check_real_range("weight_decay", a->cfg.weight_decay, 0, 1e3, true);
+	CheckRealRange("weight_decay", a->cfg.weight_decay, 0, 1e3, true);
 
 	a->cfg.label_smoothing = DatumGetFloat4(MlpArgRequired(args, "label_smoothing"));
-	check_real_range("label_smoothing", a->cfg.label_smoothing, 0, 1, false);
+	CheckRealRange("label_smoothing", a->cfg.label_smoothing, 0, 1, false);
 
 	a->cfg.mixup = DatumGetFloat4(MlpArgRequired(args, "mixup"));
-	check_real_range("mixup", a->cfg.mixup, 0, 100, true);
+	CheckRealRange("mixup", a->cfg.mixup, 0, 100, true);
 
 	a->cfg.augment = DatumGetBool(MlpArgRequired(args, "augment"));
 
 	if (!MlpArgIsNull(args, "resolution"))
 	{
 		a->cfg.resolution = DatumGetInt32(MlpArgRequired(args, "resolution"));
-		check_int_range("resolution", a->cfg.resolution, 1, MLP_MAX_RESOLUTION);
+		CheckIntRange("resolution", a->cfg.resolution, 1, MLP_MAX_RESOLUTION);
 	}
 
 	a->cfg.validation = MlpArgTextOrNull(args, "validation");
-	a->cfg.seed = MlpArgIsNull(args, "seed") ? random_seed() :
+	a->cfg.seed = MlpArgIsNull(args, "seed") ? RandomSeed() :
 		DatumGetInt64(MlpArgRequired(args, "seed"));
 	a->cfg.image_column = MlpArgText(args, "image_column");
 	a->cfg.label_column = MlpArgText(args, "label_column");
@@ -413,16 +368,16 @@ parse_common_args(const MlpArgs *args, RunArgs *a)
 
 	a->cfg.clip_norm = MlpArgIsNull(args, "clip_norm") ? 0 :
 		DatumGetFloat4(MlpArgRequired(args, "clip_norm"));
-	check_real_range("clip_norm", a->cfg.clip_norm, 0, 1e9, true);
+	CheckRealRange("clip_norm", a->cfg.clip_norm, 0, 1e9, true);
 
 	if (!MlpArgIsNull(args, "classes"))
 	{
 		a->cfg.classes = DatumGetInt32(MlpArgRequired(args, "classes"));
-		check_int_range("classes", a->cfg.classes, 2, MLP_ARCH_MAX_CLASSES);
+		CheckIntRange("classes", a->cfg.classes, 2, MLP_ARCH_MAX_CLASSES);
 	}
 
-	a->cfg.num_mean = real_array_arg(args, "mean", false, a->cfg.mean);
-	a->cfg.num_std = real_array_arg(args, "std", true, a->cfg.std);
+	a->cfg.num_mean = RealArrayArg(args, "mean", false, a->cfg.mean);
+	a->cfg.num_std = RealArrayArg(args, "std", true, a->cfg.std);
 	if (a->cfg.num_mean != a->cfg.num_std)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -438,7 +393,7 @@ parse_common_args(const MlpArgs *args, RunArgs *a)
  * add versions: refuse now rather than after hours of training.
  */
 static void
-check_model_owner(const char *name)
+CheckModelOwner(const char *name)
 {
 	Oid			owner = MlpModelStoreOwner(name);
 
@@ -455,26 +410,26 @@ check_model_owner(const char *name)
 }
 
 static int64
-queue_run(RunArgs *a)
+QueueRun(RunArgs *a)
 {
 	int64		run_id;
 	MlpResolvedSource src;
 
 	MlpCheckModelName(a->cfg.model_name);
-	check_model_owner(a->cfg.model_name);
-	resolve_source(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
+	CheckModelOwner(a->cfg.model_name);
+	ResolveSource(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
 	a->cfg.source = src.name;
 	a->cfg.source_relid = src.relid;
 	if (a->cfg.validation)
 	{
-		resolve_source(a->cfg.validation, "validation", a->cfg.image_column,
+		ResolveSource(a->cfg.validation, "validation", a->cfg.image_column,
 					   a->cfg.label_column, &src);
 		a->cfg.validation = src.name;
 		a->cfg.validation_relid = src.relid;
 	}
-	a->cfg.search_path = caller_search_path();
-	run_id = insert_run(a);
-	remember_action(PENDING_START, run_id);
+	a->cfg.search_path = CallerSearchPath();
+	run_id = MlpRunStoreInsert(&a->cfg, a->base_model, GetUserId());
+	RememberAction(PENDING_START, run_id);
 	return run_id;
 }
 
@@ -506,8 +461,8 @@ mlp_train(PG_FUNCTION_ARGS)
 						 "'B_12-Wi_512-X_4' or 'S_6-Wi_1024' (standard MLP).")));
 	mlp_arch_format(&arch, canonical, sizeof(canonical));
 	a.cfg.arch = pstrdup(canonical);
-	parse_common_args(&args, &a);
-	PG_RETURN_INT64(queue_run(&a));
+	ParseCommonArgs(&args, &a);
+	PG_RETURN_INT64(QueueRun(&a));
 }
 
 /*
@@ -526,12 +481,6 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	char	   *base_name;
 	int			base_version;
 	int			version;
-	int			ret;
-	bool		isnull;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	MlpSavedUser saved;
-	MemoryContext fn_context = CurrentMemoryContext;
 
 	MlpCheckLauncherAvailable();
 	MlpArgsInit(&args, fcinfo);
@@ -539,9 +488,9 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	a.cfg.model_name = MlpArgText(&args, "model_name");
 	base_ref = MlpArgText(&args, "base_model");
 	a.cfg.source = MlpArgText(&args, "source");
-	parse_common_args(&args, &a);
+	ParseCommonArgs(&args, &a);
 	a.cfg.body_lr_mult = DatumGetFloat4(MlpArgRequired(&args, "body_lr_mult"));
-	check_real_range("body_lr_mult", a.cfg.body_lr_mult, 0, 1e3, true);
+	CheckRealRange("body_lr_mult", a.cfg.body_lr_mult, 0, 1e3, true);
 	if (a.cfg.num_mean > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -552,74 +501,26 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	MlpParseModelRef(base_ref, &base_name, &base_version);
 	a.base_model = psprintf("%s@%d", base_name, version);
 
-	MlpSpiConnect();
-	values[0] = Int64GetDatum(a.cfg.base_model_id);
-	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args("SELECT arch FROM mlpscale.models WHERE id" MLP_EQ "$1",
-								1, argtypes, values, NULL, true, 1);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", base_ref)));
-	a.cfg.arch = MemoryContextStrdup(fn_context,
-								 TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0],
-																   SPI_tuptable->tupdesc,
-																   1, &isnull)));
-	SPI_finish();
+	a.cfg.arch = MlpModelStoreArch(a.cfg.base_model_id);
 
-	PG_RETURN_INT64(queue_run(&a));
+	PG_RETURN_INT64(QueueRun(&a));
 }
 
 /* ---- wait, cancel, resume ---------------------------------------------------------------- */
 
-typedef struct RunRow
-{
-	char	   *status;
-	Oid			run_as;
-	int			epochs_done;
-	int			epochs;
-	bool		has_checkpoint;
-} RunRow;
-
-/* Reads the run in an SPI connection the caller opened; ERROR when there is none. */
+/* The run's row; ERROR when there is none. */
 static void
-read_run(int64 run_id, RunRow *row)
+ReadRun(int64 run_id, MlpRunRow *row)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	bool		isnull;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	MlpSavedUser saved;
-	int			ret;
-
-	values[0] = Int64GetDatum(run_id);
-	/* As the owner: row-level security would make another role's run look absent. */
-	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args("SELECT r.status, r.run_as, r.epochs_done, r.epochs, "
-								"EXISTS (SELECT 1 FROM mlpscale.checkpoints c WHERE c.run_id" MLP_EQ "r.id) "
-								"FROM mlpscale.runs r WHERE r.id" MLP_EQ "$1",
-								1, argtypes, values, NULL, false, 1);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read run " INT64_FORMAT ": SPI error %d", run_id, ret);
-	if (SPI_processed == 0)
+	if (!MlpRunStoreRead(run_id, row))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run " INT64_FORMAT " does not exist", run_id)));
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	row->status = SPI_getvalue(tup, desc, 1);
-	row->run_as = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-	row->epochs_done = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	row->epochs = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-	row->has_checkpoint = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 }
 
 /* Only the role that queued a run (or a member of it, or a superuser) may see or change it. */
 static void
-check_run_owner(int64 run_id, const RunRow *row, const char *action)
+CheckRunOwner(int64 run_id, const MlpRunRow *row, const char *action)
 {
 	if (!has_privs_of_role(GetUserId(), row->run_as))
 		ereport(ERROR,
@@ -632,7 +533,7 @@ check_run_owner(int64 run_id, const RunRow *row, const char *action)
 }
 
 static bool
-status_is_final(const char *status)
+StatusIsFinal(const char *status)
 {
 	return strcmp(status, "queued") != 0 && strcmp(status, "running") != 0;
 }
@@ -645,18 +546,17 @@ mlp_wait(PG_FUNCTION_ARGS)
 	int64		run_id;
 	double		timeout = -1;
 	TimestampTz start = GetCurrentTimestamp();
-	RunRow		row;
+	MlpRunRow	row;
 	char	   *status;
-	MemoryContext fn_context = CurrentMemoryContext;
 
-	required_arg(fcinfo, 0, "run_id");
+	RequiredArg(fcinfo, 0, "run_id");
 	run_id = PG_GETARG_INT64(0);
 	if (!PG_ARGISNULL(1))
 	{
 		timeout = PG_GETARG_FLOAT8(1);
-		check_real_range("timeout_seconds", timeout, 0, 1e9, true);
+		CheckRealRange("timeout_seconds", timeout, 0, 1e9, true);
 	}
-	if (queued_in_this_transaction(run_id))
+	if (QueuedInThisTransaction(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
@@ -674,12 +574,10 @@ mlp_wait(PG_FUNCTION_ARGS)
 		long		secs;
 		int			usecs;
 
-		MlpSpiConnect();
-		read_run(run_id, &row);
-		check_run_owner(run_id, &row, "wait for");
-		status = MemoryContextStrdup(fn_context, row.status);
-		SPI_finish();
-		if (status_is_final(status))
+		ReadRun(run_id, &row);
+		CheckRunOwner(run_id, &row, "wait for");
+		status = row.status;	/* palloc'd here, freed below */
+		if (StatusIsFinal(status))
 			break;
 		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 		if (timeout >= 0 && secs + usecs / 1e6 >= timeout)
@@ -703,43 +601,17 @@ Datum
 mlp_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
-	RunRow		row;
-	MlpSavedUser saved;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	int			ret;
-	bool		result = false;
+	MlpRunRow	row;
+	const char *was;
 
-	required_arg(fcinfo, 0, "run_id");
+	RequiredArg(fcinfo, 0, "run_id");
 	run_id = PG_GETARG_INT64(0);
-	values[0] = Int64GetDatum(run_id);
-
-	MlpSpiConnect();
-	read_run(run_id, &row);
-	check_run_owner(run_id, &row, "cancel");
-
-	MlpBecomeExtensionOwner(&saved);
-	/* The row lock orders us against the worker's own status changes. */
-	ret = SPI_execute_with_args("UPDATE mlpscale.runs SET "
-								"status = CASE WHEN status" MLP_EQ "'queued' THEN 'canceled' ELSE status END, "
-								"finished_at = CASE WHEN status" MLP_EQ "'queued' THEN pg_catalog.now() ELSE finished_at END, "
-								"cancel_requested = true "
-								"WHERE id" MLP_EQ "$1 AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) "
-								"RETURNING status",
-								1, argtypes, values, NULL, false, 1);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not cancel run " INT64_FORMAT ": SPI error %d", run_id, ret);
-	if (SPI_processed == 1)
-	{
-		char	   *status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (strcmp(status, "running") == 0)
-			remember_action(PENDING_CANCEL, run_id);
-		result = true;
-	}
-	SPI_finish();
-	PG_RETURN_BOOL(result);
+	ReadRun(run_id, &row);
+	CheckRunOwner(run_id, &row, "cancel");
+	was = MlpRunStoreCancel(run_id);
+	if (was != NULL && strcmp(was, "running") == 0)
+		RememberAction(PENDING_CANCEL, run_id);
+	PG_RETURN_BOOL(was != NULL);
 }
 
 /*
@@ -752,20 +624,13 @@ Datum
 mlp_resume(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
-	RunRow		row;
-	MlpSavedUser saved;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1];
-	int			ret;
+	MlpRunRow	row;
 
 	MlpCheckLauncherAvailable();
-	required_arg(fcinfo, 0, "run_id");
+	RequiredArg(fcinfo, 0, "run_id");
 	run_id = PG_GETARG_INT64(0);
-	values[0] = Int64GetDatum(run_id);
-
-	MlpSpiConnect();
-	read_run(run_id, &row);
-	check_run_owner(run_id, &row, "resume");
+	ReadRun(run_id, &row);
+	CheckRunOwner(run_id, &row, "resume");
 	if (strcmp(row.status, "interrupted") != 0 && strcmp(row.status, "failed") != 0 &&
 		strcmp(row.status, "canceled") != 0)
 		ereport(ERROR,
@@ -777,20 +642,11 @@ mlp_resume(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " has already done its %d epochs", run_id,
 						row.epochs)));
-
-	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args("UPDATE mlpscale.runs SET status = 'queued', error = NULL, "
-								"cancel_requested = false, finished_at = NULL, worker_pid = NULL "
-								"WHERE id" MLP_EQ "$1 AND status OPERATOR(pg_catalog.=) "
-								"ANY ('{interrupted,failed,canceled}'::pg_catalog.text[])",
-								1, argtypes, values, NULL, false, 1);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_UPDATE || SPI_processed != 1)
+	if (!MlpRunStoreRequeue(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " changed while it was being resumed", run_id)));
-	SPI_finish();
-	remember_action(PENDING_START, run_id);
+	RememberAction(PENDING_START, run_id);
 	PG_RETURN_INT64(run_id);
 }
 
@@ -804,32 +660,10 @@ PG_FUNCTION_INFO_V1(mlp_post_queued_runs);
 Datum
 mlp_post_queued_runs(PG_FUNCTION_ARGS)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(MyDatabaseId)};
-	MlpSavedUser saved;
-	List	   *ids = NIL;
+	List	   *ids = MlpRunStoreQueued();
 	ListCell   *lc;
-	int			ret;
 
-	MlpSpiConnect();
-	MlpBecomeExtensionOwnerAnyVersion(&saved);
-	ret = SPI_execute_with_args("SELECT id FROM mlpscale.runs WHERE status" MLP_EQ "'queued' "
-								"AND database" MLP_EQ "$1 ORDER BY id",
-								1, argtypes, values, NULL, true, 0);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not list queued runs: SPI error %d", ret);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
-										  &isnull));
-		ids = lappend(ids, id);
-	}
-	SPI_finish();
 	foreach(lc, ids)
-		remember_action(PENDING_START, *(int64 *) lfirst(lc));
+		RememberAction(PENDING_START, *(int64 *) lfirst(lc));
 	PG_RETURN_INT32(list_length(ids));
 }

@@ -49,7 +49,7 @@ MlpTestHoldInit(void)
 
 /* SIGTERM during the wait: the worker's handler, then a cancel that ends the lock wait. */
 static void
-hold_sigterm(SIGNAL_ARGS)
+HoldSigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
@@ -65,7 +65,7 @@ hold_sigterm(SIGNAL_ARGS)
 
 /* Puts the worker's SIGTERM handler back; a cancel our handler asked for is dropped. */
 static void
-hold_restore_sigterm(void)
+HoldRestoreSigterm(void)
 {
 	pqsignal(SIGTERM, hold_prev_sigterm);
 	if (hold_sigterm_seen)
@@ -90,11 +90,11 @@ MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 		elog(ERROR, "could not read the SIGTERM handler: %m");
 	hold_prev_sigterm = current.sa_handler;
 	hold_sigterm_seen = false;
-	pqsignal(SIGTERM, hold_sigterm);
-	/* from here every SIGTERM comes to hold_sigterm; one before it raised the flag */
+	pqsignal(SIGTERM, HoldSigterm);
+	/* from here every SIGTERM comes to HoldSigterm; one before it raised the flag */
 	if (*stop_requested)
 	{
-		hold_restore_sigterm();
+		HoldRestoreSigterm();
 		return;
 	}
 
@@ -103,7 +103,7 @@ MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 	{
 		LockRelease(&tag, ShareLock, false);
 		CommitTransactionCommand();
-		hold_restore_sigterm();
+		HoldRestoreSigterm();
 		MemoryContextSwitchTo(caller_context);
 		return;
 	}
@@ -127,7 +127,7 @@ MlpTestHold(int64 run_id, int point, volatile sig_atomic_t *stop_requested)
 	}
 	PG_END_TRY();
 	/* a SIGTERM after the lock was granted must not cancel the worker's next statement */
-	hold_restore_sigterm();
+	HoldRestoreSigterm();
 
 	if (stopped)
 		AbortCurrentTransaction();

@@ -52,6 +52,7 @@
 #include "privilege.h"
 #include "progress.h"
 #include "run_config.h"
+#include "run_store.h"
 #include "settings.h"
 #include "train_worker.h"
 #include "test_hold.h"
@@ -65,7 +66,7 @@ typedef struct RunSpec
 	int64		run_id;
 	Oid			run_as;
 	int			epochs_done;
-	Jsonb	   *config;			/* runs.config as claimed; decoded into cfg by decode_run */
+	Jsonb	   *config;			/* runs.config as claimed; decoded into cfg by DecodeRun */
 	MlpRunConfig cfg;
 } RunSpec;
 
@@ -98,7 +99,7 @@ static uint8_t *checkpoint_buf = NULL;
 
 /* Frees the progress slot however the worker exits. */
 static void
-release_progress_slot(int code, Datum arg)
+ReleaseProgressSlot(int code, Datum arg)
 {
 	MlpProgressRelease(progress_slot);
 	progress_slot = -1;
@@ -111,7 +112,7 @@ release_progress_slot(int code, Datum arg)
  * mini-batch and can be resumed.
  */
 static void
-worker_sigterm(SIGNAL_ARGS)
+WorkerSigterm(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
@@ -123,7 +124,7 @@ worker_sigterm(SIGNAL_ARGS)
 }
 
 static double
-seconds_now(void)
+SecondsNow(void)
 {
 	return (double) GetCurrentTimestamp() / USECS_PER_SEC;
 }
@@ -135,7 +136,7 @@ static char training_activity[128] = "";
 
 /* Starts a transaction; activity (if not NULL) is shown while it runs. */
 static void
-tx_begin(const char *activity)
+TxBegin(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -146,7 +147,7 @@ tx_begin(const char *activity)
 }
 
 static void
-tx_commit(void)
+TxCommit(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -157,81 +158,22 @@ tx_commit(void)
 		pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/*
- * Runs a statement on mlpscale's tables as the extension owner.  The plan is generic: a
- * custom plan would fold every parameter into a constant, copying a checkpoint bytea whole.
- */
-static void
-exec_as_owner(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			  int expected)
-{
-	MlpSavedUser saved;
-	SPIPlanPtr	plan;
-	int			ret;
-
-	MlpBecomeExtensionOwner(&saved);
-	plan = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "mlpscale worker: could not prepare \"%s\": SPI error %d", sql, SPI_result);
-	ret = SPI_execute_plan(plan, values, nulls, false, 0);
-	SPI_freeplan(plan);
-	MlpRestoreUser(&saved);
-	if (ret != expected)
-		elog(ERROR, "mlpscale worker: \"%s\" failed: SPI error %d", sql, ret);
-}
-
 /* ---- claiming the run -------------------------------------------------------------------- */
-
-static char *
-column_text(HeapTuple tup, TupleDesc desc, int col)
-{
-	char	   *v = SPI_getvalue(tup, desc, col);
-
-	return v ? MemoryContextStrdup(worker_context, v) : NULL;
-}
 
 /*
  * 'queued' -> 'running' for this worker; false when the run is not queued any more
  * (canceled meanwhile, or claimed by another worker).
  */
 static bool
-claim_run(int64 run_id, RunSpec *spec)
+ClaimRun(int64 run_id, RunSpec *spec)
 {
-	Oid			types[2] = {INT8OID, INT4OID};
-	Datum		values[2] = {Int64GetDatum(run_id), Int32GetDatum(MyProcPid)};
-	HeapTuple	tup;
-	TupleDesc	desc;
 	bool		claimed;
 
-	tx_begin("mlpscale: claiming a run");
-	exec_as_owner("UPDATE mlpscale.runs SET status = 'running', worker_pid = $2, error = NULL, "
-				  "started_at = coalesce(started_at, pg_catalog.now()), finished_at = NULL "
-				  "WHERE id" MLP_EQ "$1 AND status" MLP_EQ "'queued' "
-				  "RETURNING model_name, kind, run_as, source, validation, arch, epochs, "
-				  "epochs_done, config",
-				  2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
-	claimed = SPI_processed == 1;
-	if (claimed)
-	{
-		bool		isnull;
-		MemoryContext old;
-
-		tup = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		spec->run_id = run_id;
-		spec->cfg.model_name = column_text(tup, desc, 1);
-		spec->cfg.finetune = strcmp(SPI_getvalue(tup, desc, 2), "finetune") == 0;
-		spec->run_as = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		spec->cfg.source = column_text(tup, desc, 4);
-		spec->cfg.validation = column_text(tup, desc, 5);
-		spec->cfg.arch = column_text(tup, desc, 6);
-		spec->cfg.epochs = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
-		spec->epochs_done = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-		old = MemoryContextSwitchTo(worker_context);
-		spec->config = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 9, &isnull));
-		MemoryContextSwitchTo(old);
-	}
-	tx_commit();
+	TxBegin("mlpscale: claiming a run");
+	claimed = MlpRunStoreClaim(run_id, MyProcPid, worker_context, &spec->cfg, &spec->run_as,
+							   &spec->epochs_done, &spec->config);
+	spec->run_id = run_id;
+	TxCommit();
 	return claimed;
 }
 
@@ -241,7 +183,7 @@ claim_run(int64 run_id, RunSpec *spec)
  * a run queued on a CPU with AVX512_BF16 may be resumed on one without it.
  */
 static void
-decode_run(RunSpec *spec)
+DecodeRun(RunSpec *spec)
 {
 	MemoryContext old = MemoryContextSwitchTo(worker_context);
 
@@ -257,7 +199,7 @@ decode_run(RunSpec *spec)
  * security-restricted operation, where SET SESSION AUTHORIZATION and SET ROLE are refused.
  */
 static void
-become_run_role(const RunSpec *spec)
+BecomeRunRole(const RunSpec *spec)
 {
 	StartTransactionCommand();
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(spec->run_as)))
@@ -271,13 +213,13 @@ become_run_role(const RunSpec *spec)
 /* ---- data -------------------------------------------------------------------------------- */
 
 static Size
-training_memory_limit(void)
+TrainingMemoryLimit(void)
 {
 	return (Size) mlp_max_training_memory_mb * 1024 * 1024;
 }
 
 static Size
-source_bytes(const MlpSourceData *d)
+SourceBytes(const MlpSourceData *d)
 {
 	return (Size) d->n * d->channels * d->height * d->width + (Size) d->n * sizeof(int32);
 }
@@ -287,7 +229,7 @@ source_bytes(const MlpSourceData *d)
  * it ends the run as 'failed' with PostgreSQL's message.
  */
 static void
-load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *has_val)
+LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *has_val)
 {
 	MlpSourceOptions opts;
 	Oid			saved_user;
@@ -295,7 +237,7 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 	int			guc_nest;
 	MemoryContext old;
 
-	tx_begin("mlpscale: reading the training data");
+	TxBegin("mlpscale: reading the training data");
 
 	/*
 	 * Like REFRESH MATERIALIZED VIEW, run the user's SQL as a restricted operation, so it
@@ -319,7 +261,7 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 	opts.image_column = spec->cfg.image_column;
 	opts.label_column = spec->cfg.label_column;
 	opts.classes = spec->cfg.classes;
-	opts.memory_limit = training_memory_limit();
+	opts.memory_limit = TrainingMemoryLimit();
 	old = MemoryContextSwitchTo(worker_context);
 	MlpLoadSource(&opts, train);
 	MemoryContextSwitchTo(old);
@@ -332,8 +274,8 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 		opts.what = "validation";
 		/* With classes not given, validation labels must fit the training labels. */
 		opts.classes = spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1;
-		opts.memory_limit = training_memory_limit() > source_bytes(train) ?
-			training_memory_limit() - source_bytes(train) : 1;
+		opts.memory_limit = TrainingMemoryLimit() > SourceBytes(train) ?
+			TrainingMemoryLimit() - SourceBytes(train) : 1;
 		old = MemoryContextSwitchTo(worker_context);
 		MlpLoadSource(&opts, val);
 		MemoryContextSwitchTo(old);
@@ -341,13 +283,13 @@ load_data(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *h
 
 	AtEOXact_GUC(false, guc_nest);
 	SetUserIdAndSecContext(saved_user, saved_sec);
-	tx_commit();
+	TxCommit();
 }
 
 /* ---- the trainer's configuration --------------------------------------------------------- */
 
 static void
-build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta *base_meta,
+BuildConfig(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta *base_meta,
 			 MlpTrainConfig *cfg)
 {
 	char		err[256];
@@ -437,10 +379,10 @@ build_config(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta
 }
 
 static void
-check_memory(const MlpTrainConfig *cfg, Size data_bytes)
+CheckMemory(const MlpTrainConfig *cfg, Size data_bytes)
 {
 	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg);
-	Size		limit = training_memory_limit();
+	Size		limit = TrainingMemoryLimit();
 
 	if (data_bytes + trainer_bytes > limit)
 		ereport(ERROR,
@@ -454,25 +396,13 @@ check_memory(const MlpTrainConfig *cfg, Size data_bytes)
 /* ---- bookkeeping ------------------------------------------------------------------------- */
 
 static void
-record_sizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, int64 val_rows,
+RecordSizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, int64 val_rows,
 			 bool has_val)
 {
-	Oid			types[5] = {INT8OID, INT8OID, FLOAT8OID, INT8OID, INT8OID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-
-	values[0] = Int64GetDatum(spec->run_id);
-	values[1] = Int64GetDatum(mlp_arch_param_count(&cfg->arch));
-	values[2] = Float8GetDatum(mlp_arch_forward_flops(&cfg->arch));
-	values[3] = Int64GetDatum(train_rows);
-	values[4] = Int64GetDatum(val_rows);
-	if (!has_val)
-		nulls[4] = 'n';
-	tx_begin("mlpscale: recording the run's sizes");
-	exec_as_owner("UPDATE mlpscale.runs SET params = $2, flops_per_image = $3, train_rows = $4, "
-				  "validation_rows = $5 WHERE id" MLP_EQ "$1",
-				  5, types, values, nulls, SPI_OK_UPDATE);
-	tx_commit();
+	TxBegin("mlpscale: recording the run's sizes");
+	MlpRunStoreRecordSizes(spec->run_id, mlp_arch_param_count(&cfg->arch),
+						   mlp_arch_forward_flops(&cfg->arch), train_rows, val_rows, has_val);
+	TxCommit();
 }
 
 /*
@@ -481,7 +411,7 @@ record_sizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, i
  * pages, not bytes).  *buf then points to the bytea.
  */
 static bytea *
-checkpoint_to_bytea(uint8_t **buf, size_t len)
+CheckpointToBytea(uint8_t **buf, size_t len)
 {
 	uint8_t    *grown;
 
@@ -502,61 +432,58 @@ checkpoint_to_bytea(uint8_t **buf, size_t len)
 
 /* One transaction: the epoch's row, the checkpoint and epochs_done. */
 static void
-commit_epoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *val,
+CommitEpoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *val,
 			 bool has_val, int64 examples_seen, double flops_per_image, double lr,
 			 bytea *state)
 {
-	Oid			etypes[12] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-	FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
-	Datum		evalues[12];
-	char		enulls[12];
-	Oid			ctypes[3] = {INT8OID, INT4OID, BYTEAOID};
-	Datum		cvalues[3];
+	MlpEpochRow row;
 	char		activity[128];
 
-	memset(enulls, ' ', sizeof(enulls));
-	evalues[0] = Int64GetDatum(spec->run_id);
-	evalues[1] = Int32GetDatum(st->epoch);
-	evalues[2] = Float8GetDatum(st->train_loss);
-	evalues[3] = Float8GetDatum(st->train_accuracy);
-	evalues[4] = Float8GetDatum(has_val ? val->loss : 0);
-	evalues[5] = Float8GetDatum(has_val ? val->accuracy : 0);
-	evalues[6] = Float8GetDatum(has_val ? val->top5 : 0);
-	if (!has_val)
-		enulls[4] = enulls[5] = enulls[6] = 'n';
-	evalues[7] = Float8GetDatum(st->images_per_second);
-	evalues[8] = Int64GetDatum(examples_seen);
-	evalues[9] = Float8GetDatum(flops_per_image * 3.0 * (double) examples_seen);
+	memset(&row, 0, sizeof(row));
+	row.epoch = st->epoch;
+	row.train_loss = st->train_loss;
+	row.train_accuracy = st->train_accuracy;
+	row.has_val = has_val;
+	if (has_val)
+	{
+		row.val_loss = val->loss;
+		row.val_accuracy = val->accuracy;
+		row.val_top5 = val->top5;
+	}
+	row.images_per_second = st->images_per_second;
+	row.examples_seen = examples_seen;
+	row.cumulative_flops = flops_per_image * 3.0 * (double) examples_seen;
 	/* The trainer's lr is a float: show 0.001, not 0.0010000000474974513. */
-	evalues[10] = Float8GetDatum(strtod(psprintf("%.7g", lr), NULL));
-	evalues[11] = Float8GetDatum(st->seconds);
+	row.lr = strtod(psprintf("%.7g", lr), NULL);
+	row.seconds = st->seconds;
 
 	snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " saving epoch %d",
 			 spec->run_id, st->epoch);
-	tx_begin(activity);
-	cvalues[0] = Int64GetDatum(spec->run_id);
-	cvalues[1] = Int32GetDatum(st->epoch);
-	cvalues[2] = PointerGetDatum(state);
-	/* A resumed run may redo an epoch whose row a crash left behind. */
-	exec_as_owner("INSERT INTO mlpscale.epochs (run_id, epoch, train_loss, train_accuracy, "
-				  "val_loss, val_accuracy, val_top5, images_per_second, examples_seen, "
-				  "cumulative_flops, lr, seconds) "
-				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-				  "ON CONFLICT (run_id, epoch) DO UPDATE SET train_loss = EXCLUDED.train_loss, "
-				  "train_accuracy = EXCLUDED.train_accuracy, val_loss = EXCLUDED.val_loss, "
-				  "val_accuracy = EXCLUDED.val_accuracy, val_top5 = EXCLUDED.val_top5, "
-				  "images_per_second = EXCLUDED.images_per_second, "
-				  "examples_seen = EXCLUDED.examples_seen, "
-				  "cumulative_flops = EXCLUDED.cumulative_flops, lr = EXCLUDED.lr, "
-				  "seconds = EXCLUDED.seconds, finished_at = pg_catalog.now()",
-				  12, etypes, evalues, enulls, SPI_OK_INSERT);
-	exec_as_owner("INSERT INTO mlpscale.checkpoints (run_id, epochs_done, state) "
-				  "VALUES ($1, $2, $3) ON CONFLICT (run_id) DO UPDATE SET "
-				  "epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, saved_at = pg_catalog.now()",
-				  3, ctypes, cvalues, NULL, SPI_OK_INSERT);
-	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id" MLP_EQ "$1",
-				  2, ctypes, cvalues, NULL, SPI_OK_UPDATE);
-	tx_commit();
+	TxBegin(activity);
+	MlpRunStoreCommitEpoch(spec->run_id, &row, state);
+	TxCommit();
+}
+
+typedef struct RestoreState
+{
+	MlpTrainer *trainer;
+	int64		run_id;
+	int			epochs_done;
+	int64		examples_seen;
+} RestoreState;
+
+static void
+RestoreFrom(const uint8_t *state, size_t len, int64 examples_seen, void *arg)
+{
+	RestoreState *r = arg;
+	char		err[256];
+
+	if (mlp_trainer_load_state(r->trainer, state, len, &r->epochs_done, err, sizeof(err)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("could not restore the checkpoint of run " INT64_FORMAT ": %s",
+						r->run_id, err)));
+	r->examples_seen = examples_seen;
 }
 
 /*
@@ -564,81 +491,29 @@ commit_epoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *v
  * examples seen so far (0 and 0 when there is none).
  */
 static int
-restore_checkpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
+RestoreCheckpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(spec->run_id)};
-	Oid			dtypes[2] = {INT8OID, INT4OID};
-	Datum		dvalues[2];
-	int			epochs_done = 0;
-	MlpSavedUser saved;
-	int			ret;
+	RestoreState r = {t, spec->run_id, 0, 0};
 
-	*examples_seen = 0;
-	tx_begin("mlpscale: loading the checkpoint");
-	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args("SELECT c.state, (SELECT e.examples_seen FROM mlpscale.epochs e "
-								"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.epochs_done) "
-								"FROM mlpscale.checkpoints c WHERE c.run_id" MLP_EQ "$1",
-								1, types, values, NULL, true, 1);
-	MlpRestoreUser(&saved);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read the checkpoint: SPI error %d", ret);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		bytea	   *state = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-														  SPI_tuptable->tupdesc, 1, &isnull));
-		Datum		seen = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		char		err[256];
-
-		if (mlp_trainer_load_state(t, (const uint8_t *) VARDATA_ANY(state),
-								   VARSIZE_ANY_EXHDR(state), &epochs_done, err,
-								   sizeof(err)) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("could not restore the checkpoint of run " INT64_FORMAT ": %s",
-							spec->run_id, err)));
-		if (!isnull)
-			*examples_seen = DatumGetInt64(seen);
-	}
+	TxBegin("mlpscale: loading the checkpoint");
+	(void) MlpRunStoreReadCheckpoint(spec->run_id, RestoreFrom, &r);
 	/* Epoch rows beyond the checkpoint (there are none: they commit together) are redone. */
-	dvalues[0] = Int64GetDatum(spec->run_id);
-	dvalues[1] = Int32GetDatum(epochs_done);
-	exec_as_owner("DELETE FROM mlpscale.epochs WHERE run_id" MLP_EQ "$1 AND epoch" MLP_GT "$2",
-				  2, dtypes, dvalues, NULL, SPI_OK_DELETE);
-	exec_as_owner("UPDATE mlpscale.runs SET epochs_done = $2 WHERE id" MLP_EQ "$1",
-				  2, dtypes, dvalues, NULL, SPI_OK_UPDATE);
-	tx_commit();
-	return epochs_done;
+	MlpRunStoreRewind(spec->run_id, r.epochs_done);
+	TxCommit();
+	*examples_seen = r.examples_seen;
+	return r.epochs_done;
 }
 
 static void
-finish_run(int64 run_id, const char *status, const char *error, int64 model_id)
+FinishRun(int64 run_id, const char *status, const char *error, int64 model_id)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-
-	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(status);
-	if (error)
-		values[2] = CStringGetTextDatum(error);
-	else
-		nulls[2] = 'n';
-	values[3] = Int64GetDatum(model_id);
-	if (model_id == 0)
-		nulls[3] = 'n';
-	tx_begin("mlpscale: finishing the run");
-	exec_as_owner("UPDATE mlpscale.runs SET status = $2, error = $3, "
-				  "model_id = coalesce($4, model_id), finished_at = pg_catalog.now(), worker_pid = NULL "
-				  "WHERE id" MLP_EQ "$1",
-				  4, types, values, nulls, SPI_OK_UPDATE);
-	tx_commit();
+	TxBegin("mlpscale: finishing the run");
+	MlpRunStoreFinish(run_id, status, error, model_id);
+	TxCommit();
 }
 
 static int64
-store_model(const RunSpec *spec, const MlpModel *model, const MlpTrainConfig *cfg)
+StoreModel(const RunSpec *spec, const MlpModel *model, const MlpTrainConfig *cfg)
 {
 	MlpModelMeta meta;
 	int64		model_id;
@@ -652,10 +527,10 @@ store_model(const RunSpec *spec, const MlpModel *model, const MlpTrainConfig *cf
 	memcpy(meta.std, cfg->std, sizeof(meta.std));
 	snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " storing model %s",
 			 spec->run_id, spec->cfg.model_name);
-	tx_begin(activity);
+	TxBegin(activity);
 	model_id = MlpModelStoreInsert(spec->cfg.model_name, model, &meta, spec->run_id,
 								   spec->cfg.base_model_id, spec->run_as, &version);
-	tx_commit();
+	TxCommit();
 	elog(LOG, "mlpscale: run " INT64_FORMAT " stored model %s version %d",
 		 spec->run_id, spec->cfg.model_name, version);
 	return model_id;
@@ -664,35 +539,19 @@ store_model(const RunSpec *spec, const MlpModel *model, const MlpTrainConfig *cf
 /* ---- training ---------------------------------------------------------------------------- */
 
 static bool
-cancel_requested_in_table(int64 run_id)
+CancelRequestedInTable(int64 run_id)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(run_id)};
-	bool		result = false;
-	MlpSavedUser saved;
-	int			ret;
+	bool		result;
 
-	tx_begin(NULL);
-	MlpBecomeExtensionOwner(&saved);
-	ret = SPI_execute_with_args("SELECT cancel_requested FROM mlpscale.runs WHERE id" MLP_EQ "$1",
-								1, types, values, NULL, true, 1);
-	MlpRestoreUser(&saved);
-	if (ret == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-
-		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-											&isnull));
-	}
-	else if (ret == SPI_OK_SELECT)
-		result = true;			/* the row has gone: nothing to train for */
-	tx_commit();
+	TxBegin(NULL);
+	result = MlpRunStoreCancelRequested(run_id);
+	TxCommit();
 	return result;
 }
 
 /* Called by the trainer on this thread after every mini-batch. */
 static int
-on_step(void *arg, int epoch, int64_t step, int64_t steps, double loss,
+OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 		double images_per_second)
 {
 	StepState  *s = arg;
@@ -710,11 +569,11 @@ on_step(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 		s->canceled = true;
 		return 1;
 	}
-	now = seconds_now();
+	now = SecondsNow();
 	if (now - s->last_poll >= CANCEL_POLL_SECONDS)
 	{
 		s->last_poll = now;
-		if (cancel_requested_in_table(s->run_id))
+		if (CancelRequestedInTable(s->run_id))
 		{
 			s->canceled = true;
 			return 1;
@@ -724,7 +583,7 @@ on_step(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 }
 
 static void
-trainer_error(const char *what, const char *err)
+TrainerError(const char *what, const char *err)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INTERNAL_ERROR),
@@ -733,7 +592,7 @@ trainer_error(const char *what, const char *err)
 
 /* Trains the remaining epochs and writes how the run ended. */
 static void
-train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_in,
+TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_in,
 			 const MlpSourceData *train_data, const MlpSourceData *val_data, bool has_val)
 {
 	MlpTrainConfig cfg = *cfg_in;
@@ -753,7 +612,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 	const char *status;
 	const char *message = NULL;
 
-	start_epoch = spec->epochs_done > 0 ? restore_checkpoint(spec, trainer, &examples_seen) : 0;
+	start_epoch = spec->epochs_done > 0 ? RestoreCheckpoint(spec, trainer, &examples_seen) : 0;
 	if (start_epoch == 0)
 		examples_seen = 0;
 	epochs_done = start_epoch;
@@ -772,7 +631,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 
 	step_state.run_id = spec->run_id;
 	step_state.canceled = false;
-	step_state.last_poll = seconds_now();
+	step_state.last_poll = SecondsNow();
 	progress_slot = MlpProgressAcquire(spec->run_id, spec->cfg.epochs,
 									   (train.n + cfg.batch_size - 1) / cfg.batch_size);
 	step_state.slot = progress_slot;
@@ -795,10 +654,10 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 				 "mlpscale: run " INT64_FORMAT " training epoch %d of %d",
 				 spec->run_id, epoch + 1, spec->cfg.epochs);
 		pgstat_report_activity(STATE_RUNNING, training_activity);
-		rc = mlp_trainer_run_epoch(trainer, &train_set, epoch, on_step, &step_state, &st,
+		rc = mlp_trainer_run_epoch(trainer, &train_set, epoch, OnStep, &step_state, &st,
 								   err, sizeof(err));
 		if (rc < 0)
-			trainer_error(psprintf("epoch %d failed", epoch + 1), err);
+			TrainerError(psprintf("epoch %d failed", epoch + 1), err);
 		if (rc == 1)
 		{
 			end = step_state.canceled ? RUN_CANCELED : RUN_STOPPED;
@@ -812,9 +671,9 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 		mlp_trainer_release_batch_memory(trainer);
 		if (mlp_trainer_save_state(trainer, epoch + 1, &checkpoint_buf, &checkpoint_len,
 								   err, sizeof(err)) != 0)
-			trainer_error("could not save the checkpoint", err);
-		commit_epoch(spec, &st, &vst, has_val, examples_seen, flops_per_image, lr,
-					 checkpoint_to_bytea(&checkpoint_buf, checkpoint_len));
+			TrainerError("could not save the checkpoint", err);
+		CommitEpoch(spec, &st, &vst, has_val, examples_seen, flops_per_image, lr,
+					 CheckpointToBytea(&checkpoint_buf, checkpoint_len));
 		free(checkpoint_buf);
 		checkpoint_buf = NULL;
 		epochs_done = epoch + 1;
@@ -828,7 +687,7 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 	switch (end)
 	{
 		case RUN_DONE:
-			model_id = store_model(spec, mlp_trainer_model(trainer), &cfg);
+			model_id = StoreModel(spec, mlp_trainer_model(trainer), &cfg);
 			status = "succeeded";
 			break;
 		case RUN_CANCELED:
@@ -840,8 +699,8 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 			{
 				int64		ignored;
 
-				(void) restore_checkpoint(spec, trainer, &ignored);
-				model_id = store_model(spec, mlp_trainer_model(trainer), &cfg);
+				(void) RestoreCheckpoint(spec, trainer, &ignored);
+				model_id = StoreModel(spec, mlp_trainer_model(trainer), &cfg);
 			}
 			status = "canceled";
 			message = epochs_done > 0 ? NULL :
@@ -852,11 +711,11 @@ train_epochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg
 			message = "the training worker was stopped (server shutdown or pg_terminate_backend); mlp_resume continues from the last checkpoint";
 			break;
 	}
-	finish_run(spec->run_id, status, message, model_id);
+	FinishRun(spec->run_id, status, message, model_id);
 }
 
 static void
-run_training(const RunSpec *spec)
+RunTraining(const RunSpec *spec)
 {
 	MlpSourceData train;
 	MlpSourceData val;
@@ -870,13 +729,13 @@ run_training(const RunSpec *spec)
 
 	memset(&train, 0, sizeof(train));
 	memset(&val, 0, sizeof(val));
-	load_data(spec, &train, &val, &has_val);
+	LoadData(spec, &train, &val, &has_val);
 
 	if (spec->cfg.finetune)
 	{
-		tx_begin("mlpscale: loading the base model");
+		TxBegin("mlpscale: loading the base model");
 		MlpModelStoreLoadById(spec->cfg.base_model_id, &base, &base_meta);
-		tx_commit();
+		TxCommit();
 		has_base = true;
 	}
 	if (has_val && val.channels != train.channels)
@@ -884,9 +743,9 @@ run_training(const RunSpec *spec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("validation images have %d channels but the source's have %d",
 						val.channels, train.channels)));
-	build_config(spec, &train, has_base ? &base_meta : NULL, &cfg);
-	check_memory(&cfg, source_bytes(&train) + (has_val ? source_bytes(&val) : 0));
-	record_sizes(spec, &cfg, train.n, has_val ? val.n : 0, has_val);
+	BuildConfig(spec, &train, has_base ? &base_meta : NULL, &cfg);
+	CheckMemory(&cfg, SourceBytes(&train) + (has_val ? SourceBytes(&val) : 0));
+	RecordSizes(spec, &cfg, train.n, has_val ? val.n : 0, has_val);
 
 	MlpEnsureBlas();
 	mlp_blas_set_threads(cfg.threads);
@@ -898,11 +757,11 @@ run_training(const RunSpec *spec)
 		mlp_model_meta_free(&base_meta);
 	}
 	if (trainer == NULL)
-		trainer_error("could not create the trainer", err);
+		TrainerError("could not create the trainer", err);
 
 	PG_TRY();
 	{
-		train_epochs(spec, trainer, &cfg, &train, &val, has_val);
+		TrainEpochs(spec, trainer, &cfg, &train, &val, has_val);
 	}
 	PG_FINALLY();
 	{
@@ -923,7 +782,7 @@ MlpTrainWorkerMain(Datum arg)
 	RunSpec		spec;
 
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	pqsignal(SIGTERM, worker_sigterm);
+	pqsignal(SIGTERM, WorkerSigterm);
 	BackgroundWorkerUnblockSignals();
 	MlpTrainingWorkerStarted();
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
@@ -938,21 +797,21 @@ MlpTrainWorkerMain(Datum arg)
 
 	worker_context = AllocSetContextCreate(TopMemoryContext, "mlpscale training worker",
 										   ALLOCSET_DEFAULT_SIZES);
-	before_shmem_exit(release_progress_slot, 0);
+	before_shmem_exit(ReleaseProgressSlot, 0);
 	memset(&spec, 0, sizeof(spec));
-	if (!claim_run(run_id, &spec))
+	if (!ClaimRun(run_id, &spec))
 	{
 		elog(DEBUG1, "mlpscale: run " INT64_FORMAT " is no longer queued", run_id);
 		proc_exit(0);
 	}
 	PG_TRY();
 	{
-		decode_run(&spec);
+		DecodeRun(&spec);
 		elog(LOG, "mlpscale: training run " INT64_FORMAT " (model %s, %s, %d epochs, %s products)",
 			 run_id, spec.cfg.model_name, spec.cfg.arch, spec.cfg.epochs,
 			 mlp_matmul_precision_name(spec.cfg.matmul_precision));
-		become_run_role(&spec);
-		run_training(&spec);
+		BecomeRunRole(&spec);
+		RunTraining(&spec);
 	}
 	PG_CATCH();
 	{
@@ -969,7 +828,7 @@ MlpTrainWorkerMain(Datum arg)
 
 		message = edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
 			: pstrdup(edata->message);
-		finish_run(run_id, "failed", message, 0);
+		FinishRun(run_id, "failed", message, 0);
 	}
 	PG_END_TRY();
 
