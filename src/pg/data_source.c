@@ -118,8 +118,8 @@ SourceFromClause(const char *source, const char *what)
 }
 
 /* Attribute number of column name in desc, or 0; ERROR when the name is ambiguous. */
-static int
-FindColumn(TupleDesc desc, const char *name, const char *what)
+int
+MlpColumnNumber(TupleDesc desc, const char *name, const char *what)
 {
 	int			found = 0;
 
@@ -159,7 +159,7 @@ ColumnList(TupleDesc desc)
 static int
 RequireColumn(TupleDesc desc, const char *name, const char *what, const char *option)
 {
-	int			attno = FindColumn(desc, name, what);
+	int			attno = MlpColumnNumber(desc, name, what);
 
 	if (attno == 0)
 		ereport(ERROR,
@@ -189,7 +189,7 @@ CheckColumns(TupleDesc desc, const char *image_column, const char *label_column,
 	{
 		*label_att = RequireColumn(desc, label_column, what, "label_column");
 		*label_type = TupleDescAttr(desc, *label_att - 1)->atttypid;
-		if (*label_type != INT2OID && *label_type != INT4OID && *label_type != INT8OID)
+		if (!MlpIsIntegerType(*label_type))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of the %s has type %s, not an integer type",
@@ -271,8 +271,14 @@ MlpResolveSource(const char *source, const char *what, const char *image_column,
 	SPI_freeplan(plan);
 }
 
-static int64
-GetLabel(Datum d, Oid type)
+bool
+MlpIsIntegerType(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
+int64
+MlpIntegerDatum(Datum d, Oid type)
 {
 	switch (type)
 	{
@@ -424,7 +430,7 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 							 errmsg("row %lld of the %s has a NULL label", (long long) row, what),
 							 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
 									 quote_identifier(label_column))));
-				label = GetLabel(d, label_type);
+				label = MlpIntegerDatum(d, label_type);
 				if (label < 0 || label >= limit)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_EXCEPTION),

@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+
 typedef struct MlpSourceOptions
 {
 	const char *source;			/* table or view name, or a query (SELECT/WITH/VALUES/TABLE) */
@@ -52,6 +54,13 @@ typedef struct MlpResolvedSource
  */
 extern void MlpResolveSource(const char *source, const char *what, const char *image_column,
 							 const char *label_column, MlpResolvedSource *out);
+
+/* Attribute number of column name in desc, or 0; ERROR (42702) when what has two. */
+extern int	MlpColumnNumber(TupleDesc desc, const char *name, const char *what);
+
+/* Labels and ids: smallint, integer or bigint, and the value of such a datum. */
+extern bool MlpIsIntegerType(Oid type);
+extern int64 MlpIntegerDatum(Datum d, Oid type);
 
 /*
  * Reads every row into memory allocated in CurrentMemoryContext.  ERROR (with an errcode and

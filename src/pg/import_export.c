@@ -23,57 +23,9 @@
 #include "image_type.h"
 #include "mlpscale.h"
 #include "model_store.h"
+#include "sql_values.h"
 #include "privilege.h"
 
-
-/* Elements of a one-dimensional array without NULLs; ERROR naming the argument otherwise. */
-static void
-DeconstructArg(ArrayType *arr, Oid elemtype, const char *argname, Datum **elems, int *n)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	bool	   *nulls;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array, not %d-dimensional", argname,
-						ARR_NDIM(arr))));
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, elems, &nulls, n);
-	for (int i = 0; i < *n; i++)
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULLs", argname)));
-}
-
-static void
-ParseFloatArg(ArrayType *arr, const char *argname, float *out, int *n_out, bool positive)
-{
-	Datum	   *elems;
-	int			n;
-
-	DeconstructArg(arr, FLOAT4OID, argname, &elems, &n);
-	if (n < 1 || n > MLP_IMAGE_MAX_CHANNELS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must have one value per channel (1 to %d), not %d values",
-						argname, MLP_IMAGE_MAX_CHANNELS, n)));
-	for (int i = 0; i < n; i++)
-	{
-		float		v = DatumGetFloat4(elems[i]);
-
-		if (isnan(v) || isinf(v) || (positive && v <= 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s[%d] must be a finite%s number, not %g", argname, i + 1,
-							positive ? " positive" : "", v)));
-		out[i] = v;
-	}
-	*n_out = n;
-}
 
 static const char *
 WeightsStatusWord(MlpWeightsStatus st)
@@ -122,7 +74,7 @@ mlp_import(PG_FUNCTION_ARGS)
 		Datum	   *elems;
 		int			n;
 
-		DeconstructArg(PG_GETARG_ARRAYTYPE_P(2), INT4OID, "input_shape", &elems, &n);
+		MlpArrayElements(PG_GETARG_ARRAYTYPE_P(2), INT4OID, "input_shape", &elems, &n);
 		if (n != 3)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -135,15 +87,17 @@ mlp_import(PG_FUNCTION_ARGS)
 		CheckImageShape(ov.input.channels, ov.input.height, ov.input.width);
 	}
 	if (!PG_ARGISNULL(3))
-		ParseFloatArg(PG_GETARG_ARRAYTYPE_P(3), "mean", ov.mean, &ov.num_mean, false);
+		ov.num_mean = MlpChannelValues(PG_GETARG_ARRAYTYPE_P(3), "mean", false, ov.mean,
+									   MLP_MAX_CHANNELS);
 	if (!PG_ARGISNULL(4))
-		ParseFloatArg(PG_GETARG_ARRAYTYPE_P(4), "std", ov.std, &ov.num_std, true);
+		ov.num_std = MlpChannelValues(PG_GETARG_ARRAYTYPE_P(4), "std", true, ov.std,
+									  MLP_MAX_CHANNELS);
 	if (!PG_ARGISNULL(5))
 	{
 		Datum	   *elems;
 		int			n;
 
-		DeconstructArg(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, "class_names", &elems, &n);
+		MlpArrayElements(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, "class_names", &elems, &n);
 		if (n < 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

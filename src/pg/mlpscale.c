@@ -10,7 +10,6 @@
 #include "model_cache.h"
 #include "settings.h"
 #include "shmem.h"
-#include "test_hold.h"
 
 PG_MODULE_MAGIC;
 
@@ -23,6 +22,5 @@ _PG_init(void)
 	MlpModelCacheInit();
 	MlpShmemInit();
 	MlpLauncherInit();
-	MlpTestHoldInit();
 	MarkGUCPrefixReserved("mlpscale");
 }

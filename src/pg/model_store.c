@@ -23,6 +23,7 @@
 #include "mlpscale.h"
 #include "model_store.h"
 #include "privilege.h"
+#include "sql_values.h"
 
 
 /* Advisory lock class that serialises the versions of one name. */
@@ -336,25 +337,16 @@ SerialiseModel(const char *name, const MlpModel *model, const MlpModelMeta *meta
 		ereport(ERROR,
 				(errcode(st == MLP_WEIGHTS_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not serialise model \"%s\": %s", name, err)));
-	if (len > MaxAllocSize - VARHDRSZ)
+	PG_TRY();
+	{
+		grown = (uint8_t *) MlpBufferToBytea(&buf, len, psprintf("model \"%s\"", name));
+	}
+	PG_CATCH();
 	{
 		free(buf);
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("model \"%s\" is too large to store: %zu bytes", name, len),
-				 errdetail("A bytea value holds at most 1 GB.")));
+		PG_RE_THROW();
 	}
-	grown = realloc(buf, len + VARHDRSZ);
-	if (grown == NULL)
-	{
-		free(buf);
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory serialising model \"%s\"", name),
-				 errdetail("Failed on a request of size %zu.", len + VARHDRSZ)));
-	}
-	memmove(grown + VARHDRSZ, grown, len);
-	SET_VARSIZE(grown, len + VARHDRSZ);
+	PG_END_TRY();
 	return (bytea *) grown;
 }
 

@@ -1,19 +1,14 @@
 /*
- * run_config.c - runs.config to and from MlpRunConfig through one table of options, and
- * the arguments of mlp_train and mlp_finetune by name.
+ * run_config.c - runs.config to and from MlpRunConfig through one table of options.
  */
 #include "postgres.h"
 
 #include <stddef.h>
 
-#include "access/htup_details.h"
-#include "catalog/pg_proc.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/numeric.h"
-#include "utils/syscache.h"
 
 #include "run_config.h"
 
@@ -356,66 +351,6 @@ MlpRunConfigFromJsonb(Jsonb *config, MlpRunConfig *cfg)
 	/* mlp_train stores both or neither; anything else means "compute them" */
 	if (cfg->num_std != cfg->num_mean)
 		cfg->num_mean = cfg->num_std = 0;
-}
-
-/* ---- arguments by name ------------------------------------------------------------------- */
-
-void
-MlpArgsInit(MlpArgs *args, FunctionCallInfo fcinfo)
-{
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-	Oid		   *types;
-	char	   *modes;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-	args->fcinfo = fcinfo;
-	args->nargs = get_func_arg_info(tup, &types, &args->names, &modes);
-	ReleaseSysCache(tup);
-	if (args->names == NULL)
-		elog(ERROR, "function %u has no argument names", fcinfo->flinfo->fn_oid);
-}
-
-int
-MlpArgIndex(const MlpArgs *args, const char *name)
-{
-	for (int i = 0; i < args->nargs; i++)
-		if (args->names[i] != NULL && strcmp(args->names[i], name) == 0)
-			return i;
-	elog(ERROR, "the SQL signature has no argument \"%s\"", name);
-	return -1;					/* not reached */
-}
-
-bool
-MlpArgIsNull(const MlpArgs *args, const char *name)
-{
-	return args->fcinfo->args[MlpArgIndex(args, name)].isnull;
-}
-
-Datum
-MlpArgRequired(const MlpArgs *args, const char *name)
-{
-	int			i = MlpArgIndex(args, name);
-
-	if (args->fcinfo->args[i].isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	return args->fcinfo->args[i].value;
-}
-
-char *
-MlpArgText(const MlpArgs *args, const char *name)
-{
-	return TextDatumGetCString(MlpArgRequired(args, name));
-}
-
-char *
-MlpArgTextOrNull(const MlpArgs *args, const char *name)
-{
-	int			i = MlpArgIndex(args, name);
-
-	return args->fcinfo->args[i].isnull ? NULL : TextDatumGetCString(args->fcinfo->args[i].value);
 }
 
 /*

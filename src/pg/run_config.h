@@ -5,14 +5,13 @@
  * One table in run_config.c lists every option stored in runs.config with its JSON key and
  * type; the writer (mlp_train) and the reader (the worker) both walk it, so a new option is
  * one line there plus its argument in the SQL signature.  Arguments are found by name in the
- * function's signature (MlpArgs), never by position.
+ * function's signature (MlpArgs, sql_values.h), never by position.
  */
 #ifndef MLP_RUN_CONFIG_H
 #define MLP_RUN_CONFIG_H
 
 #include "postgres.h"
 
-#include "fmgr.h"
 #include "utils/jsonb.h"
 
 #include "core/augment.h"
@@ -72,23 +71,5 @@ extern void MlpRunConfigFromJsonb(Jsonb *config, MlpRunConfig *cfg);
  * on another machine).
  */
 extern MlpMatmulPrecision MlpCheckMatmulPrecision(const char *name);
-
-/* ---- arguments by name ------------------------------------------------------------------- */
-
-typedef struct MlpArgs
-{
-	FunctionCallInfo fcinfo;
-	int			nargs;
-	char	  **names;			/* of the function's signature (pg_proc.proargnames) */
-} MlpArgs;
-
-extern void MlpArgsInit(MlpArgs *args, FunctionCallInfo fcinfo);
-/* Position of argument name; ERROR (internal) when the signature has none. */
-extern int	MlpArgIndex(const MlpArgs *args, const char *name);
-extern bool MlpArgIsNull(const MlpArgs *args, const char *name);
-/* ERROR 22004 "<name> must not be null" when it is. */
-extern Datum MlpArgRequired(const MlpArgs *args, const char *name);
-extern char *MlpArgText(const MlpArgs *args, const char *name);		/* required */
-extern char *MlpArgTextOrNull(const MlpArgs *args, const char *name);
 
 #endif

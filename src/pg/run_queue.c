@@ -43,6 +43,7 @@
 #include "progress.h"
 #include "run_config.h"
 #include "run_store.h"
+#include "sql_values.h"
 #include "settings.h"
 
 #define MLP_MAX_EPOCHS		1000000
@@ -204,45 +205,14 @@ CheckRealRange(const char *name, double value, double lo, double hi, bool hi_inc
 						hi_inclusive ? "]" : ")", value)));
 }
 
-/* A real[] of 1 to MLP_MAX_CHANNELS finite values (std: positive). */
+/* A real[] argument of one value per channel (std: positive); 0 when it is null. */
 static int
 RealArrayArg(const MlpArgs *args, const char *name, bool positive, float *out)
 {
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-
 	if (MlpArgIsNull(args, name))
 		return 0;
-	arr = DatumGetArrayTypeP(MlpArgRequired(args, name));
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array", name)));
-	deconstruct_array(arr, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT, &elems, &nulls, &n);
-	if (n < 1 || n > MLP_MAX_CHANNELS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must have 1 to %d values (one per channel), not %d",
-						name, MLP_MAX_CHANNELS, n)));
-	for (int i = 0; i < n; i++)
-	{
-		float		v;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", name)));
-		v = DatumGetFloat4(elems[i]);
-		if (!isfinite(v) || (positive && !(v > 0)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s[%d] must be %s, not %g", name, i + 1,
-							positive ? "positive and finite" : "finite", v)));
-		out[i] = v;
-	}
-	return n;
+	return MlpChannelValues(DatumGetArrayTypeP(MlpArgRequired(args, name)), name, positive, out,
+							MLP_MAX_CHANNELS);
 }
 
 /*

@@ -225,29 +225,6 @@ AllocBatchBuffers(BatchBuffers *b, const MlpModel *m, int max_batch)
 										sizeof(float) * Max(mlp_model_scratch_floats(m, max_batch), 1));
 }
 
-static bool
-IsIntegerType(Oid t)
-{
-	return t == INT2OID || t == INT4OID || t == INT8OID;
-}
-
-static int64
-IntegerDatum(Datum d, Oid t)
-{
-	return t == INT2OID ? DatumGetInt16(d) : t == INT4OID ? DatumGetInt32(d) : DatumGetInt64(d);
-}
-
-/* Column named name in desc (0 when absent). */
-static int
-ColumnByName(TupleDesc desc, const char *name)
-{
-	for (int i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
-			return i + 1;
-	return 0;
-}
-
 /*
  * The id and image columns of the query: "id" and "image" by name; without such names, the
  * only integer column and the only image column.
@@ -267,15 +244,15 @@ FindBatchColumns(TupleDesc desc, int *id_att, int *image_att)
 
 		if (att->attisdropped)
 			continue;
-		if (IsIntegerType(att->atttypid))
+		if (MlpIsIntegerType(att->atttypid))
 			n_int++, last_int = i + 1;
 		if (att->atttypid == image_type)
 			n_img++, last_img = i + 1;
 	}
-	*id_att = ColumnByName(desc, "id");
+	*id_att = MlpColumnNumber(desc, "id", "query");
 	if (*id_att == 0 && n_int == 1)
 		*id_att = last_int;
-	*image_att = ColumnByName(desc, "image");
+	*image_att = MlpColumnNumber(desc, "image", "query");
 	if (*image_att == 0 && n_img == 1)
 		*image_att = last_img;
 
@@ -289,7 +266,7 @@ FindBatchColumns(TupleDesc desc, int *id_att, int *image_att)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("query returns no column \"image\""),
 				 errhint("The query must return an integer column \"id\" and an image column \"image\", e.g. SELECT key AS id, picture AS image FROM ...")));
-	if (!IsIntegerType(TupleDescAttr(desc, *id_att - 1)->atttypid))
+	if (!MlpIsIntegerType(TupleDescAttr(desc, *id_att - 1)->atttypid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"id\" of the query has type %s, not an integer type",
@@ -380,7 +357,7 @@ ClassifyQuery(BatchState *s, const char *query)
 						img_isnull;
 			Datum		idd = SPI_getbinval(tup, SPI_tuptable->tupdesc, id_att, &id_isnull);
 			Datum		imgd = SPI_getbinval(tup, SPI_tuptable->tupdesc, image_att, &img_isnull);
-			int64		id = id_isnull ? 0 : IntegerDatum(idd, id_type);
+			int64		id = id_isnull ? 0 : MlpIntegerDatum(idd, id_type);
 
 			row++;
 			if (img_isnull)

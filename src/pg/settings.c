@@ -15,6 +15,9 @@ int			mlp_max_concurrent_runs = 1;
 int			mlp_max_training_memory_mb = 8192;
 int			mlp_training_threads = 2;
 
+/* testing */
+bool		mlp_test_hold_points = false;
+
 /* scoring */
 int			mlp_scoring_batch_size = 256;
 int			mlp_scoring_threads = 0;
@@ -85,4 +88,14 @@ MlpSettingsInit(void)
 							"Largest amount of image data mlp_evaluate reads into memory.",
 							NULL, &mlp_evaluate_max_memory_mb, 4096, 1, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomBoolVariable("mlpscale.test_hold_points",
+							 "Stops training workers at hold points that tests hold (a testing aid).",
+							 "When on, a training worker waits for a shared advisory lock on "
+							 "(run id, 0) before its first step and on (run id, N) after "
+							 "epoch N is committed; a session holding pg_advisory_lock(run id, N) "
+							 "keeps the run there.  Leave it off outside tests.",
+							 &mlp_test_hold_points,
+							 false,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 }

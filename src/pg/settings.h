@@ -15,6 +15,9 @@ extern int	mlp_scoring_threads;
 extern int	mlp_model_cache_size;
 extern int	mlp_evaluate_max_memory_mb;
 
+/* testing: the hold points of test_hold.c */
+extern bool mlp_test_hold_points;
+
 /* Defines every mlpscale.* setting; called once from _PG_init. */
 extern void MlpSettingsInit(void);
 

@@ -25,27 +25,13 @@
 #include "storage/lock.h"
 #include "utils/guc.h"
 
+#include "settings.h"
 #include "test_hold.h"
 
-static bool mlp_test_hold_points = false;
 
 static volatile sig_atomic_t hold_sigterm_seen = false;
 static void (*volatile hold_prev_sigterm) (int) = NULL;
 
-void
-MlpTestHoldInit(void)
-{
-	DefineCustomBoolVariable("mlpscale.test_hold_points",
-							 "Stops training workers at hold points that tests hold (a testing aid).",
-							 "When on, a training worker waits for a shared advisory lock on "
-							 "(run id, 0) before its first step and on (run id, N) after "
-							 "epoch N is committed; a session holding pg_advisory_lock(run id, N) "
-							 "keeps the run there.  Leave it off outside tests.",
-							 &mlp_test_hold_points,
-							 false,
-							 PGC_SUSET, GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
-}
 
 /* SIGTERM during the wait: the worker's handler, then a cancel that ends the lock wait. */
 static void

@@ -14,8 +14,6 @@
 #include <signal.h>
 
 /* Defines mlpscale.test_hold_points (called from _PG_init). */
-extern void MlpTestHoldInit(void);
-
 /*
  * Hold point (run_id, point) of a training worker: returns at once when the setting is off,
  * nobody holds the key or *stop_requested (the flag the worker's SIGTERM handler raises) is

@@ -53,6 +53,7 @@
 #include "progress.h"
 #include "run_config.h"
 #include "run_store.h"
+#include "sql_values.h"
 #include "settings.h"
 #include "train_worker.h"
 #include "test_hold.h"
@@ -405,31 +406,6 @@ RecordSizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, in
 	TxCommit();
 }
 
-/*
- * The checkpoint *buf (malloc'd by the core, len bytes) turned into a bytea in place: grown
- * by the header and shifted, so no second full copy exists (realloc of a large block moves
- * pages, not bytes).  *buf then points to the bytea.
- */
-static bytea *
-CheckpointToBytea(uint8_t **buf, size_t len)
-{
-	uint8_t    *grown;
-
-	if (len > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("checkpoint of %zu bytes is larger than the 1 GB a bytea can hold", len)));
-	grown = realloc(*buf, VARHDRSZ + len);
-	if (grown == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory for a checkpoint of %zu bytes", len)));
-	*buf = grown;
-	memmove(grown + VARHDRSZ, grown, len);
-	SET_VARSIZE(grown, VARHDRSZ + len);
-	return (bytea *) grown;
-}
-
 /* One transaction: the epoch's row, the checkpoint and epochs_done. */
 static void
 CommitEpoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *val,
@@ -673,7 +649,7 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 								   err, sizeof(err)) != 0)
 			TrainerError("could not save the checkpoint", err);
 		CommitEpoch(spec, &st, &vst, has_val, examples_seen, flops_per_image, lr,
-					 CheckpointToBytea(&checkpoint_buf, checkpoint_len));
+					 MlpBufferToBytea(&checkpoint_buf, checkpoint_len, "a checkpoint"));
 		free(checkpoint_buf);
 		checkpoint_buf = NULL;
 		epochs_done = epoch + 1;
