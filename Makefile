@@ -17,7 +17,27 @@ EXTVERSION = 0.2.0
 RELEASED = 0.1.0
 
 MODULE_big = mlpscale
-PG_SRCS = $(sort $(wildcard src/pg/*.c))
+# The PostgreSQL layer, one file per concern (docs/design.md, Repository layout).
+PG_SRCS = \
+	src/pg/blas_setup.c \
+	src/pg/data_source.c \
+	src/pg/image_type.c \
+	src/pg/import_export.c \
+	src/pg/launcher.c \
+	src/pg/mlpscale.c \
+	src/pg/model_cache.c \
+	src/pg/model_store.c \
+	src/pg/privilege.c \
+	src/pg/progress.c \
+	src/pg/run_config.c \
+	src/pg/run_queue.c \
+	src/pg/run_store.c \
+	src/pg/scoring.c \
+	src/pg/settings.c \
+	src/pg/shmem.c \
+	src/pg/sql_values.c \
+	src/pg/test_hold.c \
+	src/pg/train_worker.c
 OBJS = $(PG_SRCS:.c=.o)
 
 # The development version's script is assembled from the parts in sql/ext, in name order;

@@ -314,7 +314,7 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 	if (opts->source == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", what)));
+				 errmsg("%s must not be null", what)));
 	shown = ShownSource(opts->source);
 	memset(out, 0, sizeof(*out));
 	out->max_label = -1;
@@ -366,7 +366,7 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 			if (isnull)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("row %lld of the %s has a NULL image", (long long) row, what),
+						 errmsg("row %lld of the %s has a null image", (long long) row, what),
 						 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
 								 quote_identifier(image_column))));
 			old = MemoryContextSwitchTo(batch_cxt);
@@ -400,7 +400,9 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 									what, opts->memory_limit),
 							 errdetail("%lld rows of %zu bytes were read so far.",
 									   (long long) (n + 1), image_bytes),
-							 errhint("Use fewer rows or smaller images, or raise the memory limit setting.")));
+							 opts->memory_setting ?
+							 errhint("Use fewer rows or smaller images, or raise %s.", opts->memory_setting) :
+							 errhint("Use fewer rows or smaller images.")));
 				if (opts->memory_limit > 0 && (Size) want * image_bytes > opts->memory_limit)
 					want = Max(n + 1, (int64) (opts->memory_limit / image_bytes));
 				if (out->images == NULL)
@@ -427,7 +429,7 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 				if (isnull)
 					ereport(ERROR,
 							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-							 errmsg("row %lld of the %s has a NULL label", (long long) row, what),
+							 errmsg("row %lld of the %s has a null label", (long long) row, what),
 							 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
 									 quote_identifier(label_column))));
 				label = MlpIntegerDatum(d, label_type);

@@ -20,6 +20,7 @@ typedef struct MlpSourceOptions
 	const char *label_column;	/* default "label"; NULL reads no labels */
 	int			classes;		/* > 0: labels must be in [0, classes); <= 0: no upper bound */
 	Size		memory_limit;	/* bytes; ERROR with both figures when the data would exceed */
+	const char *memory_setting;	/* the setting that sets memory_limit, named in the hint */
 } MlpSourceOptions;
 
 typedef struct MlpSourceData

@@ -58,11 +58,11 @@ mlp_import(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model_name must not be NULL")));
+				 errmsg("model_name must not be null")));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("data must not be NULL"),
+				 errmsg("data must not be null"),
 				 errhint("Pass the bytes of a safetensors file, e.g. pg_read_binary_file('/path/model.safetensors').")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	MlpCheckModelName(name);

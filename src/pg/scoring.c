@@ -403,11 +403,11 @@ mlp_classify_batch(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model must not be NULL")));
+				 errmsg("model must not be null")));
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query must not be NULL")));
+				 errmsg("query must not be null")));
 	ref = ModelRefArg(fcinfo, 0);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
@@ -456,7 +456,7 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be NULL",
+					 errmsg("%s must not be null",
 							i == 0 ? "model" : i == 1 ? "source" : i == 2 ? "image_column" : "label_column")));
 	ref = ModelRefArg(fcinfo, 0);
 	memset(&opts, 0, sizeof(opts));
@@ -477,6 +477,7 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 
 		opts.classes = classes;
 		opts.memory_limit = (Size) mlp_evaluate_max_memory_mb * 1024 * 1024;
+		opts.memory_setting = "mlpscale.evaluate_max_memory";
 		MlpSpiConnect();
 		MlpLoadSource(&opts, &data);
 		CheckImageChannels(e, data.channels);

@@ -263,6 +263,7 @@ LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *ha
 	opts.label_column = spec->cfg.label_column;
 	opts.classes = spec->cfg.classes;
 	opts.memory_limit = TrainingMemoryLimit();
+	opts.memory_setting = "mlpscale.max_training_memory";
 	old = MemoryContextSwitchTo(worker_context);
 	MlpLoadSource(&opts, train);
 	MemoryContextSwitchTo(old);
