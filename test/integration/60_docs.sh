@@ -47,8 +47,8 @@ for i in $(seq 1 "$blocks"); do
 done
 is "$rc" 0 "psql ran the whole guide without an error"
 
-# The guide's examples must stay cheap.
-elapsed=$(( $(date +%s) - start ))
-ok "$([ "$elapsed" -lt 600 ]; echo $?)" "the examples take less than ten minutes ($elapsed s)"
+# How long the examples take is reported, not tested (a test never bets on the machine's
+# speed); the guide keeps them small.
+diag "the examples took $(( $(date +%s) - start )) s"
 
 done_testing
