@@ -374,6 +374,12 @@ TrainingWorkerExit(int code, Datum arg)
 	SpinLockAcquire(&launcher_shared->mutex);
 	launcher_shared->training_workers--;
 	SpinLockRelease(&launcher_shared->mutex);
+	/*
+	 * The launcher hears of the workers it started through their handles; one restarted
+	 * after pg_terminate_backend() did not start this one, so tell it that a slot is free
+	 * (else the next queued run waited for its minute-long nap).
+	 */
+	MlpLauncherWake();
 }
 
 /*
