@@ -16,9 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "image_format.h"
 #include "rng.h"
-
-#define MLP_MAX_CHANNELS 4
 
 typedef struct MlpImageSpec
 {
