@@ -173,11 +173,11 @@ recipe_config(const Options *o, MlpImageSpec spec, const float *mean, const floa
 static MlpTrainer *
 trainer_or_die(const MlpTrainConfig *cfg)
 {
-	char		err[256];
-	MlpTrainer *t = mlp_trainer_create(cfg, NULL, err, sizeof(err));
+	MlpError	err;
+	MlpTrainer *t = mlp_trainer_new(cfg, NULL, &err);
 
 	if (t == NULL)
-		die("%s", err);
+		die("%s", err.message);
 	return t;
 }
 
@@ -234,10 +234,10 @@ static void
 run_epoch_or_die(MlpTrainer *t, const MlpDataset *d, int epoch, MlpStepCallback cb, void *arg,
 				 MlpEpochStats *st)
 {
-	char		err[256];
+	MlpError	err;
 
-	if (mlp_trainer_run_epoch(t, d, epoch, cb, arg, st, err, sizeof(err)) < 0)
-		die("%s", err);
+	if (mlp_trainer_train_epoch(t, d, epoch, cb, arg, st, &err) != MLP_OK)
+		die("%s", err.message);
 }
 
 /*
@@ -639,7 +639,8 @@ mode_accuracy(const Options *o)
 		fprintf(stderr, "epoch %d: loss %.4f, %.0f images/s\n", e + 1, st.train_loss,
 				st.images_per_second);
 	}
-	mlp_trainer_evaluate(t, &test, &ev);
+	if (mlp_trainer_eval_dataset(t, &test, &ev, NULL) != MLP_OK)
+		die("%s", "the test set does not fit the model");
 	printf("RESULT mode=accuracy side=mlpscale arch=%s batch=%d epochs=%d seed=%llu"
 		   " test_accuracy=%.4f top5=%.4f train_s=%.1f final_loss=%.4f",
 		   o->arch, o->batch, o->epochs, (unsigned long long) o->seed, ev.accuracy, ev.top5,
