@@ -10,7 +10,6 @@
 #include "trainer.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +29,7 @@
 #define STREAM_INIT					UINT64_MAX
 #define STREAM_HEAD_INIT			(UINT64_MAX - 1)
 
-/* Below this many images per thread, starting threads costs more than it saves. */
+/* Below this many images per thread, waking threads costs more than it saves. */
 #define MIN_IMAGES_PER_THREAD 16
 
 #define CHECKPOINT_FORMAT "mlpscale-checkpoint"
@@ -84,17 +83,20 @@ typedef struct BatchJob
 	const uint64_t *seeds;		/* NULL: preprocess without randomness */
 	float	   *x;
 	int64_t		in_dim;
-	int			first;
-	int			count;
+	int			count;			/* images of the batch */
 } BatchJob;
 
+/* A pool task: part `part` of `parts` takes one contiguous share of the images. */
 static void
-batch_job_run(const BatchJob *job)
+batch_job_part(void *arg, int part, int parts)
 {
+	const BatchJob *job = arg;
 	size_t		image_bytes = (size_t) job->data->spec.channels * job->data->spec.height *
 		job->data->spec.width;
+	int			first = (int) ((int64_t) job->count * part / parts);
+	int			last = (int) ((int64_t) job->count * (part + 1) / parts);
 
-	for (int i = job->first; i < job->first + job->count; i++)
+	for (int i = first; i < last; i++)
 	{
 		const uint8_t *src = job->data->images + (size_t) job->rows[i] * image_bytes;
 		float	   *dst = job->x + (size_t) i * job->in_dim;
@@ -111,59 +113,26 @@ batch_job_run(const BatchJob *job)
 	}
 }
 
-static void *
-batch_job_thread(void *arg)
-{
-	batch_job_run(arg);
-	return NULL;
-}
-
 /*
  * Fills x[0..B) from the given rows: augmented with per-image seeds, or preprocessed when
- * seeds is NULL.  Uses up to `threads` threads (the calling one included); when a thread
- * cannot be started its share is done on the calling thread, so the result never changes.
+ * seeds is NULL.  Runs on up to `threads` threads of the pool (the calling one included);
+ * each image depends only on its own seed, so the result never depends on how many run.
  */
 static void
 assemble_batch(const MlpAugmentConfig *aug, const MlpDataset *data, const int64_t *rows,
 			   const uint64_t *seeds, float *x, int64_t in_dim, int B, int threads)
 {
-	enum
-	{
-		MAX_THREADS = 64
+	BatchJob	job = {
+		.aug = aug, .data = data, .rows = rows, .seeds = seeds, .x = x, .in_dim = in_dim,
+		.count = B
 	};
-	pthread_t	tid[MAX_THREADS];
-	bool		started[MAX_THREADS];
-	BatchJob	jobs[MAX_THREADS];
-	int			nthreads = threads;
+	int			parts = threads;
 
-	if (nthreads > MAX_THREADS)
-		nthreads = MAX_THREADS;
-	if (nthreads > B / MIN_IMAGES_PER_THREAD)
-		nthreads = B / MIN_IMAGES_PER_THREAD;
-	if (nthreads < 1)
-		nthreads = 1;
-
-	for (int k = 0; k < nthreads; k++)
-	{
-		int			first = (int) ((int64_t) B * k / nthreads);
-		int			last = (int) ((int64_t) B * (k + 1) / nthreads);
-
-		jobs[k] = (BatchJob) {
-			.aug = aug, .data = data, .rows = rows, .seeds = seeds, .x = x,
-			.in_dim = in_dim, .first = first, .count = last - first
-		};
-		started[k] = false;
-	}
-	for (int k = 1; k < nthreads; k++)
-		started[k] = mlp_thread_create(&tid[k], NULL, batch_job_thread, &jobs[k]) == 0;
-	batch_job_run(&jobs[0]);
-	for (int k = 1; k < nthreads; k++)
-	{
-		if (started[k])
-			pthread_join(tid[k], NULL);
-		else
-			batch_job_run(&jobs[k]);
-	}
+	if (parts > B / MIN_IMAGES_PER_THREAD)
+		parts = B / MIN_IMAGES_PER_THREAD;
+	if (parts < 1)
+		parts = 1;
+	mlp_pool_run(batch_job_part, &job, parts);
 }
 
 /* ---- creation ---------------------------------------------------------------------------- */
@@ -506,8 +475,9 @@ mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 
 	memset(stats, 0, sizeof(*stats));
 	stats->epoch = epoch + 1;
-	/* the setting is per process; checked supported when the trainer was created */
+	/* per-process settings: precision checked supported when the trainer was created */
 	mlp_blas_set_matmul_precision(cfg->precision);
+	mlp_pool_set_threads(cfg->threads);
 	if ((st = check_dataset(t, data, true, err)) != MLP_OK ||
 		(st = check_labels(t, data, err)) != MLP_OK ||
 		(st = prepare_order(t, data->n, epoch, err)) != MLP_OK)
@@ -571,6 +541,7 @@ mlp_trainer_eval_dataset(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *st
 	if ((st = check_dataset(t, data, true, err)) != MLP_OK)
 		return st;
 	mlp_blas_set_matmul_precision(t->cfg.precision);
+	mlp_pool_set_threads(t->cfg.threads);
 	augment_config_for(t, &data->spec, false, &pre);
 	for (int64_t first = 0; first < data->n; first += batch)
 	{

@@ -47,7 +47,8 @@ typedef struct MlpTrainConfig
 	float		mean[MLP_MAX_CHANNELS];
 	float		std[MLP_MAX_CHANNELS];
 	uint64_t	seed;
-	int			threads;		/* BLAS and element-wise threads */
+	int			threads;		/* BLAS and element-wise threads; the trainer sizes the
+								 * thread pool (thread_pool.h) of batch assembly with it */
 	MlpMatmulPrecision precision;	/* of the matrix products (fp32 = 0, the default) */
 } MlpTrainConfig;
 

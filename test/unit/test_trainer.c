@@ -242,6 +242,34 @@ main(void)
 	ok(same_params(t, u), "same seed: bit-identical parameters after 3 epochs (1 vs 3 threads)");
 	mlp_trainer_free(u);
 
+	/* batches of 64 are cut into parts of the thread pool (16 images a part at least) */
+	{
+		MlpTrainConfig wide = cfg;
+		MlpTrainer *one,
+				   *two;
+
+		wide.batch_size = 64;
+		wide.threads = 1;
+		one = mlp_trainer_new(&wide, NULL, &e);
+		wide.threads = 2;
+		two = mlp_trainer_new(&wide, NULL, &e);
+		ok(one && two && train_epochs(one, &train, 0, 2, &st) == 0 &&
+		   train_epochs(two, &train, 0, 2, &st) == 0 && same_params(one, two),
+		   "batches of 64 assembled on 1 and on 2 pool threads: bit-identical parameters");
+		if (one && two)
+		{
+			MlpEvalStats e1,
+						e2;
+
+			(void) mlp_trainer_eval_dataset(one, &test, &e1, &e);
+			(void) mlp_trainer_eval_dataset(two, &test, &e2, &e);
+			ok(e1.loss == e2.loss && e1.accuracy == e2.accuracy,
+			   "and the same evaluation (loss %.6f)", e1.loss);
+		}
+		mlp_trainer_free(one);
+		mlp_trainer_free(two);
+	}
+
 	cfg.seed = 99;
 	u = mlp_trainer_new(&cfg, NULL, &e);
 	ok(u && train_epochs(u, &train, 0, 3, &st) == 0 && !same_params(t, u),
