@@ -71,6 +71,12 @@ void		mlp_resize_area_u8(const uint8_t *src, int channels, int sh, int sw,
 							   uint8_t *dst, int dh, int dw);
 
 /*
+ * Tests only: the allocator of the resampling tables (NULL: malloc).  When it fails, the
+ * result is the same, computed without the tables.
+ */
+void		mlp_augment_test_set_alloc(void *(*alloc) (size_t));
+
+/*
  * Per-channel mean and std (0-1 scale) of n images; std falls back to 1 when zero.
  */
 void		mlp_channel_stats(const uint8_t *images, int64_t n, MlpImageSpec spec,
