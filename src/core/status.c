@@ -60,6 +60,8 @@ mlp_status_name(MlpStatus status)
 			return "numeric failure";
 		case MLP_ERR_INTERNAL:
 			return "internal error";
+		case MLP_ERR_IO:
+			return "input/output error";
 	}
 	return "unknown status";
 }

@@ -24,7 +24,8 @@ typedef enum MlpStatus
 	MLP_ERR_DATA_CORRUPTED = -3,	/* stored bytes (a checkpoint, weights) are not valid */
 	MLP_ERR_NOT_SUPPORTED = -4, /* needs what this machine lacks (a CPU feature) */
 	MLP_ERR_NUMERIC = -5,		/* the computation left the finite numbers (a diverged loss) */
-	MLP_ERR_INTERNAL = -6		/* cannot happen */
+	MLP_ERR_INTERNAL = -6,		/* cannot happen */
+	MLP_ERR_IO = -7				/* a file could not be read (the loader and the benchmark) */
 } MlpStatus;
 
 typedef struct MlpError
