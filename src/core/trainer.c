@@ -678,6 +678,16 @@ mlp_trainer_restore(MlpTrainer *t, const uint8_t *buf, size_t len, int *epochs_d
  * Goes when the PostgreSQL layer reports MlpError itself.
  */
 
+/* 0, or -1 with the message (and hint) of e in err */
+static int
+char_result(MlpStatus st, const MlpError *e, char *err, size_t errlen)
+{
+	if (st == MLP_OK)
+		return 0;
+	mlp_error_format(e, err, errlen);
+	return -1;
+}
+
 MlpTrainer *
 mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base, char *err, size_t errlen)
 {
@@ -696,11 +706,9 @@ mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 {
 	MlpError	e;
 
-	if (mlp_trainer_train_epoch(t, data, epoch, cb, cb_arg, stats, &e) != MLP_OK)
-	{
-		mlp_error_format(&e, err, errlen);
+	if (char_result(mlp_trainer_train_epoch(t, data, epoch, cb, cb_arg, stats, &e), &e, err,
+					errlen) != 0)
 		return -1;
-	}
 	return stats->stopped ? 1 : 0;
 }
 
@@ -716,10 +724,7 @@ mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out, size
 {
 	MlpError	e;
 
-	if (mlp_trainer_checkpoint(t, epochs_done, out, outlen, &e) == MLP_OK)
-		return 0;
-	mlp_error_format(&e, err, errlen);
-	return -1;
+	return char_result(mlp_trainer_checkpoint(t, epochs_done, out, outlen, &e), &e, err, errlen);
 }
 
 int
@@ -728,8 +733,5 @@ mlp_trainer_load_state(MlpTrainer *t, const uint8_t *buf, size_t len, int *epoch
 {
 	MlpError	e;
 
-	if (mlp_trainer_restore(t, buf, len, epochs_done, &e) == MLP_OK)
-		return 0;
-	mlp_error_format(&e, err, errlen);
-	return -1;
+	return char_result(mlp_trainer_restore(t, buf, len, epochs_done, &e), &e, err, errlen);
 }

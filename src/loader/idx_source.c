@@ -52,24 +52,17 @@ idx_source_open(const char *images_path, const char *labels_path, char *err, siz
 	MlpError	e;
 
 	if (!st || !src)
-	{
 		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	if (mlp_idx_read(images_path, labels_path, LOAD_MAX_SIDE, &st->pair, &e) != MLP_OK)
-	{
+	else if (mlp_idx_read(images_path, labels_path, LOAD_MAX_SIDE, &st->pair, &e) != MLP_OK)
 		snprintf(err, errlen, "%s", e.message);
-		goto fail;
+	else
+	{
+		*src = (LoadSource) {
+			.format = "idx", .total = st->pair.count, .next = idx_next, .close = idx_close,
+			.state = st
+		};
+		return src;
 	}
-	src->format = "idx";
-	src->total = st->pair.count;
-	src->nclasses = 0;
-	src->next = idx_next;
-	src->close = idx_close;
-	src->state = st;
-	return src;
-
-fail:
 	free(st);
 	free(src);
 	return NULL;
