@@ -41,29 +41,20 @@ mlp_error_hint(MlpError *e, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* by -status: MLP_OK, MLP_ERR_INVALID_ARGUMENT, ... MLP_ERR_IO */
+static const char *const status_names[] = {
+	"ok", "invalid argument", "out of memory", "data corrupted", "not supported",
+	"numeric failure", "internal error", "input/output error"
+};
+
 const char *
 mlp_status_name(MlpStatus status)
 {
-	switch (status)
-	{
-		case MLP_OK:
-			return "ok";
-		case MLP_ERR_INVALID_ARGUMENT:
-			return "invalid argument";
-		case MLP_ERR_OUT_OF_MEMORY:
-			return "out of memory";
-		case MLP_ERR_DATA_CORRUPTED:
-			return "data corrupted";
-		case MLP_ERR_NOT_SUPPORTED:
-			return "not supported";
-		case MLP_ERR_NUMERIC:
-			return "numeric failure";
-		case MLP_ERR_INTERNAL:
-			return "internal error";
-		case MLP_ERR_IO:
-			return "input/output error";
-	}
-	return "unknown status";
+	int			i = -(int) status;
+
+	if (i < 0 || i >= (int) (sizeof(status_names) / sizeof(status_names[0])))
+		return "unknown status";
+	return status_names[i];
 }
 
 void
