@@ -27,12 +27,12 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "arch.h"
 #include "bench_time.h"
 #include "augment.h"
 #include "blas.h"
+#include "idx.h"
 #include "model.h"
 #include "optimizer.h"
 #include "rng.h"
@@ -173,11 +173,11 @@ recipe_config(const Options *o, MlpImageSpec spec, const float *mean, const floa
 static MlpTrainer *
 trainer_or_die(const MlpTrainConfig *cfg)
 {
-	char		err[256];
-	MlpTrainer *t = mlp_trainer_create(cfg, NULL, err, sizeof(err));
+	MlpError	err;
+	MlpTrainer *t = mlp_trainer_new(cfg, NULL, &err);
 
 	if (t == NULL)
-		die("%s", err);
+		die("%s", err.message);
 	return t;
 }
 
@@ -234,10 +234,10 @@ static void
 run_epoch_or_die(MlpTrainer *t, const MlpDataset *d, int epoch, MlpStepCallback cb, void *arg,
 				 MlpEpochStats *st)
 {
-	char		err[256];
+	MlpError	err;
 
-	if (mlp_trainer_run_epoch(t, d, epoch, cb, arg, st, err, sizeof(err)) < 0)
-		die("%s", err);
+	if (mlp_trainer_train_epoch(t, d, epoch, cb, arg, st, &err) != MLP_OK)
+		die("%s", err.message);
 }
 
 /*
@@ -522,78 +522,46 @@ mode_epoch_scale(const Options *o)
 	free_dataset(&all);
 }
 
-/* Reads a gzip-compressed IDX file (big-endian header) into a malloc'd buffer. */
-static uint8_t *
-read_idx(const char *path, int *ndim, uint32_t dims[4], size_t *count)
-{
-	gzFile		f = gzopen(path, "rb");
-	uint8_t		hdr[4];
-	size_t		total = 1;
-	uint8_t    *data;
-
-	if (f == NULL)
-		die("could not open %s", path);
-	if (gzread(f, hdr, 4) != 4 || hdr[0] != 0 || hdr[1] != 0 || hdr[2] != 0x08 || hdr[3] > 4 ||
-		hdr[3] < 1)
-		die("%s is not an IDX file of unsigned bytes", path);
-	*ndim = hdr[3];
-	for (int i = 0; i < *ndim; i++)
-	{
-		uint8_t		b[4];
-
-		if (gzread(f, b, 4) != 4)
-			die("%s: truncated header", path);
-		dims[i] = (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
-		total *= dims[i];
-	}
-	data = xmalloc(total);
-	for (size_t off = 0; off < total;)
-	{
-		unsigned	chunk = total - off > (1u << 30) ? (1u << 30) : (unsigned) (total - off);
-		int			got = gzread(f, data + off, chunk);
-
-		if (got <= 0)
-			die("%s: truncated data", path);
-		off += (size_t) got;
-	}
-	gzclose(f);
-	*count = total;
-	return data;
-}
-
+/*
+ * The Fashion-MNIST split prefix ("train", "t10k") of dir through the core's IDX reader; the
+ * images stay in idx (free it after the dataset), the labels are copied to int32.
+ */
 static MlpDataset
-load_fashion(const char *dir, const char *prefix)
+load_fashion(const char *dir, const char *prefix, MlpIdxPair *idx)
 {
-	char		path[1024];
-	int			nd_img, nd_lab;
-	uint32_t	di[4], dl[4];
-	size_t		ci, cl;
-	uint8_t    *img, *lab8;
+	char		images[1024],
+				labels[1024];
+	MlpError	err;
 	int32_t    *lab;
 	MlpDataset	d;
 
-	snprintf(path, sizeof(path), "%s/%s-images-idx3-ubyte.gz", dir, prefix);
-	img = read_idx(path, &nd_img, di, &ci);
-	snprintf(path, sizeof(path), "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
-	lab8 = read_idx(path, &nd_lab, dl, &cl);
-	if (nd_img != 3 || nd_lab != 1 || di[0] != dl[0])
-		die("unexpected IDX shapes in %s", dir);
-	lab = xmalloc(cl * sizeof(int32_t));
-	for (size_t i = 0; i < cl; i++)
-		lab[i] = lab8[i];
-	free(lab8);
-	d.images = img;
+	snprintf(images, sizeof(images), "%s/%s-images-idx3-ubyte.gz", dir, prefix);
+	snprintf(labels, sizeof(labels), "%s/%s-labels-idx1-ubyte.gz", dir, prefix);
+	if (mlp_idx_read(images, labels, MLP_IMAGE_FORMAT_MAX_SIDE, idx, &err) != MLP_OK)
+		die("%s", err.message);
+	lab = xmalloc((size_t) idx->count * sizeof(int32_t));
+	for (int64_t i = 0; i < idx->count; i++)
+		lab[i] = idx->labels[i];
+	d.images = idx->images;
 	d.labels = lab;
-	d.n = di[0];
-	d.spec = (MlpImageSpec) {1, (int) di[1], (int) di[2]};
+	d.n = idx->count;
+	d.spec = (MlpImageSpec) {1, idx->rows, idx->cols};
 	return d;
+}
+
+static void
+free_fashion(MlpDataset *d, MlpIdxPair *idx)
+{
+	free((void *) d->labels);
+	mlp_idx_free(idx);
 }
 
 static void
 mode_fashion_epoch(const Options *o)
 {
 	double		t0 = bench_now(), t_load, t1;
-	MlpDataset	d = load_fashion(o->data_dir, "train");
+	MlpIdxPair	idx;
+	MlpDataset	d = load_fashion(o->data_dir, "train", &idx);
 	float		mean[MLP_MAX_CHANNELS], std[MLP_MAX_CHANNELS];
 	MlpTrainConfig cfg;
 	MlpTrainer *t;
@@ -613,14 +581,16 @@ mode_fashion_epoch(const Options *o)
 	print_common(o);
 	printf("\n");
 	mlp_trainer_free(t);
-	free_dataset(&d);
+	free_fashion(&d, &idx);
 }
 
 static void
 mode_accuracy(const Options *o)
 {
-	MlpDataset	train = load_fashion(o->data_dir, "train");
-	MlpDataset	test = load_fashion(o->data_dir, "t10k");
+	MlpIdxPair	train_idx,
+				test_idx;
+	MlpDataset	train = load_fashion(o->data_dir, "train", &train_idx);
+	MlpDataset	test = load_fashion(o->data_dir, "t10k", &test_idx);
 	float		mean[MLP_MAX_CHANNELS], std[MLP_MAX_CHANNELS];
 	MlpTrainConfig cfg;
 	MlpTrainer *t;
@@ -639,7 +609,8 @@ mode_accuracy(const Options *o)
 		fprintf(stderr, "epoch %d: loss %.4f, %.0f images/s\n", e + 1, st.train_loss,
 				st.images_per_second);
 	}
-	mlp_trainer_evaluate(t, &test, &ev);
+	if (mlp_trainer_eval_dataset(t, &test, &ev, NULL) != MLP_OK)
+		die("%s", "the test set does not fit the model");
 	printf("RESULT mode=accuracy side=mlpscale arch=%s batch=%d epochs=%d seed=%llu"
 		   " test_accuracy=%.4f top5=%.4f train_s=%.1f final_loss=%.4f",
 		   o->arch, o->batch, o->epochs, (unsigned long long) o->seed, ev.accuracy, ev.top5,
@@ -647,8 +618,8 @@ mode_accuracy(const Options *o)
 	print_common(o);
 	printf("\n");
 	mlp_trainer_free(t);
-	free_dataset(&train);
-	free_dataset(&test);
+	free_fashion(&train, &train_idx);
+	free_fashion(&test, &test_idx);
 }
 
 /* Preprocess + forward + argmax of images [first, first+B), as a scoring call does. */

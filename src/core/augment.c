@@ -299,12 +299,91 @@ emit_line(const ResampleOut *out, size_t base, int c, const float *line, int n, 
 	}
 }
 
-/* Fallback without memory (allocation failed): weights computed per output pixel. */
+/*
+ * Without memory for the tables (the allocation failed), resample computes every output
+ * value from scratch: the same weights, the same sums in the same order and the same
+ * expressions as the table path below, so the result is bit-identical, only slower (the
+ * weights of each pixel are recomputed for every output).
+ */
+
+/* Weight k of output o as axis_build stores it: 0 outside the span, which starts at shift. */
+static float
+axis_weight_at(const AxisMap *m, int o, int first, int count, bool area, double sum,
+			   int shift, int k)
+{
+	if (k < shift || k >= shift + count)
+		return 0.0f;
+	if (!area)
+		return 1.0f;
+	return (float) (axis_raw_weight(m, o, first + k - shift) / sum);
+}
+
+/* The sum of axis_build's weights of output o (only when its span is an area). */
+static double
+axis_weight_sum(const AxisMap *m, int o, int first, int count)
+{
+	double		sum = 0.0;
+
+	for (int k = 0; k < count; k++)
+		sum += axis_raw_weight(m, o, first + k);
+	return sum;
+}
+
+/* The padded width axis_build gives every output: the largest count. */
+static int
+axis_taps(const AxisMap *m, int n)
+{
+	int			taps = 0;
+
+	for (int o = 0; o < n; o++)
+	{
+		int			first,
+					count;
+
+		axis_span(m, o, &first, &count);
+		if (count > taps)
+			taps = count;
+	}
+	return taps;
+}
+
+/* One horizontal value of resample: source row s at output column ox, with taps weights. */
+static float
+direct_row_value(const AxisMap *mx, int ox, int taps, const uint8_t *s)
+{
+	int			first,
+				count,
+				shift = 0;
+	bool		area = axis_span(mx, ox, &first, &count);
+	double		sum = area ? axis_weight_sum(mx, ox, first, count) : 0.0;
+	const uint8_t *p;
+	float		v;
+
+	if (first + taps > mx->src_len)
+		shift = first + taps - mx->src_len;
+	p = s + first - shift;
+#define WX(k) axis_weight_at(mx, ox, first, count, area, sum, shift, (k))
+	if (taps == 1)
+		v = WX(0) * p[0];
+	else if (taps == 2)
+		v = WX(0) * p[0] + WX(1) * p[1];
+	else
+	{
+		v = 0.0f;
+		for (int k = 0; k < taps; k++)
+			v += WX(k) * p[k];
+	}
+#undef WX
+	return v;
+}
+
 static void
 resample_direct(const uint8_t *src, int channels, int sh, int sw,
 				const AxisMap *my, const AxisMap *mx, int dh, int dw, bool flip,
 				const ResampleOut *out)
 {
+	int			taps = axis_taps(mx, dw);
+
 	for (int c = 0; c < channels; c++)
 	{
 		const uint8_t *plane = src + (size_t) c * sh * sw;
@@ -314,32 +393,38 @@ resample_direct(const uint8_t *src, int channels, int sh, int sw,
 			int			fy,
 						ny;
 			bool		area_y = axis_span(my, oy, &fy, &ny);
+			double		sum_y = area_y ? axis_weight_sum(my, oy, fy, ny) : 0.0;
+			size_t		base = (size_t) c * dh * dw + (size_t) oy * dw;
 
-			for (int ox = 0; ox < dw; ox++)
+			for (int j = 0; j < dw; j++)
 			{
-				int			fx,
-							nx;
-				bool		area_x = axis_span(mx, ox, &fx, &nx);
-				double		acc = 0.0,
-							wsum = 0.0;
+				int			ox = flip ? dw - 1 - j : j;
+				float		w0 = axis_weight_at(my, oy, fy, ny, area_y, sum_y, 0, 0);
+				float		r0 = direct_row_value(mx, ox, taps, plane + (size_t) fy * sw);
+				float		v;
 
-				for (int ky = 0; ky < ny; ky++)
+				if (ny == 1 && out->f32)
 				{
-					double		wy = area_y ? axis_raw_weight(my, oy, fy + ky) : 1.0;
-
-					for (int kx = 0; kx < nx; kx++)
-					{
-						double		w = wy * (area_x ? axis_raw_weight(mx, ox, fx + kx) : 1.0);
-
-						acc += w * plane[(size_t) (fy + ky) * sw + fx + kx];
-						wsum += w;
-					}
+					out->f32[base + j] = r0 * (out->mul[c] * w0) + out->add[c];
+					continue;
 				}
-				emit_value(out, (size_t) c * dh * dw + (size_t) oy * dw + (flip ? dw - 1 - ox : ox),
-						   c, (float) (acc / wsum));
+				v = w0 * r0;
+				for (int k = 1; k < ny; k++)
+					v += axis_weight_at(my, oy, fy, ny, area_y, sum_y, 0, k) *
+						direct_row_value(mx, ox, taps, plane + (size_t) (fy + k) * sw);
+				emit_value(out, base + j, c, v);
 			}
 		}
 	}
+}
+
+/* Where resample's tables come from: malloc, or a test's allocator that fails. */
+static void *(*scratch_alloc) (size_t) = malloc;
+
+void
+mlp_augment_test_set_alloc(void *(*alloc) (size_t))
+{
+	scratch_alloc = alloc ? alloc : malloc;
 }
 
 /*
@@ -371,7 +456,7 @@ resample(const uint8_t *src, int channels, int sh, int sw,
 		return;
 	if (bytes <= sizeof(stack_buf))
 		mem = (char *) stack_buf;
-	else if ((heap = malloc(bytes)) != NULL)
+	else if ((heap = scratch_alloc(bytes)) != NULL)
 		mem = heap;
 	else
 	{

@@ -16,9 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "image_format.h"
 #include "rng.h"
-
-#define MLP_MAX_CHANNELS 4
 
 typedef struct MlpImageSpec
 {
@@ -70,6 +69,12 @@ void		mlp_resample_area(const uint8_t *src, int channels, int sh, int sw,
 /* Area-resize a whole uint8 image to uint8 (rounded), for image_resize(). */
 void		mlp_resize_area_u8(const uint8_t *src, int channels, int sh, int sw,
 							   uint8_t *dst, int dh, int dw);
+
+/*
+ * Tests only: the allocator of the resampling tables (NULL: malloc).  When it fails, the
+ * result is the same, computed without the tables.
+ */
+void		mlp_augment_test_set_alloc(void *(*alloc) (size_t));
 
 /*
  * Per-channel mean and std (0-1 scale) of n images; std falls back to 1 when zero.

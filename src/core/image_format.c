@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const dim_names[] = {"channels", "height", "width"};
-static const int dim_limits[] = {MLP_IMAGE_FORMAT_MAX_CHANNELS, MLP_IMAGE_FORMAT_MAX_SIDE,
+static const int dim_limits[] = {MLP_MAX_CHANNELS, MLP_IMAGE_FORMAT_MAX_SIDE,
 MLP_IMAGE_FORMAT_MAX_SIDE};
 
 const char *

@@ -6,10 +6,10 @@
  *   binary:  int32 channels, int32 height, int32 width (network order), then exactly
  *            channels*height*width pixel bytes
  *
- * Both accept at most MLP_IMAGE_FORMAT_MAX_CHANNELS channels and sides of 1 to
- * MLP_IMAGE_FORMAT_MAX_SIDE.  The functions only report what is wrong (a status and the
- * values involved); the caller words the message, so src/image_type.c keeps the server's
- * messages and error codes.  Nothing here allocates.
+ * Both accept at most MLP_MAX_CHANNELS channels and sides of 1 to MLP_IMAGE_FORMAT_MAX_SIDE.
+ * The functions only report what is wrong (a status and the values involved); the caller
+ * words the message, so src/image_type.c keeps the server's messages and error codes.
+ * Nothing here allocates.
  */
 #ifndef MLP_IMAGE_FORMAT_H
 #define MLP_IMAGE_FORMAT_H
@@ -17,7 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MLP_IMAGE_FORMAT_MAX_CHANNELS 4
+/* The channels of an image, and so of a model's input and its per-channel mean and std. */
+#define MLP_MAX_CHANNELS 4
+/* The old name, still used by src/image_type.h: goes when the PostgreSQL layer uses the above. */
+#define MLP_IMAGE_FORMAT_MAX_CHANNELS MLP_MAX_CHANNELS
 #define MLP_IMAGE_FORMAT_MAX_SIDE 4096
 #define MLP_IMAGE_BINARY_HEADER_SIZE 12
 

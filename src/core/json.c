@@ -231,10 +231,103 @@ utf8_valid_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/*
+ * The code point of a \u escape whose "\u" was consumed, with the low half of a surrogate
+ * pair, into UTF-8 at enc (*n bytes).
+ */
+static int
+parse_unicode_escape(JsonParser *ps, unsigned char *enc, size_t *n)
+{
+	unsigned	cp,
+				lo;
+
+	if (hex4(ps, &cp) < 0)
+		return -1;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return fail(ps, "lone low surrogate \\u%04X", cp);
+	if (cp >= 0xD800 && cp <= 0xDBFF)
+	{
+		if (ps->len - ps->pos < 2 || ps->text[ps->pos] != '\\' ||
+			ps->text[ps->pos + 1] != 'u')
+			return fail(ps, "high surrogate \\u%04X without its pair", cp);
+		ps->pos += 2;
+		if (hex4(ps, &lo) < 0)
+			return -1;
+		if (lo < 0xDC00 || lo > 0xDFFF)
+			return fail(ps, "high surrogate \\u%04X followed by \\u%04X", cp, lo);
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+	}
+	if (cp == 0)
+		return fail(ps, "\\u0000 is not allowed in strings");
+	*n = utf8_encode(cp, enc);
+	return 0;
+}
+
+/* The escape at ps->pos (a backslash) into the bytes enc (*n of them); consumes it. */
+static int
+parse_escape(JsonParser *ps, unsigned char *enc, size_t *n)
+{
+	unsigned char e;
+
+	if (ps->pos + 1 >= ps->len)
+		return fail(ps, "unterminated string");
+	e = ps->text[ps->pos + 1];
+	ps->pos += 2;
+	*n = 1;
+	switch (e)
+	{
+		case '"':
+		case '\\':
+		case '/':
+			enc[0] = e;
+			return 0;
+		case 'b':
+			enc[0] = '\b';
+			return 0;
+		case 'f':
+			enc[0] = '\f';
+			return 0;
+		case 'n':
+			enc[0] = '\n';
+			return 0;
+		case 'r':
+			enc[0] = '\r';
+			return 0;
+		case 't':
+			enc[0] = '\t';
+			return 0;
+		case 'u':
+			return parse_unicode_escape(ps, enc, n);
+		default:
+			ps->pos--;
+			return fail(ps, "bad escape \\%c", e >= 0x20 && e < 0x7f ? e : '?');
+	}
+}
+
+/* Consumes the run of plain bytes at ps->pos (up to a quote, backslash or control byte). */
+static int
+skip_plain_run(JsonParser *ps)
+{
+	while (ps->pos < ps->len)
+	{
+		unsigned char d = ps->text[ps->pos];
+		size_t		n;
+
+		if (d == '"' || d == '\\' || d < 0x20)
+			break;
+		n = utf8_valid_len(ps->text + ps->pos, ps->len - ps->pos);
+		if (n == 0)
+			return fail(ps, "invalid UTF-8 in string");
+		ps->pos += n;
+	}
+	return 0;
+}
+
 static int
 parse_string_raw(JsonParser *ps, char **out)
 {
 	ByteBuf		b = {NULL, 0, 0};
+	int			rc = -1;
 
 	/* caller checked the opening quote */
 	ps->pos++;
@@ -246,136 +339,51 @@ parse_string_raw(JsonParser *ps, char **out)
 
 		if (ps->pos >= ps->len)
 		{
-			free(b.data);
-			return fail(ps, "unterminated string");
+			fail(ps, "unterminated string");
+			break;
 		}
 		c = ps->text[ps->pos];
 		if (c == '"')
 		{
 			ps->pos++;
+			rc = 0;
 			break;
 		}
 		if (c < 0x20)
 		{
-			free(b.data);
-			return fail(ps, "control character 0x%02x in string", c);
+			fail(ps, "control character 0x%02x in string", c);
+			break;
 		}
 		if (c == '\\')
 		{
-			unsigned char e,
-						enc[4];
-			size_t		n = 1;
+			unsigned char enc[4];
+			size_t		n;
 
-			if (ps->pos + 1 >= ps->len)
-			{
-				free(b.data);
-				return fail(ps, "unterminated string");
-			}
-			e = ps->text[ps->pos + 1];
-			ps->pos += 2;
-			switch (e)
-			{
-				case '"':
-				case '\\':
-				case '/':
-					enc[0] = e;
-					break;
-				case 'b':
-					enc[0] = '\b';
-					break;
-				case 'f':
-					enc[0] = '\f';
-					break;
-				case 'n':
-					enc[0] = '\n';
-					break;
-				case 'r':
-					enc[0] = '\r';
-					break;
-				case 't':
-					enc[0] = '\t';
-					break;
-				case 'u':
-					{
-						unsigned	cp,
-									lo;
-
-						if (hex4(ps, &cp) < 0)
-						{
-							free(b.data);
-							return -1;
-						}
-						if (cp >= 0xDC00 && cp <= 0xDFFF)
-						{
-							free(b.data);
-							return fail(ps, "lone low surrogate \\u%04X", cp);
-						}
-						if (cp >= 0xD800 && cp <= 0xDBFF)
-						{
-							if (ps->len - ps->pos < 2 || ps->text[ps->pos] != '\\' ||
-								ps->text[ps->pos + 1] != 'u')
-							{
-								free(b.data);
-								return fail(ps, "high surrogate \\u%04X without its pair", cp);
-							}
-							ps->pos += 2;
-							if (hex4(ps, &lo) < 0)
-							{
-								free(b.data);
-								return -1;
-							}
-							if (lo < 0xDC00 || lo > 0xDFFF)
-							{
-								free(b.data);
-								return fail(ps, "high surrogate \\u%04X followed by \\u%04X", cp, lo);
-							}
-							cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-						}
-						if (cp == 0)
-						{
-							free(b.data);
-							return fail(ps, "\\u0000 is not allowed in strings");
-						}
-						n = utf8_encode(cp, enc);
-						break;
-					}
-				default:
-					ps->pos--;
-					free(b.data);
-					return fail(ps, "bad escape \\%c", e >= 0x20 && e < 0x7f ? e : '?');
-			}
+			if (parse_escape(ps, enc, &n) < 0)
+				break;
 			if (!bytebuf_put(&b, enc, n))
 			{
-				free(b.data);
-				return fail_oom(ps);
+				fail_oom(ps);
+				break;
 			}
-			continue;
 		}
+		else
 		{
-			/* a run of plain bytes, UTF-8 checked */
 			size_t		start = ps->pos;
 
-			while (ps->pos < ps->len)
-			{
-				unsigned char d = ps->text[ps->pos];
-				size_t		n;
-
-				if (d == '"' || d == '\\' || d < 0x20)
-					break;
-				n = utf8_valid_len(ps->text + ps->pos, ps->len - ps->pos);
-				if (n == 0)
-				{
-					free(b.data);
-					return fail(ps, "invalid UTF-8 in string");
-				}
-				ps->pos += n;
-			}
+			if (skip_plain_run(ps) < 0)
+				break;
 			if (!bytebuf_put(&b, ps->text + start, ps->pos - start))
 			{
-				free(b.data);
-				return fail_oom(ps);
+				fail_oom(ps);
+				break;
 			}
 		}
+	}
+	if (rc != 0)
+	{
+		free(b.data);
+		return -1;
 	}
 	*out = b.data;
 	return 0;

@@ -73,9 +73,8 @@ mlp_opt_kind_name(MlpOptKind kind)
 }
 
 int
-mlp_opt_create(MlpOptimizer *o, const MlpOptConfig *cfg, size_t n, char *err, size_t errlen)
+mlp_opt_check_config(const MlpOptConfig *cfg, char *err, size_t errlen)
 {
-	memset(o, 0, sizeof(*o));
 	if (cfg->kind != MLP_OPT_LION && cfg->kind != MLP_OPT_ADAMW && cfg->kind != MLP_OPT_SGD)
 	{
 		if (err && errlen)
@@ -89,6 +88,15 @@ mlp_opt_create(MlpOptimizer *o, const MlpOptConfig *cfg, size_t n, char *err, si
 					 cfg->lr, cfg->weight_decay, cfg->body_lr_mult);
 		return -1;
 	}
+	return 0;
+}
+
+int
+mlp_opt_create(MlpOptimizer *o, const MlpOptConfig *cfg, size_t n, char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	if (mlp_opt_check_config(cfg, err, errlen) != 0)
+		return -1;
 	o->cfg = *cfg;
 	if (o->cfg.head_offset > n)
 		o->cfg.head_offset = n;

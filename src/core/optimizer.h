@@ -48,6 +48,10 @@ void		mlp_opt_defaults(MlpOptConfig *cfg, MlpOptKind kind, size_t n);
 int			mlp_opt_kind_parse(const char *s);
 const char *mlp_opt_kind_name(MlpOptKind kind);
 
+/* 0 when cfg can make an optimizer (a known kind, rates not negative); else -1 with a message. */
+int			mlp_opt_check_config(const MlpOptConfig *cfg, char *err, size_t errlen);
+
+/* 0, or -1 with a message: a config mlp_opt_check_config refuses, or out of memory. */
 int			mlp_opt_create(MlpOptimizer *o, const MlpOptConfig *cfg, size_t n,
 						   char *err, size_t errlen);
 void		mlp_opt_free(MlpOptimizer *o);

@@ -202,6 +202,97 @@ compare_extents(const void *a, const void *b)
 	return x->index - y->index;
 }
 
+/* The little-endian header length of the first 8 bytes, checked against the limit and the file. */
+static int
+read_header_length(const uint8_t *buf, size_t len, uint64_t *hlen, char *err, size_t errlen)
+{
+	uint64_t	h = 0;
+
+	if (len < 8)
+		return st_fail(err, errlen, "file of %zu bytes is too short for the 8-byte safetensors "
+					   "header length", len);
+	for (int i = 7; i >= 0; i--)
+		h = (h << 8) | buf[i];
+	if (h > ST_MAX_HEADER)
+		return st_fail(err, errlen, "safetensors header length %llu exceeds the limit of %d "
+					   "bytes", (unsigned long long) h, ST_MAX_HEADER);
+	if (h > len - 8)
+		return st_fail(err, errlen, "safetensors header length %llu runs past the end of the "
+					   "%zu-byte file", (unsigned long long) h, len);
+	if (h < 2 || buf[8] != '{')
+		return st_fail(err, errlen, "safetensors header does not start with a JSON object");
+	*hlen = h;
+	return 0;
+}
+
+/*
+ * The entries of the header object: __metadata__, and one tensor each (with the extent of
+ * its bytes in extents[], as many as out->num_tensors).
+ */
+static int
+read_entries(const MlpJsonValue *root, const uint8_t *data, size_t data_len, StFile *out,
+			 Extent *extents, char *err, size_t errlen)
+{
+	for (int i = 0; i < root->count; i++)
+	{
+		StTensor   *t;
+		int64_t		begin = 0;
+		int			k = out->num_tensors;
+
+		if (strcmp(root->keys[i], "__metadata__") == 0)
+		{
+			if (parse_metadata(&root->items[i], out, err, errlen) < 0)
+				return -1;
+			continue;
+		}
+		t = &out->tensors[k];
+		t->name = strdup(root->keys[i]);
+		if (!t->name)
+			return st_fail(err, errlen, "out of memory reading the safetensors header");
+		out->num_tensors = k + 1;
+		if (parse_entry(&root->items[i], data_len, t, &begin, err, errlen) < 0)
+			return -1;
+		t->data = data + begin;
+		extents[k].begin = begin;
+		extents[k].index = k;
+	}
+	return 0;
+}
+
+/* Byte ranges must not overlap nor leave holes (empty tensors occupy nothing); sorts extents. */
+static int
+check_extents(const StFile *out, Extent *extents, const uint8_t *data, size_t data_len,
+			  char *err, size_t errlen)
+{
+	int64_t		prev_end = 0;
+	int			prev = -1;
+	int			ntensors = out->num_tensors;
+
+	qsort(extents, (size_t) ntensors, sizeof(Extent), compare_extents);
+	for (int k = 0; k < ntensors; k++)
+	{
+		const StTensor *t = &out->tensors[extents[k].index];
+
+		if (t->nbytes == 0)
+			continue;
+		if (prev >= 0 && extents[k].begin < prev_end)
+			return st_fail(err, errlen, "tensors " NAMEFMT " and " NAMEFMT " overlap in the data "
+						   "(bytes %lld-%lld and %lld-%lld)", out->tensors[prev].name, t->name,
+						   (long long) (out->tensors[prev].data - data), (long long) prev_end,
+						   (long long) extents[k].begin, (long long) (extents[k].begin + t->nbytes));
+		/* the format forbids holes: every byte of the data belongs to a tensor */
+		if (extents[k].begin != prev_end)
+			return st_fail(err, errlen, "bytes %lld-%lld of the data belong to no tensor (before " NAMEFMT ")",
+						   (long long) prev_end, (long long) extents[k].begin, t->name);
+		prev = extents[k].index;
+		prev_end = extents[k].begin + (int64_t) t->nbytes;
+	}
+	if ((size_t) prev_end != data_len)
+		return st_fail(err, errlen, "bytes %lld-%llu of the data belong to no tensor (trailing bytes)",
+					   (long long) prev_end, (unsigned long long) data_len);
+	return 0;
+}
+
 int
 st_parse(const uint8_t *buf, size_t len, StFile *out, char *err, size_t errlen)
 {
@@ -210,23 +301,11 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, char *err, size_t errlen)
 	size_t		data_len;
 	const uint8_t *data;
 	Extent	   *extents = NULL;
-	int			ntensors = 0;
 	int			rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (len < 8)
-		return st_fail(err, errlen, "file of %zu bytes is too short for the 8-byte safetensors "
-					   "header length", len);
-	for (int i = 7; i >= 0; i--)
-		hlen = (hlen << 8) | buf[i];
-	if (hlen > ST_MAX_HEADER)
-		return st_fail(err, errlen, "safetensors header length %llu exceeds the limit of %d "
-					   "bytes", (unsigned long long) hlen, ST_MAX_HEADER);
-	if (hlen > len - 8)
-		return st_fail(err, errlen, "safetensors header length %llu runs past the end of the "
-					   "%zu-byte file", (unsigned long long) hlen, len);
-	if (hlen < 2 || buf[8] != '{')
-		return st_fail(err, errlen, "safetensors header does not start with a JSON object");
+	if (read_header_length(buf, len, &hlen, err, errlen) < 0)
+		return -1;
 	if (mlp_json_parse((const char *) buf + 8, (size_t) hlen, &root, err, errlen) < 0)
 	{
 		/* prefix the parser's message, keeping its detail */
@@ -247,74 +326,10 @@ st_parse(const uint8_t *buf, size_t len, StFile *out, char *err, size_t errlen)
 	out->tensors = calloc((size_t) root.count + 1, sizeof(StTensor));
 	extents = calloc((size_t) root.count + 1, sizeof(Extent));
 	if (!out->tensors || !extents)
-	{
 		st_fail(err, errlen, "out of memory reading the safetensors header");
-		goto done;
-	}
-	for (int i = 0; i < root.count; i++)
-	{
-		StTensor   *t;
-		int64_t		begin = 0;
-
-		if (strcmp(root.keys[i], "__metadata__") == 0)
-		{
-			if (parse_metadata(&root.items[i], out, err, errlen) < 0)
-				goto done;
-			continue;
-		}
-		t = &out->tensors[ntensors];
-		t->name = strdup(root.keys[i]);
-		if (!t->name)
-		{
-			st_fail(err, errlen, "out of memory reading the safetensors header");
-			goto done;
-		}
-		out->num_tensors = ++ntensors;
-		if (parse_entry(&root.items[i], data_len, t, &begin, err, errlen) < 0)
-			goto done;
-		t->data = data + begin;
-		extents[ntensors - 1].begin = begin;
-		extents[ntensors - 1].index = ntensors - 1;
-	}
-
-	/* byte ranges must not overlap nor leave holes (empty tensors occupy nothing) */
-	qsort(extents, (size_t) ntensors, sizeof(Extent), compare_extents);
-	{
-		int64_t		prev_end = 0;
-		int			prev = -1;
-
-		for (int k = 0; k < ntensors; k++)
-		{
-			const StTensor *t = &out->tensors[extents[k].index];
-
-			if (t->nbytes == 0)
-				continue;
-			if (prev >= 0 && extents[k].begin < prev_end)
-			{
-				st_fail(err, errlen, "tensors " NAMEFMT " and " NAMEFMT " overlap in the data "
-						"(bytes %lld-%lld and %lld-%lld)", out->tensors[prev].name, t->name,
-						(long long) (out->tensors[prev].data - data), (long long) prev_end,
-						(long long) extents[k].begin, (long long) (extents[k].begin + t->nbytes));
-				goto done;
-			}
-			/* the format forbids holes: every byte of the data belongs to a tensor */
-			if (extents[k].begin != prev_end)
-			{
-				st_fail(err, errlen, "bytes %lld-%lld of the data belong to no tensor (before " NAMEFMT ")",
-						(long long) prev_end, (long long) extents[k].begin, t->name);
-				goto done;
-			}
-			prev = extents[k].index;
-			prev_end = extents[k].begin + (int64_t) t->nbytes;
-		}
-		if ((size_t) prev_end != data_len)
-		{
-			st_fail(err, errlen, "bytes %lld-%llu of the data belong to no tensor (trailing bytes)",
-					(long long) prev_end, (unsigned long long) data_len);
-			goto done;
-		}
-	}
-	rc = 0;
+	else if (read_entries(&root, data, data_len, out, extents, err, errlen) == 0 &&
+			 check_extents(out, extents, data, data_len, err, errlen) == 0)
+		rc = 0;
 
 done:
 	free(extents);

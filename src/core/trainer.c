@@ -10,7 +10,6 @@
 #include "trainer.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evaluate.h"
 #include "loss.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -29,7 +29,7 @@
 #define STREAM_INIT					UINT64_MAX
 #define STREAM_HEAD_INIT			(UINT64_MAX - 1)
 
-/* Below this many images per thread, starting threads costs more than it saves. */
+/* Below this many images per thread, waking threads costs more than it saves. */
 #define MIN_IMAGES_PER_THREAD 16
 
 #define CHECKPOINT_FORMAT "mlpscale-checkpoint"
@@ -52,13 +52,6 @@ struct MlpTrainer
 	int64_t    *order;			/* [order_n] permutation of the epoch */
 	int64_t		order_n;
 };
-
-static void
-set_err(char *err, size_t errlen, const char *msg)
-{
-	if (err && errlen)
-		snprintf(err, errlen, "%s", msg);
-}
 
 static double
 now_seconds(void)
@@ -90,17 +83,20 @@ typedef struct BatchJob
 	const uint64_t *seeds;		/* NULL: preprocess without randomness */
 	float	   *x;
 	int64_t		in_dim;
-	int			first;
-	int			count;
+	int			count;			/* images of the batch */
 } BatchJob;
 
+/* A pool task: part `part` of `parts` takes one contiguous share of the images. */
 static void
-batch_job_run(const BatchJob *job)
+batch_job_part(void *arg, int part, int parts)
 {
+	const BatchJob *job = arg;
 	size_t		image_bytes = (size_t) job->data->spec.channels * job->data->spec.height *
 		job->data->spec.width;
+	int			first = (int) ((int64_t) job->count * part / parts);
+	int			last = (int) ((int64_t) job->count * (part + 1) / parts);
 
-	for (int i = job->first; i < job->first + job->count; i++)
+	for (int i = first; i < last; i++)
 	{
 		const uint8_t *src = job->data->images + (size_t) job->rows[i] * image_bytes;
 		float	   *dst = job->x + (size_t) i * job->in_dim;
@@ -117,200 +113,127 @@ batch_job_run(const BatchJob *job)
 	}
 }
 
-static void *
-batch_job_thread(void *arg)
-{
-	batch_job_run(arg);
-	return NULL;
-}
-
 /*
  * Fills x[0..B) from the given rows: augmented with per-image seeds, or preprocessed when
- * seeds is NULL.  Uses up to `threads` threads (the calling one included); when a thread
- * cannot be started its share is done on the calling thread, so the result never changes.
+ * seeds is NULL.  Runs on up to `threads` threads of the pool (the calling one included);
+ * each image depends only on its own seed, so the result never depends on how many run.
  */
 static void
 assemble_batch(const MlpAugmentConfig *aug, const MlpDataset *data, const int64_t *rows,
 			   const uint64_t *seeds, float *x, int64_t in_dim, int B, int threads)
 {
-	enum
-	{
-		MAX_THREADS = 64
+	BatchJob	job = {
+		.aug = aug, .data = data, .rows = rows, .seeds = seeds, .x = x, .in_dim = in_dim,
+		.count = B
 	};
-	pthread_t	tid[MAX_THREADS];
-	bool		started[MAX_THREADS];
-	BatchJob	jobs[MAX_THREADS];
-	int			nthreads = threads;
+	int			parts = threads;
 
-	if (nthreads > MAX_THREADS)
-		nthreads = MAX_THREADS;
-	if (nthreads > B / MIN_IMAGES_PER_THREAD)
-		nthreads = B / MIN_IMAGES_PER_THREAD;
-	if (nthreads < 1)
-		nthreads = 1;
-
-	for (int k = 0; k < nthreads; k++)
-	{
-		int			first = (int) ((int64_t) B * k / nthreads);
-		int			last = (int) ((int64_t) B * (k + 1) / nthreads);
-
-		jobs[k] = (BatchJob) {
-			.aug = aug, .data = data, .rows = rows, .seeds = seeds, .x = x,
-			.in_dim = in_dim, .first = first, .count = last - first
-		};
-		started[k] = false;
-	}
-	for (int k = 1; k < nthreads; k++)
-		started[k] = mlp_thread_create(&tid[k], NULL, batch_job_thread, &jobs[k]) == 0;
-	batch_job_run(&jobs[0]);
-	for (int k = 1; k < nthreads; k++)
-	{
-		if (started[k])
-			pthread_join(tid[k], NULL);
-		else
-			batch_job_run(&jobs[k]);
-	}
+	if (parts > B / MIN_IMAGES_PER_THREAD)
+		parts = B / MIN_IMAGES_PER_THREAD;
+	if (parts < 1)
+		parts = 1;
+	mlp_pool_run(batch_job_part, &job, parts);
 }
 
 /* ---- creation ---------------------------------------------------------------------------- */
 
-static int
-check_config(const MlpTrainConfig *cfg, char *err, size_t errlen)
+static MlpStatus
+check_config(const MlpTrainConfig *cfg, MlpError *err)
 {
-	char		msg[256];
+	char		msg[MLP_ERRBUF];
 	int64_t		in_dim = (int64_t) cfg->input.channels * cfg->input.height * cfg->input.width;
 
 	if (cfg->input.channels < 1 || cfg->input.channels > MLP_MAX_CHANNELS ||
 		cfg->input.height < 1 || cfg->input.width < 1)
-	{
-		snprintf(msg, sizeof(msg), "invalid model input %dx%dx%d",
-				 cfg->input.channels, cfg->input.height, cfg->input.width);
-		set_err(err, errlen, msg);
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "invalid model input %dx%dx%d",
+							 cfg->input.channels, cfg->input.height, cfg->input.width);
 	if (cfg->arch.in_dim != in_dim)
-	{
-		snprintf(msg, sizeof(msg), "architecture input size %lld does not match the input %dx%dx%d",
-				 (long long) cfg->arch.in_dim, cfg->input.channels, cfg->input.height,
-				 cfg->input.width);
-		set_err(err, errlen, msg);
-		return -1;
-	}
-	if (mlp_arch_validate(&cfg->arch, err, errlen) != 0)
-		return -1;
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "architecture input size %lld does not match the input %dx%dx%d",
+							 (long long) cfg->arch.in_dim, cfg->input.channels,
+							 cfg->input.height, cfg->input.width);
+	if (mlp_arch_validate(&cfg->arch, msg, sizeof(msg)) != 0)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "%s", msg);
 	if (cfg->epochs < 1 || cfg->batch_size < 1)
-	{
-		set_err(err, errlen, "epochs and batch size must be at least 1");
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "epochs and batch size must be at least 1");
+	if (mlp_opt_check_config(&cfg->opt, msg, sizeof(msg)) != 0)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "%s", msg);
 	if (cfg->precision != MLP_MATMUL_FP32 && cfg->precision != MLP_MATMUL_BF16)
-	{
-		set_err(err, errlen, "invalid matmul precision");
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "invalid matmul precision %d",
+							 (int) cfg->precision);
 	if (cfg->precision == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
 	{
-		set_err(err, errlen, "matmul precision bf16 needs a CPU with AVX512_BF16");
-		return -1;
+		mlp_error_set(err, MLP_ERR_NOT_SUPPORTED,
+					  "matmul precision bf16 needs a CPU with AVX512_BF16");
+		mlp_error_hint(err, "Products in fp32, the default, run on every CPU.");
+		return MLP_ERR_NOT_SUPPORTED;
 	}
 	for (int c = 0; c < cfg->input.channels; c++)
 	{
 		if (!(cfg->std[c] > 0) || !isfinite(cfg->mean[c]))
-		{
-			snprintf(msg, sizeof(msg), "invalid normalisation of channel %d (mean %g, std %g)",
-					 c, cfg->mean[c], cfg->std[c]);
-			set_err(err, errlen, msg);
-			return -1;
-		}
+			return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+								 "invalid normalisation of channel %d (mean %g, std %g)",
+								 c, cfg->mean[c], cfg->std[c]);
 	}
-	return 0;
+	return MLP_OK;
 }
 
 /* The body of base must be the body of cfg's architecture. */
-static int
-check_base(const MlpTrainConfig *cfg, const MlpModel *base, char *err, size_t errlen)
+static MlpStatus
+check_base(const MlpTrainConfig *cfg, const MlpModel *base, MlpError *err)
 {
 	const MlpArch *a = &cfg->arch;
 	const MlpArch *b = &base->arch;
-	char		msg[256];
+	char		sa[64],
+				sb[64];
 
-	if (a->kind != b->kind || a->depth != b->depth || a->width != b->width ||
-		a->expansion != b->expansion || a->in_dim != b->in_dim)
-	{
-		char		sa[64],
-					sb[64];
-
-		mlp_arch_format(a, sa, sizeof(sa));
-		mlp_arch_format(b, sb, sizeof(sb));
-		snprintf(msg, sizeof(msg), "base model %s with input size %lld does not match %s with input size %lld",
-				 sb, (long long) b->in_dim, sa, (long long) a->in_dim);
-		set_err(err, errlen, msg);
-		return -1;
-	}
-	return 0;
+	if (a->kind == b->kind && a->depth == b->depth && a->width == b->width &&
+		a->expansion == b->expansion && a->in_dim == b->in_dim)
+		return MLP_OK;
+	mlp_arch_format(a, sa, sizeof(sa));
+	mlp_arch_format(b, sb, sizeof(sb));
+	return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+						 "base model %s with input size %lld does not match %s with input size %lld",
+						 sb, (long long) b->in_dim, sa, (long long) a->in_dim);
 }
 
-MlpTrainer *
-mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base, char *err, size_t errlen)
+/* The weights: the body copied from base when fine-tuning (same layout), the head new. */
+static void
+init_params(MlpTrainer *t, const MlpModel *base)
 {
-	MlpTrainer *t;
 	MlpRng		rng;
-	MlpOptConfig opt;
-	size_t		B;
 
-	if (check_config(cfg, err, errlen) != 0)
-		return NULL;
-	if (base && check_base(cfg, base, err, errlen) != 0)
-		return NULL;
-
-	t = calloc(1, sizeof(MlpTrainer));
-	if (t == NULL)
-	{
-		set_err(err, errlen, "out of memory");
-		return NULL;
-	}
-	t->cfg = *cfg;
-	t->in_dim = cfg->arch.in_dim;
-	t->classes = cfg->arch.classes;
-	if (t->cfg.threads < 1)
-		t->cfg.threads = 1;
-
-	if (mlp_model_create(&t->model, &cfg->arch, true, err, errlen) != 0)
-	{
-		free(t);
-		return NULL;
-	}
 	if (base)
 	{
-		/* The body comes from base, in the same layout; the head is new. */
 		memcpy(t->model.params, base->params, base->head_offset * sizeof(float));
-		mlp_rng_seed(&rng, cfg->seed, STREAM_HEAD_INIT);
+		mlp_rng_seed(&rng, t->cfg.seed, STREAM_HEAD_INIT);
 		mlp_model_init_head(&t->model, &rng);
 	}
 	else
 	{
-		mlp_rng_seed(&rng, cfg->seed, STREAM_INIT);
+		mlp_rng_seed(&rng, t->cfg.seed, STREAM_INIT);
 		mlp_model_init_weights(&t->model, &rng);
 	}
+}
 
-	opt = cfg->opt;
-	opt.head_offset = t->model.head_offset;
-	t->cfg.opt = opt;
-	if (mlp_opt_create(&t->opt, &opt, t->model.num_params, err, errlen) != 0)
-	{
-		mlp_model_free(&t->model);
-		free(t);
-		return NULL;
-	}
-	if (mlp_activations_create(&t->acts, &t->model, cfg->batch_size, err, errlen) != 0)
-	{
-		mlp_opt_free(&t->opt);
-		mlp_model_free(&t->model);
-		free(t);
-		return NULL;
-	}
+/*
+ * Model, optimizer, activations and batch buffers of a checked config: what fails here can
+ * only be memory.  On failure the caller frees t.
+ */
+static MlpStatus
+alloc_buffers(MlpTrainer *t, MlpError *err)
+{
+	char		msg[MLP_ERRBUF];
+	size_t		B = (size_t) t->cfg.batch_size;
 
-	B = (size_t) cfg->batch_size;
+	if (mlp_model_create(&t->model, &t->cfg.arch, true, msg, sizeof(msg)) != 0)
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY, "%s", msg);
+	/* the optimizer trains [head_offset, num_params) as the head */
+	t->cfg.opt.head_offset = t->model.head_offset;
+	if (mlp_opt_create(&t->opt, &t->cfg.opt, t->model.num_params, msg, sizeof(msg)) != 0 ||
+		mlp_activations_create(&t->acts, &t->model, t->cfg.batch_size, msg, sizeof(msg)) != 0)
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY, "%s", msg);
 	t->x = malloc(B * (size_t) t->in_dim * sizeof(float));
 	t->logits = malloc(B * t->classes * sizeof(float));
 	t->dlogits = malloc(B * t->classes * sizeof(float));
@@ -320,11 +243,34 @@ mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base, char *err, s
 	t->eval_rows = malloc(B * sizeof(int64_t));
 	if (!t->x || !t->logits || !t->dlogits || !t->label_a || !t->label_b || !t->image_seeds ||
 		!t->eval_rows)
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY, "out of memory for the batch buffers");
+	return MLP_OK;
+}
+
+MlpTrainer *
+mlp_trainer_new(const MlpTrainConfig *cfg, const MlpModel *base, MlpError *err)
+{
+	MlpTrainer *t;
+
+	if (check_config(cfg, err) != MLP_OK || (base && check_base(cfg, base, err) != MLP_OK))
+		return NULL;
+	t = calloc(1, sizeof(MlpTrainer));
+	if (t == NULL)
 	{
-		mlp_trainer_free(t);
-		set_err(err, errlen, "out of memory for the batch buffers");
+		mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY, "out of memory");
 		return NULL;
 	}
+	t->cfg = *cfg;
+	t->in_dim = cfg->arch.in_dim;
+	t->classes = cfg->arch.classes;
+	if (t->cfg.threads < 1)
+		t->cfg.threads = 1;
+	if (alloc_buffers(t, err) != MLP_OK)
+	{
+		mlp_trainer_free(t);
+		return NULL;
+	}
+	init_params(t, base);
 	return t;
 }
 
@@ -411,8 +357,8 @@ mlp_trainer_model(const MlpTrainer *t)
 
 /* ---- training ---------------------------------------------------------------------------- */
 
-static int
-prepare_order(MlpTrainer *t, int64_t n, int epoch, char *err, size_t errlen)
+static MlpStatus
+prepare_order(MlpTrainer *t, int64_t n, int epoch, MlpError *err)
 {
 	MlpRng		rng;
 
@@ -421,10 +367,9 @@ prepare_order(MlpTrainer *t, int64_t n, int epoch, char *err, size_t errlen)
 		int64_t    *order = realloc(t->order, (size_t) n * sizeof(int64_t));
 
 		if (order == NULL)
-		{
-			set_err(err, errlen, "out of memory for the order of the epoch");
-			return -1;
-		}
+			return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+								 "out of memory for the order of the epoch (%lld images)",
+								 (long long) n);
 		t->order = order;
 		t->order_n = n;
 	}
@@ -432,71 +377,111 @@ prepare_order(MlpTrainer *t, int64_t n, int epoch, char *err, size_t errlen)
 		t->order[i] = i;
 	mlp_rng_seed(&rng, t->cfg.seed, STREAM_SHUFFLE(epoch));
 	mlp_rng_shuffle(&rng, t->order, n);
-	return 0;
+	return MLP_OK;
 }
 
-static int
+static MlpStatus
 check_dataset(const MlpTrainer *t, const MlpDataset *data, bool labels_required,
-			  char *err, size_t errlen)
+			  MlpError *err)
 {
-	char		msg[256];
-
 	if (data->n < 1)
-	{
-		set_err(err, errlen, "the dataset has no images");
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "the dataset has no images");
 	if (data->spec.channels != t->cfg.input.channels || data->spec.height < 1 ||
 		data->spec.width < 1)
-	{
-		snprintf(msg, sizeof(msg), "images of %d channels do not fit a model of %d channels",
-				 data->spec.channels, t->cfg.input.channels);
-		set_err(err, errlen, msg);
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "images of %d channels do not fit a model of %d channels",
+							 data->spec.channels, t->cfg.input.channels);
 	if (labels_required && data->labels == NULL)
-	{
-		set_err(err, errlen, "the dataset has no labels");
-		return -1;
-	}
-	return 0;
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "the dataset has no labels");
+	return MLP_OK;
 }
 
-int
-mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
-					  MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
-					  char *err, size_t errlen)
+static MlpStatus
+check_labels(const MlpTrainer *t, const MlpDataset *data, MlpError *err)
+{
+	for (int64_t i = 0; i < data->n; i++)
+	{
+		if (data->labels[i] < 0 || data->labels[i] >= t->classes)
+			return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+								 "label %d of image %lld is not in [0, %d)",
+								 data->labels[i], (long long) i, t->classes);
+	}
+	return MLP_OK;
+}
+
+/*
+ * One step over the B images at rows: the batch assembled (augmented with the step's seeds),
+ * MixUp, forward, loss, backward, clipping, the optimizer.  The loss and correct count of
+ * the step go to *res.
+ */
+static MlpStatus
+train_step(MlpTrainer *t, const MlpDataset *data, const MlpAugmentConfig *aug, int epoch,
+		   int64_t step, const int64_t *rows, int B, float lr, MlpLossResult *res,
+		   MlpError *err)
+{
+	const MlpTrainConfig *cfg = &t->cfg;
+	bool		mixup = cfg->mixup_alpha > 0;
+	MlpRng		rng;
+	float		lam = 1.0f;
+
+	mlp_rng_seed(&rng, cfg->seed, STREAM_STEP(epoch, step));
+	if (mixup)
+		lam = (float) mlp_rng_beta(&rng, cfg->mixup_alpha, cfg->mixup_alpha);
+	for (int i = 0; i < B; i++)
+		t->image_seeds[i] = mlp_rng_next(&rng);
+
+	assemble_batch(aug, data, rows, cfg->augment ? t->image_seeds : NULL, t->x,
+				   t->in_dim, B, cfg->threads);
+	for (int i = 0; i < B; i++)
+		t->label_a[i] = data->labels[rows[i]];
+	/* Image i is mixed with image i-1 of the batch (cyclic): so is its label. */
+	for (int i = 0; i < B; i++)
+		t->label_b[i] = t->label_a[(i + B - 1) % B];
+	if (mixup)
+		mlp_mixup_batch(t->x, B, t->in_dim, lam);
+
+	mlp_model_forward(&t->model, &t->acts, t->x, B, t->logits);
+	*res = mlp_softmax_xent(t->logits, B, t->classes, t->label_a,
+							mixup ? t->label_b : NULL, lam, cfg->label_smoothing,
+							t->dlogits);
+	if (!isfinite(res->loss))
+	{
+		mlp_error_set(err, MLP_ERR_NUMERIC, "the loss diverged (%g) at step %lld of epoch %d",
+					  res->loss, (long long) step + 1, epoch + 1);
+		mlp_error_hint(err, "Try a smaller learning rate.");
+		return MLP_ERR_NUMERIC;
+	}
+	mlp_model_zero_grads(&t->model);
+	mlp_model_backward(&t->model, &t->acts, t->x, t->dlogits, B);
+	if (cfg->clip_norm > 0)
+		(void) mlp_clip_grad_norm(t->model.grads, t->model.num_params, cfg->clip_norm);
+	mlp_opt_step(&t->opt, t->model.params, t->model.grads, lr);
+	return MLP_OK;
+}
+
+MlpStatus
+mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
+						MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats, MlpError *err)
 {
 	const MlpTrainConfig *cfg = &t->cfg;
 	MlpAugmentConfig aug;
+	MlpStatus	st;
 	int64_t		steps;
 	double		start = now_seconds();
 	double		loss_sum = 0;
 	int64_t		correct = 0;
 	int64_t		seen = 0;
 	float		lr;
-	bool		mixup = cfg->mixup_alpha > 0;
 
 	memset(stats, 0, sizeof(*stats));
 	stats->epoch = epoch + 1;
-	/* the setting is per process; checked supported when the trainer was created */
+	/* per-process settings: precision checked supported when the trainer was created */
 	mlp_blas_set_matmul_precision(cfg->precision);
-	if (check_dataset(t, data, true, err, errlen) != 0)
-		return -1;
-	for (int64_t i = 0; i < data->n; i++)
-	{
-		if (data->labels[i] < 0 || data->labels[i] >= t->classes)
-		{
-			char		msg[128];
-
-			snprintf(msg, sizeof(msg), "label %d of image %lld is not in [0, %d)",
-					 data->labels[i], (long long) i, t->classes);
-			set_err(err, errlen, msg);
-			return -1;
-		}
-	}
-	if (prepare_order(t, data->n, epoch, err, errlen) != 0)
-		return -1;
+	mlp_pool_set_threads(cfg->threads);
+	if ((st = check_dataset(t, data, true, err)) != MLP_OK ||
+		(st = check_labels(t, data, err)) != MLP_OK ||
+		(st = prepare_order(t, data->n, epoch, err)) != MLP_OK)
+		return st;
 
 	augment_config_for(t, &data->spec, cfg->augment, &aug);
 	lr = cfg->cosine ? mlp_cosine_lr(cfg->opt.lr, epoch, cfg->epochs) : cfg->opt.lr;
@@ -506,47 +491,12 @@ mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 	{
 		int64_t		first = step * cfg->batch_size;
 		int			B = (int) (data->n - first < cfg->batch_size ? data->n - first : cfg->batch_size);
-		const int64_t *rows = t->order + first;
-		MlpRng		rng;
-		float		lam = 1.0f;
 		MlpLossResult res;
 		double		elapsed;
 
-		mlp_rng_seed(&rng, cfg->seed, STREAM_STEP(epoch, step));
-		if (mixup)
-			lam = (float) mlp_rng_beta(&rng, cfg->mixup_alpha, cfg->mixup_alpha);
-		for (int i = 0; i < B; i++)
-			t->image_seeds[i] = mlp_rng_next(&rng);
-
-		assemble_batch(&aug, data, rows, cfg->augment ? t->image_seeds : NULL, t->x,
-					   t->in_dim, B, cfg->threads);
-		for (int i = 0; i < B; i++)
-			t->label_a[i] = data->labels[rows[i]];
-		/* Image i is mixed with image i-1 of the batch (cyclic): so is its label. */
-		for (int i = 0; i < B; i++)
-			t->label_b[i] = t->label_a[(i + B - 1) % B];
-		if (mixup)
-			mlp_mixup_batch(t->x, B, t->in_dim, lam);
-
-		mlp_model_forward(&t->model, &t->acts, t->x, B, t->logits);
-		res = mlp_softmax_xent(t->logits, B, t->classes, t->label_a,
-							   mixup ? t->label_b : NULL, lam, cfg->label_smoothing,
-							   t->dlogits);
-		if (!isfinite(res.loss))
-		{
-			char		msg[160];
-
-			snprintf(msg, sizeof(msg), "the loss diverged (%g) at step %lld of epoch %d; try a smaller learning rate",
-					 res.loss, (long long) step + 1, epoch + 1);
-			set_err(err, errlen, msg);
-			return -1;
-		}
-		mlp_model_zero_grads(&t->model);
-		mlp_model_backward(&t->model, &t->acts, t->x, t->dlogits, B);
-		if (cfg->clip_norm > 0)
-			(void) mlp_clip_grad_norm(t->model.grads, t->model.num_params, cfg->clip_norm);
-		mlp_opt_step(&t->opt, t->model.params, t->model.grads, lr);
-
+		if ((st = train_step(t, data, &aug, epoch, step, t->order + first, B, lr, &res,
+							 err)) != MLP_OK)
+			return st;
 		loss_sum += res.loss * B;
 		correct += res.correct;
 		seen += B;
@@ -559,7 +509,8 @@ mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 			stats->train_loss = loss_sum / seen;
 			stats->train_accuracy = (double) correct / seen;
 			stats->seconds = elapsed;
-			return 1;
+			stats->stopped = true;
+			return MLP_OK;
 		}
 	}
 
@@ -568,50 +519,29 @@ mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 	stats->train_accuracy = (double) correct / seen;
 	stats->seconds = now_seconds() - start;
 	stats->images_per_second = stats->seconds > 0 ? seen / stats->seconds : 0;
-	return 0;
+	return MLP_OK;
 }
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 
-typedef struct EvalAccum
-{
-	double		loss_sum;
-	int64_t		correct;
-	int64_t		correct_top5;
-	int64_t		n;
-} EvalAccum;
-
-static void
-eval_finish(const EvalAccum *acc, MlpEvalStats *stats)
-{
-	stats->n = acc->n;
-	stats->loss = acc->n ? acc->loss_sum / acc->n : 0;
-	stats->accuracy = acc->n ? (double) acc->correct / acc->n : 0;
-	stats->top5 = acc->n ? (double) acc->correct_top5 / acc->n : 0;
-}
-
-static void
-eval_batch(EvalAccum *acc, const float *logits, int B, int C, const int32_t *labels)
-{
-	MlpLossResult res = mlp_softmax_xent(logits, B, C, labels, NULL, 1.0f, 0.0f, NULL);
-
-	acc->loss_sum += res.loss * B;
-	acc->correct += res.correct;
-	acc->correct_top5 += res.correct_top5;
-	acc->n += B;
-}
-
-void
-mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats)
+/*
+ * The forward of training (with its saved activations, into the trainer's buffers), so that
+ * validation figures are those of the model being trained, bit for bit.
+ */
+MlpStatus
+mlp_trainer_eval_dataset(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats,
+						 MlpError *err)
 {
 	MlpAugmentConfig pre;
-	EvalAccum	acc = {0};
+	MlpEvalTotals tot = {0};
+	MlpStatus	st;
 	int			batch = t->cfg.batch_size;
 
 	memset(stats, 0, sizeof(*stats));
-	if (check_dataset(t, data, true, NULL, 0) != 0)
-		return;
+	if ((st = check_dataset(t, data, true, err)) != MLP_OK)
+		return st;
 	mlp_blas_set_matmul_precision(t->cfg.precision);
+	mlp_pool_set_threads(t->cfg.threads);
 	augment_config_for(t, &data->spec, false, &pre);
 	for (int64_t first = 0; first < data->n; first += batch)
 	{
@@ -621,57 +551,17 @@ mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats)
 			t->eval_rows[i] = first + i;
 		assemble_batch(&pre, data, t->eval_rows, NULL, t->x, t->in_dim, B, t->cfg.threads);
 		mlp_model_forward(&t->model, &t->acts, t->x, B, t->logits);
-		eval_batch(&acc, t->logits, B, t->classes, data->labels + first);
+		mlp_eval_add_logits(&tot, t->logits, B, t->classes, data->labels + first);
 	}
-	eval_finish(&acc, stats);
-}
-
-void
-mlp_evaluate_model(const MlpModel *m, const MlpAugmentConfig *pre, const MlpDataset *data,
-				   int batch, MlpEvalStats *stats)
-{
-	EvalAccum	acc = {0};
-	int64_t		in_dim = m->arch.in_dim;
-	int			C = m->arch.classes;
-	float	   *x;
-	float	   *logits;
-	float	   *scratch;
-	int64_t    *rows;
-
-	memset(stats, 0, sizeof(*stats));
-	if (batch < 1 || data->n < 1 || data->labels == NULL)
-		return;
-	if (batch > data->n)
-		batch = (int) data->n;
-	x = malloc((size_t) batch * in_dim * sizeof(float));
-	logits = malloc((size_t) batch * C * sizeof(float));
-	scratch = malloc(mlp_model_scratch_floats(m, batch) * sizeof(float));
-	rows = malloc((size_t) batch * sizeof(int64_t));
-	if (x && logits && scratch && rows)
-	{
-		for (int64_t first = 0; first < data->n; first += batch)
-		{
-			int			B = (int) (data->n - first < batch ? data->n - first : batch);
-
-			for (int i = 0; i < B; i++)
-				rows[i] = first + i;
-			assemble_batch(pre, data, rows, NULL, x, in_dim, B, 1);
-			mlp_model_infer(m, x, B, logits, scratch);
-			eval_batch(&acc, logits, B, C, data->labels + first);
-		}
-		eval_finish(&acc, stats);
-	}
-	free(x);
-	free(logits);
-	free(scratch);
-	free(rows);
+	mlp_eval_stats(&tot, stats);
+	return MLP_OK;
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
 
-int
-mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out, size_t *outlen,
-					   char *err, size_t errlen)
+MlpStatus
+mlp_trainer_checkpoint(const MlpTrainer *t, int epochs_done, uint8_t **out, size_t *outlen,
+					   MlpError *err)
 {
 	StWriter   *w = st_writer_create();
 	int64_t		shape[1] = {(int64_t) t->model.num_params};
@@ -679,10 +569,7 @@ mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out, size
 	int			ok = 1;
 
 	if (w == NULL)
-	{
-		set_err(err, errlen, "out of memory");
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY, "out of memory");
 	ok &= st_writer_add(w, "params", t->model.params, 1, shape) == 0;
 	ok &= st_writer_add(w, "optimizer.m", t->opt.m, 1, shape) == 0;
 	if (t->opt.v)
@@ -698,86 +585,153 @@ mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out, size
 	if (!ok)
 	{
 		st_writer_abort(w);
-		set_err(err, errlen, "out of memory while writing the checkpoint");
-		return -1;
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+							 "out of memory while writing the checkpoint");
 	}
 	if (st_writer_finish(w, out, outlen) != 0)
-	{
-		set_err(err, errlen, "out of memory while writing the checkpoint");
-		return -1;
-	}
-	return 0;
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+							 "out of memory while writing the checkpoint");
+	return MLP_OK;
 }
 
-static int
-load_flat(const StFile *f, const char *name, float *dst, size_t n, char *err, size_t errlen)
+/* A checkpoint that does not match its own run is as unusable as a damaged one. */
+static MlpStatus
+load_flat(const StFile *f, const char *name, float *dst, size_t n, MlpError *err)
 {
 	const StTensor *tensor = st_find(f, name);
-	char		msg[160];
 
 	if (tensor == NULL || tensor->dtype != ST_F32 || tensor->numel != (int64_t) n)
-	{
-		snprintf(msg, sizeof(msg), "checkpoint tensor \"%s\" is missing or has the wrong size", name);
-		set_err(err, errlen, msg);
-		return -1;
-	}
+		return mlp_error_set(err, MLP_ERR_DATA_CORRUPTED,
+							 "checkpoint tensor \"%s\" is missing or has the wrong size", name);
 	memcpy(dst, tensor->data, n * sizeof(float));
-	return 0;
+	return MLP_OK;
 }
 
-static int
-parse_meta_int(const StFile *f, const char *key, long long *value, char *err, size_t errlen)
+static MlpStatus
+parse_meta_int(const StFile *f, const char *key, long long *value, MlpError *err)
 {
 	const char *s = st_meta(f, key);
 	char	   *end;
-	char		msg[128];
 
-	if (s == NULL || *s == '\0')
-		goto bad;
-	*value = strtoll(s, &end, 10);
-	if (*end != '\0' || *value < 0)
-		goto bad;
-	return 0;
-bad:
-	snprintf(msg, sizeof(msg), "checkpoint metadata \"%s\" is missing or invalid", key);
-	set_err(err, errlen, msg);
+	if (s != NULL && *s != '\0')
+	{
+		*value = strtoll(s, &end, 10);
+		if (*end == '\0' && *value >= 0)
+			return MLP_OK;
+	}
+	return mlp_error_set(err, MLP_ERR_DATA_CORRUPTED,
+						 "checkpoint metadata \"%s\" is missing or invalid", key);
+}
+
+/* format, optimizer and architecture of the checkpoint against the trainer's */
+static MlpStatus
+check_checkpoint_meta(const MlpTrainer *t, const StFile *f, MlpError *err)
+{
+	const char *format = st_meta(f, "format");
+	const char *opt_name = st_meta(f, "optimizer");
+	const char *arch_name = st_meta(f, "arch");
+	char		arch[64];
+
+	mlp_arch_format(&t->model.arch, arch, sizeof(arch));
+	if (format == NULL || strcmp(format, CHECKPOINT_FORMAT) != 0)
+		return mlp_error_set(err, MLP_ERR_DATA_CORRUPTED, "not an mlpscale checkpoint");
+	if (opt_name == NULL || strcmp(opt_name, mlp_opt_kind_name(t->opt.cfg.kind)) != 0)
+		return mlp_error_set(err, MLP_ERR_DATA_CORRUPTED,
+							 "the checkpoint was made with another optimizer");
+	if (arch_name == NULL || strcmp(arch_name, arch) != 0)
+		return mlp_error_set(err, MLP_ERR_DATA_CORRUPTED,
+							 "the checkpoint was made for another architecture");
+	return MLP_OK;
+}
+
+MlpStatus
+mlp_trainer_restore(MlpTrainer *t, const uint8_t *buf, size_t len, int *epochs_done,
+					MlpError *err)
+{
+	StFile		f;
+	char		msg[MLP_ERRBUF];
+	long long	done = 0;
+	long long	step = 0;
+	MlpStatus	st;
+
+	if (st_parse(buf, len, &f, msg, sizeof(msg)) != 0)
+		return mlp_error_set(err, MLP_ERR_DATA_CORRUPTED, "%s", msg);
+	if ((st = check_checkpoint_meta(t, &f, err)) == MLP_OK &&
+		(st = parse_meta_int(&f, "epochs_done", &done, err)) == MLP_OK &&
+		(st = parse_meta_int(&f, "optimizer_step", &step, err)) == MLP_OK &&
+		(st = load_flat(&f, "params", t->model.params, t->model.num_params, err)) == MLP_OK &&
+		(st = load_flat(&f, "optimizer.m", t->opt.m, t->opt.n, err)) == MLP_OK &&
+		(t->opt.v == NULL ||
+		 (st = load_flat(&f, "optimizer.v", t->opt.v, t->opt.n, err)) == MLP_OK))
+	{
+		t->opt.step = step;
+		*epochs_done = (int) done;
+	}
+	st_free(&f);
+	return st;
+}
+
+/*
+ * ---- the char-buffer interface --------------------------------------------------------------
+ *
+ * What src/train_worker.c calls today; the message and the hint come joined in err ("; ").
+ * Goes when the PostgreSQL layer reports MlpError itself.
+ */
+
+/* 0, or -1 with the message (and hint) of e in err */
+static int
+char_result(MlpStatus st, const MlpError *e, char *err, size_t errlen)
+{
+	if (st == MLP_OK)
+		return 0;
+	mlp_error_format(e, err, errlen);
 	return -1;
+}
+
+MlpTrainer *
+mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base, char *err, size_t errlen)
+{
+	MlpError	e;
+	MlpTrainer *t = mlp_trainer_new(cfg, base, &e);
+
+	if (t == NULL)
+		mlp_error_format(&e, err, errlen);
+	return t;
+}
+
+int
+mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
+					  MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
+					  char *err, size_t errlen)
+{
+	MlpError	e;
+
+	if (char_result(mlp_trainer_train_epoch(t, data, epoch, cb, cb_arg, stats, &e), &e, err,
+					errlen) != 0)
+		return -1;
+	return stats->stopped ? 1 : 0;
+}
+
+void
+mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats)
+{
+	(void) mlp_trainer_eval_dataset(t, data, stats, NULL);
+}
+
+int
+mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out, size_t *outlen,
+					   char *err, size_t errlen)
+{
+	MlpError	e;
+
+	return char_result(mlp_trainer_checkpoint(t, epochs_done, out, outlen, &e), &e, err, errlen);
 }
 
 int
 mlp_trainer_load_state(MlpTrainer *t, const uint8_t *buf, size_t len, int *epochs_done,
 					   char *err, size_t errlen)
 {
-	StFile		f;
-	const char *format;
-	const char *opt_name;
-	char		arch[64];
-	long long	done;
-	long long	step;
-	int			rc = -1;
+	MlpError	e;
 
-	if (st_parse(buf, len, &f, err, errlen) != 0)
-		return -1;
-	format = st_meta(&f, "format");
-	opt_name = st_meta(&f, "optimizer");
-	mlp_arch_format(&t->model.arch, arch, sizeof(arch));
-	if (format == NULL || strcmp(format, CHECKPOINT_FORMAT) != 0)
-		set_err(err, errlen, "not an mlpscale checkpoint");
-	else if (opt_name == NULL || strcmp(opt_name, mlp_opt_kind_name(t->opt.cfg.kind)) != 0)
-		set_err(err, errlen, "the checkpoint was made with another optimizer");
-	else if (st_meta(&f, "arch") == NULL || strcmp(st_meta(&f, "arch"), arch) != 0)
-		set_err(err, errlen, "the checkpoint was made for another architecture");
-	else if (parse_meta_int(&f, "epochs_done", &done, err, errlen) == 0 &&
-			 parse_meta_int(&f, "optimizer_step", &step, err, errlen) == 0 &&
-			 load_flat(&f, "params", t->model.params, t->model.num_params, err, errlen) == 0 &&
-			 load_flat(&f, "optimizer.m", t->opt.m, t->opt.n, err, errlen) == 0 &&
-			 (t->opt.v == NULL ||
-			  load_flat(&f, "optimizer.v", t->opt.v, t->opt.n, err, errlen) == 0))
-	{
-		t->opt.step = step;
-		*epochs_done = (int) done;
-		rc = 0;
-	}
-	st_free(&f);
-	return rc;
+	return char_result(mlp_trainer_restore(t, buf, len, epochs_done, &e), &e, err, errlen);
 }

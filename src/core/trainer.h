@@ -4,6 +4,10 @@
  * Used by the background worker; free of PostgreSQL, so it is unit-tested and benchmarked on
  * its own.  The worker passes a callback, called on the calling thread after every
  * mini-batch, that reports progress and returns nonzero to stop (cancel, shutdown).
+ *
+ * Failures are an MlpStatus with an MlpError (status.h): the kind, the message and a hint
+ * apart.  The functions that take a char buffer instead, at the end, are the interface the
+ * PostgreSQL layer used before; they join message and hint and go once it no longer calls them.
  */
 #ifndef MLP_TRAINER_H
 #define MLP_TRAINER_H
@@ -15,8 +19,10 @@
 #include "arch.h"
 #include "augment.h"
 #include "blas.h"
+#include "evaluate.h"
 #include "model.h"
 #include "optimizer.h"
+#include "status.h"
 
 typedef struct MlpDataset
 {
@@ -41,7 +47,8 @@ typedef struct MlpTrainConfig
 	float		mean[MLP_MAX_CHANNELS];
 	float		std[MLP_MAX_CHANNELS];
 	uint64_t	seed;
-	int			threads;		/* BLAS and element-wise threads */
+	int			threads;		/* BLAS and element-wise threads; the trainer sizes the
+								 * thread pool (thread_pool.h) of batch assembly with it */
 	MlpMatmulPrecision precision;	/* of the matrix products (fp32 = 0, the default) */
 } MlpTrainConfig;
 
@@ -53,28 +60,22 @@ typedef struct MlpEpochStats
 	int64_t		examples;		/* seen in this epoch */
 	double		seconds;
 	double		images_per_second;
+	bool		stopped;		/* the callback asked to stop: the epoch is not complete */
 } MlpEpochStats;
 
-typedef struct MlpEvalStats
-{
-	int64_t		n;
-	double		loss;			/* no smoothing */
-	double		accuracy;
-	double		top5;
-} MlpEvalStats;
-
-/* Called after each step; nonzero stops the epoch (mlp_trainer_run_epoch returns 1). */
+/* Called after each step; nonzero stops the epoch (stats->stopped is then set). */
 typedef int (*MlpStepCallback) (void *arg, int epoch, int64_t step, int64_t steps,
 								double loss, double images_per_second);
 
 typedef struct MlpTrainer MlpTrainer;
 
 /*
- * Creates model, optimizer and buffers.  When base is not NULL (fine-tuning), the body is
- * copied from it and a fresh head is initialised for cfg->arch.classes.
+ * Creates model, optimizer and buffers, or returns NULL with err filled: a config the
+ * trainer cannot run (MLP_ERR_INVALID_ARGUMENT), bf16 products on a CPU without
+ * AVX512_BF16 (MLP_ERR_NOT_SUPPORTED), or memory.  When base is not NULL (fine-tuning), the
+ * body is copied from it and a fresh head is initialised for cfg->arch.classes.
  */
-MlpTrainer *mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base,
-							   char *err, size_t errlen);
+MlpTrainer *mlp_trainer_new(const MlpTrainConfig *cfg, const MlpModel *base, MlpError *err);
 void		mlp_trainer_free(MlpTrainer *t);
 
 /* Bytes the trainer will allocate for this config (checked against a budget first). */
@@ -88,26 +89,46 @@ size_t		mlp_trainer_memory_estimate(const MlpTrainConfig *cfg);
 void		mlp_trainer_release_batch_memory(MlpTrainer *t);
 
 /*
- * Runs epoch (0-based) over data.  Returns 0 when done, 1 when the callback asked to stop,
- * -1 on error (message in err).
+ * Runs epoch (0-based) over data.  MLP_OK when the epoch is done or the callback stopped it
+ * (stats->stopped); else the failure: a dataset that does not fit the model
+ * (MLP_ERR_INVALID_ARGUMENT), a loss that diverged (MLP_ERR_NUMERIC, with a hint), memory.
  */
-int			mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
-								  MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
-								  char *err, size_t errlen);
+MlpStatus	mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
+									MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
+									MlpError *err);
 
-/* Evaluation without augmentation; images resized to the model input. */
-void		mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats);
+/*
+ * Evaluation (evaluate.h) without augmentation, images resized to the model input, with the
+ * forward of training: MLP_OK, or MLP_ERR_INVALID_ARGUMENT for a dataset that does not fit.
+ */
+MlpStatus	mlp_trainer_eval_dataset(MlpTrainer *t, const MlpDataset *data,
+									 MlpEvalStats *stats, MlpError *err);
 
 const MlpModel *mlp_trainer_model(const MlpTrainer *t);
 
-/* Checkpoint: params and optimizer state (safetensors), and the epochs completed. */
+/*
+ * Checkpoint: params and optimizer state (safetensors), and the epochs completed, into a
+ * malloc'd buffer.  Restoring refuses a damaged checkpoint or one of another optimizer or
+ * architecture with MLP_ERR_DATA_CORRUPTED.
+ */
+MlpStatus	mlp_trainer_checkpoint(const MlpTrainer *t, int epochs_done, uint8_t **out,
+								   size_t *outlen, MlpError *err);
+MlpStatus	mlp_trainer_restore(MlpTrainer *t, const uint8_t *buf, size_t len,
+								int *epochs_done, MlpError *err);
+
+/* ---- the char-buffer interface (message; hint), until the PostgreSQL layer moves on ---- */
+
+MlpTrainer *mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base,
+							   char *err, size_t errlen);
+/* 0 when done, 1 when the callback asked to stop, -1 on error */
+int			mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
+								  MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
+								  char *err, size_t errlen);
+/* all zero for a dataset that does not fit */
+void		mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats);
 int			mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out,
 								   size_t *outlen, char *err, size_t errlen);
 int			mlp_trainer_load_state(MlpTrainer *t, const uint8_t *buf, size_t len,
 								   int *epochs_done, char *err, size_t errlen);
-
-/* Evaluation of any model (scoring path): x is uint8, preprocessed to the model input. */
-void		mlp_evaluate_model(const MlpModel *m, const MlpAugmentConfig *pre,
-							   const MlpDataset *data, int batch, MlpEvalStats *stats);
 
 #endif

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "core/file_read.h"
+
 #define CIFAR_SIDE 32
 #define CIFAR_PIXELS (3 * CIFAR_SIDE * CIFAR_SIDE)
 
@@ -64,7 +66,7 @@ cifar_next(LoadSource *src, LoadSample *out, char *err, size_t errlen)
 			const char *zmsg = gzerror(st->gz, &zerr);
 
 			snprintf(err, errlen, "%s: corrupt or truncated file after record %lld (%s)",
-					 st->paths[st->cur], st->record, load_strip_path(zmsg, st->paths[st->cur]));
+					 st->paths[st->cur], st->record, mlp_strip_path(zmsg, st->paths[st->cur]));
 			return -1;
 		}
 		if (n == 0)
@@ -75,7 +77,7 @@ cifar_next(LoadSource *src, LoadSample *out, char *err, size_t errlen)
 			if (zerr != Z_OK && zerr != Z_STREAM_END)
 			{
 				snprintf(err, errlen, "%s: corrupt or truncated gzip data (%s)",
-						 st->paths[st->cur], load_strip_path(zmsg, st->paths[st->cur]));
+						 st->paths[st->cur], mlp_strip_path(zmsg, st->paths[st->cur]));
 				return -1;
 			}
 			gzclose(st->gz);

@@ -171,102 +171,157 @@ is_dir(const char *path)
 	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-LoadSource *
-folder_source_open(const char *dir, char *err, size_t errlen)
+/* What a scan of the folder collects besides the files: what it skipped, empty classes. */
+typedef struct FolderScan
 {
-	FolderState *st = calloc(1, sizeof(FolderState));
-	LoadSource *src = calloc(1, sizeof(LoadSource));
-	struct dirent **top = NULL;
-	int			ntop = -1;
-	long long	cap = 0;
-	long long	skipped = 0;
-	char		first_skipped[4096] = "";
-	char		path[4096];
-	int			empty_classes = 0;
+	FolderState *st;
+	long long	cap;			/* of st->files */
+	long long	skipped;
+	char		first_skipped[4096];
+	int			empty_classes;
+} FolderScan;
 
-	if (!st || !src)
+static void
+skip_entry(FolderScan *sc, const char *path)
+{
+	if (!sc->skipped++)
+		snprintf(sc->first_skipped, sizeof(sc->first_skipped), "%s", path);
+}
+
+static int
+add_file(FolderScan *sc, const char *file, int label, char *err, size_t errlen)
+{
+	FolderState *st = sc->st;
+
+	if (st->nfiles == sc->cap)
+	{
+		long long	cap = sc->cap ? sc->cap * 2 : 1024;
+		FolderFile *grown = realloc(st->files, (size_t) cap * sizeof(FolderFile));
+
+		if (!grown)
+		{
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		st->files = grown;
+		sc->cap = cap;
+	}
+	st->files[st->nfiles].path = strdup(file);
+	if (!st->files[st->nfiles].path)
 	{
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return -1;
 	}
-	src->state = st;
-	ntop = scandir(dir, &top, not_hidden, compare_names);
+	st->files[st->nfiles].label = label;
+	st->nfiles++;
+	return 0;
+}
+
+/* The PNG/JPEG files of one class subfolder, in name order, as samples of label. */
+static int
+scan_class(FolderScan *sc, const char *path, int label, char *err, size_t errlen)
+{
+	struct dirent **files = NULL;
+	int			nfiles = scandir(path, &files, not_hidden, compare_names);
+	long long	before = sc->st->nfiles;
+	int			rc = 0;
+
+	if (nfiles < 0)
+	{
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (int j = 0; j < nfiles && rc == 0; j++)
+	{
+		char		file[4096];
+		struct stat sb;
+
+		if (make_path(file, sizeof(file), path, files[j]->d_name, err, errlen) != 0)
+			rc = -1;
+		else if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+				 !has_image_extension(files[j]->d_name))
+			skip_entry(sc, file);
+		else
+			rc = add_file(sc, file, label, err, errlen);
+	}
+	free_entries(files, nfiles);
+	if (rc == 0 && sc->st->nfiles == before)
+		sc->empty_classes++;
+	return rc;
+}
+
+/* The note for the user: entries skipped, class subfolders without images. */
+static void
+write_note(LoadSource *src, const FolderScan *sc)
+{
+	int			n = 0;
+
+	if (sc->skipped)
+		n = snprintf(src->note, sizeof(src->note), "skipped %lld entries that are not "
+					 ".png/.jpg/.jpeg files in a class subfolder (first: %s)", sc->skipped,
+					 sc->first_skipped);
+	if (sc->empty_classes && n >= 0 && (size_t) n < sizeof(src->note))
+		snprintf(src->note + n, sizeof(src->note) - (size_t) n,
+				 "%s%d class subfolders hold no images (their labels stay unused)",
+				 sc->skipped ? "; " : "", sc->empty_classes);
+}
+
+/* Every subfolder of dir is a class (in byte order of the names), its files its samples. */
+static int
+scan_folder(LoadSource *src, FolderScan *sc, const char *dir, char *err, size_t errlen)
+{
+	struct dirent **top = NULL;
+	int			ntop = scandir(dir, &top, not_hidden, compare_names);
+	int			rc = 0;
+
 	if (ntop < 0)
 	{
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		goto fail;
+		return -1;
 	}
 	src->class_names = calloc((size_t) ntop + 1, sizeof(char *));
 	if (!src->class_names)
 	{
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		rc = -1;
 	}
-	for (int i = 0; i < ntop; i++)
+	for (int i = 0; i < ntop && rc == 0; i++)
 	{
-		struct dirent **files = NULL;
-		int			nfiles;
-		int			label;
-		long long	before = st->nfiles;
+		char		path[4096];
 
 		if (make_path(path, sizeof(path), dir, top[i]->d_name, err, errlen) != 0)
-			goto fail;
-		if (!is_dir(path))
+			rc = -1;
+		else if (!is_dir(path))
+			skip_entry(sc, path);
+		else
 		{
-			if (!skipped++)
-				snprintf(first_skipped, sizeof(first_skipped), "%s", path);
-			continue;
-		}
-		label = src->nclasses;
-		src->class_names[src->nclasses++] = strdup(top[i]->d_name);
-		nfiles = scandir(path, &files, not_hidden, compare_names);
-		if (nfiles < 0)
-		{
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		for (int j = 0; j < nfiles; j++)
-		{
-			char		file[4096];
-			struct stat sb;
+			int			label = src->nclasses;
 
-			if (make_path(file, sizeof(file), path, files[j]->d_name, err, errlen) != 0)
-			{
-				free_entries(files, nfiles);
-				goto fail;
-			}
-			if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-				!has_image_extension(files[j]->d_name))
-			{
-				if (!skipped++)
-					snprintf(first_skipped, sizeof(first_skipped), "%s", file);
-				continue;
-			}
-			if (st->nfiles == cap)
-			{
-				FolderFile *grown;
-
-				cap = cap ? cap * 2 : 1024;
-				grown = realloc(st->files, (size_t) cap * sizeof(FolderFile));
-				if (!grown)
-				{
-					free_entries(files, nfiles);
-					snprintf(err, errlen, "out of memory");
-					goto fail;
-				}
-				st->files = grown;
-			}
-			st->files[st->nfiles].path = strdup(file);
-			st->files[st->nfiles].label = label;
-			st->nfiles++;
+			src->class_names[src->nclasses++] = strdup(top[i]->d_name);
+			rc = scan_class(sc, path, label, err, errlen);
 		}
-		free_entries(files, nfiles);
-		if (st->nfiles == before)
-			empty_classes++;
 	}
 	free_entries(top, ntop);
-	top = NULL;
+	return rc;
+}
 
+LoadSource *
+folder_source_open(const char *dir, char *err, size_t errlen)
+{
+	FolderState *st = calloc(1, sizeof(FolderState));
+	LoadSource *src = calloc(1, sizeof(LoadSource));
+	FolderScan	sc = {.st = st};
+
+	if (!st || !src)
+	{
+		snprintf(err, errlen, "out of memory");
+		free(st);
+		free(src);
+		return NULL;
+	}
+	src->state = st;
+	if (scan_folder(src, &sc, dir, err, errlen) != 0)
+		goto fail;
 	if (src->nclasses == 0)
 	{
 		snprintf(err, errlen, "%s: no class subfolders (expected one subfolder of PNG/JPEG "
@@ -279,19 +334,7 @@ folder_source_open(const char *dir, char *err, size_t errlen)
 				 src->nclasses);
 		goto fail;
 	}
-	if (skipped || empty_classes)
-	{
-		int			n = 0;
-
-		if (skipped)
-			n = snprintf(src->note, sizeof(src->note), "skipped %lld entries that are not "
-						 ".png/.jpg/.jpeg files in a class subfolder (first: %s)", skipped,
-						 first_skipped);
-		if (empty_classes && n >= 0 && (size_t) n < sizeof(src->note))
-			snprintf(src->note + n, sizeof(src->note) - (size_t) n,
-					 "%s%d class subfolders hold no images (their labels stay unused)",
-					 skipped ? "; " : "", empty_classes);
-	}
+	write_note(src, &sc);
 	src->format = "folder";
 	src->total = st->nfiles;
 	src->next = folder_next;
@@ -299,18 +342,6 @@ folder_source_open(const char *dir, char *err, size_t errlen)
 	return src;
 
 fail:
-	if (top)
-		free_entries(top, ntop);
-	if (src && src->state)
-	{
-		for (long long i = 0; i < st->nfiles; i++)
-			free(st->files[i].path);
-		free(st->files);
-		for (int i = 0; i < src->nclasses; i++)
-			free(src->class_names[i]);
-		free(src->class_names);
-	}
-	free(st);
-	free(src);
+	folder_close(src);
 	return NULL;
 }

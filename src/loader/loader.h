@@ -64,13 +64,6 @@ LoadSource *cifar_source_open(char *const *paths, int npaths, int cifar100, int 
 /* Opens a folder with one subfolder of PNG/JPEG files per class (classes in sorted order). */
 LoadSource *folder_source_open(const char *dir, char *err, size_t errlen);
 
-/* Reads a whole file, gzip-compressed or raw, into malloc'd memory.  0 or -1 with err. */
-int			load_read_file(const char *path, uint8_t **data, size_t *len,
-						   char *err, size_t errlen);
-
-/* zlib prefixes its messages with the file name; callers add their own, so drop it. */
-const char *load_strip_path(const char *msg, const char *path);
-
 /* Growable byte buffer used by the readers and the COPY writer. */
 typedef struct LoadBuffer
 {

@@ -384,121 +384,117 @@ parse_count(const char *s, const char *opt)
 	return v;
 }
 
-static void
-parse_options(int argc, char **argv, Options *o)
+enum
 {
-	enum
-	{
-		OPT_IMAGES = 256, OPT_LABELS, OPT_CIFAR100, OPT_REPLACE, OPT_IMAGE_COL, OPT_LABEL_COL,
-		OPT_SPLIT_COL, OPT_DRY_RUN, OPT_HELP, OPT_VERSION
-	};
-	static const struct option longopts[] = {
-		{"dbname", required_argument, NULL, 'd'},
-		{"host", required_argument, NULL, 'h'},
-		{"port", required_argument, NULL, 'p'},
-		{"username", required_argument, NULL, 'U'},
-		{"table", required_argument, NULL, 't'},
-		{"format", required_argument, NULL, 'f'},
-		{"images", required_argument, NULL, OPT_IMAGES},
-		{"labels", required_argument, NULL, OPT_LABELS},
-		{"cifar100-labels", required_argument, NULL, OPT_CIFAR100},
-		{"split", required_argument, NULL, 's'},
-		{"append", no_argument, NULL, 'a'},
-		{"replace", no_argument, NULL, OPT_REPLACE},
-		{"limit", required_argument, NULL, 'n'},
-		{"image-column", required_argument, NULL, OPT_IMAGE_COL},
-		{"label-column", required_argument, NULL, OPT_LABEL_COL},
-		{"split-column", required_argument, NULL, OPT_SPLIT_COL},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, OPT_HELP},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0}
-	};
-	int			c;
+	OPT_IMAGES = 256, OPT_LABELS, OPT_CIFAR100, OPT_REPLACE, OPT_IMAGE_COL, OPT_LABEL_COL,
+	OPT_SPLIT_COL, OPT_DRY_RUN, OPT_HELP, OPT_VERSION
+};
 
-	memset(o, 0, sizeof(*o));
-	o->limit = -1;
-	o->fine_labels = 1;
-	o->target.image_column = "image";
-	o->target.label_column = "label";
-	o->target.split_column = "split";
-	while ((c = getopt_long(argc, argv, "d:h:p:U:t:f:s:an:q", longopts, NULL)) != -1)
+static const struct option longopts[] = {
+	{"dbname", required_argument, NULL, 'd'},
+	{"host", required_argument, NULL, 'h'},
+	{"port", required_argument, NULL, 'p'},
+	{"username", required_argument, NULL, 'U'},
+	{"table", required_argument, NULL, 't'},
+	{"format", required_argument, NULL, 'f'},
+	{"images", required_argument, NULL, OPT_IMAGES},
+	{"labels", required_argument, NULL, OPT_LABELS},
+	{"cifar100-labels", required_argument, NULL, OPT_CIFAR100},
+	{"split", required_argument, NULL, 's'},
+	{"append", no_argument, NULL, 'a'},
+	{"replace", no_argument, NULL, OPT_REPLACE},
+	{"limit", required_argument, NULL, 'n'},
+	{"image-column", required_argument, NULL, OPT_IMAGE_COL},
+	{"label-column", required_argument, NULL, OPT_LABEL_COL},
+	{"split-column", required_argument, NULL, OPT_SPLIT_COL},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0}
+};
+
+/* The where of an option: the field of Options it sets, or the exit it asks for. */
+static void
+apply_option(int c, const char *arg, Options *o)
+{
+	switch (c)
 	{
-		switch (c)
-		{
-			case 'd':
-				o->dbname = optarg;
-				break;
-			case 'h':
-				o->host = optarg;
-				break;
-			case 'p':
-				o->port = optarg;
-				break;
-			case 'U':
-				o->user = optarg;
-				break;
-			case 't':
-				o->target.table = optarg;
-				break;
-			case 'f':
-				o->format = optarg;
-				break;
-			case OPT_IMAGES:
-				o->images = optarg;
-				break;
-			case OPT_LABELS:
-				o->labels = optarg;
-				break;
-			case OPT_CIFAR100:
-				if (strcmp(optarg, "fine") == 0)
-					o->fine_labels = 1;
-				else if (strcmp(optarg, "coarse") == 0)
-					o->fine_labels = 0;
-				else
-					fail_usage("--cifar100-labels must be fine or coarse");
-				break;
-			case 's':
-				o->target.split = optarg;
-				break;
-			case 'a':
-				o->target.append = 1;
-				break;
-			case OPT_REPLACE:
-				o->target.replace = 1;
-				break;
-			case 'n':
-				o->limit = parse_count(optarg, "--limit");
-				break;
-			case OPT_IMAGE_COL:
-				o->target.image_column = optarg;
-				break;
-			case OPT_LABEL_COL:
-				o->target.label_column = optarg;
-				break;
-			case OPT_SPLIT_COL:
-				o->target.split_column = optarg;
-				break;
-			case OPT_DRY_RUN:
-				o->dry_run = 1;
-				break;
-			case 'q':
-				o->quiet = 1;
-				break;
-			case OPT_HELP:
-				usage(stdout);
-				exit(LOAD_EXIT_OK);
-			case OPT_VERSION:
-				printf("mlpscale-load %s\n", MLP_LOADER_VERSION);
-				exit(LOAD_EXIT_OK);
-			default:
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", progname);
-				exit(LOAD_EXIT_USAGE);
-		}
+		case 'd':
+			o->dbname = arg;
+			break;
+		case 'h':
+			o->host = arg;
+			break;
+		case 'p':
+			o->port = arg;
+			break;
+		case 'U':
+			o->user = arg;
+			break;
+		case 't':
+			o->target.table = arg;
+			break;
+		case 'f':
+			o->format = arg;
+			break;
+		case OPT_IMAGES:
+			o->images = arg;
+			break;
+		case OPT_LABELS:
+			o->labels = arg;
+			break;
+		case OPT_CIFAR100:
+			if (strcmp(arg, "fine") == 0)
+				o->fine_labels = 1;
+			else if (strcmp(arg, "coarse") == 0)
+				o->fine_labels = 0;
+			else
+				fail_usage("--cifar100-labels must be fine or coarse");
+			break;
+		case 's':
+			o->target.split = arg;
+			break;
+		case 'a':
+			o->target.append = 1;
+			break;
+		case OPT_REPLACE:
+			o->target.replace = 1;
+			break;
+		case 'n':
+			o->limit = parse_count(arg, "--limit");
+			break;
+		case OPT_IMAGE_COL:
+			o->target.image_column = arg;
+			break;
+		case OPT_LABEL_COL:
+			o->target.label_column = arg;
+			break;
+		case OPT_SPLIT_COL:
+			o->target.split_column = arg;
+			break;
+		case OPT_DRY_RUN:
+			o->dry_run = 1;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(LOAD_EXIT_OK);
+		case OPT_VERSION:
+			printf("mlpscale-load %s\n", MLP_LOADER_VERSION);
+			exit(LOAD_EXIT_OK);
+		default:
+			fprintf(stderr, "Try \"%s --help\" for more information.\n", progname);
+			exit(LOAD_EXIT_USAGE);
 	}
-	o->inputs = argv + optind;
-	o->ninputs = argc - optind;
+}
+
+/* What the options mean together: the label file derived, and the combinations refused. */
+static void
+check_options(Options *o)
+{
 	if (o->labels && !o->images)
 		fail_usage("--labels needs --images");
 	if (o->images && !o->labels)
@@ -514,14 +510,72 @@ parse_options(int argc, char **argv, Options *o)
 }
 
 static void
-print_summary(const Options *o, const LoadSource *src, long long rows,
-			  const long long *class_counts, int max_label, int shape[3], int mixed_shapes,
-			  double seconds)
+parse_options(int argc, char **argv, Options *o)
+{
+	int			c;
+
+	memset(o, 0, sizeof(*o));
+	o->limit = -1;
+	o->fine_labels = 1;
+	o->target.image_column = "image";
+	o->target.label_column = "label";
+	o->target.split_column = "split";
+	while ((c = getopt_long(argc, argv, "d:h:p:U:t:f:s:an:q", longopts, NULL)) != -1)
+		apply_option(c, optarg, o);
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	check_options(o);
+}
+
+/* What the rows read so far hold: for the summary. */
+typedef struct LoadStats
+{
+	long long	rows;
+	long long  *class_counts;	/* [max(256, nclasses)], grown for larger labels */
+	int			max_label;
+	int			shape[3];		/* of the first image */
+	int			mixed_shapes;
+} LoadStats;
+
+/* Counts sample s (its shape and label); -1 when there is no memory for its label. */
+static int
+count_sample(LoadStats *st, const LoadSample *s, int nclasses)
+{
+	if (st->rows == 0)
+	{
+		st->shape[0] = s->channels;
+		st->shape[1] = s->height;
+		st->shape[2] = s->width;
+	}
+	else if (s->channels != st->shape[0] || s->height != st->shape[1] || s->width != st->shape[2])
+		st->mixed_shapes = 1;
+	if (s->label > st->max_label)
+	{
+		long long  *grown;
+
+		if (s->label >= 256 && s->label >= nclasses)
+		{
+			grown = realloc(st->class_counts, (size_t) (s->label + 1) * sizeof(long long));
+			if (!grown)
+				return -1;
+			memset(grown + st->max_label + 1, 0,
+				   (size_t) (s->label - st->max_label) * sizeof(long long));
+			st->class_counts = grown;
+		}
+		st->max_label = s->label;
+	}
+	st->class_counts[s->label]++;
+	return 0;
+}
+
+static void
+print_summary(const Options *o, const LoadSource *src, const LoadStats *st, double seconds)
 {
 	int			classes = 0;
+	long long	rows = st->rows;
 
-	for (int i = 0; i <= max_label; i++)
-		classes += class_counts[i] > 0;
+	for (int i = 0; i <= st->max_label; i++)
+		classes += st->class_counts[i] > 0;
 	printf("%s %lld rows, %d classes%s%s%s%s%s in %.2f s (%.0f rows/s)\n",
 		   o->dry_run ? "checked" : "loaded", rows, classes,
 		   o->dry_run ? "" : " into table ", o->dry_run ? "" : o->target.table,
@@ -529,12 +583,12 @@ print_summary(const Options *o, const LoadSource *src, long long rows,
 		   o->target.split ? ")" : "", seconds, seconds > 0 ? (double) rows / seconds : 0.0);
 	if (rows > 0)
 	{
-		if (mixed_shapes)
+		if (st->mixed_shapes)
 			printf("  images of mixed shapes (the first is %dx%dx%d); training needs one shape\n",
-				   shape[0], shape[1], shape[2]);
+				   st->shape[0], st->shape[1], st->shape[2]);
 		else
 			printf("  images %dx%dx%d (channels x height x width), labels 0 to %d\n",
-				   shape[0], shape[1], shape[2], max_label);
+				   st->shape[0], st->shape[1], st->shape[2], st->max_label);
 	}
 	if (src->class_names && src->nclasses > 0)
 	{
@@ -549,6 +603,85 @@ print_summary(const Options *o, const LoadSource *src, long long rows,
 	}
 }
 
+/* Opens the COPY into the target table over a libpq connection made from the options. */
+static int
+begin_copy(const Options *o, CopyWriter *w, char *err, size_t errlen)
+{
+	const char *keywords[6];
+	const char *values[6];
+	int			k = 0;
+
+	/* dbname first: expanded as a connection string, later keywords override it */
+	keywords[k] = "dbname";
+	values[k++] = o->dbname;
+	keywords[k] = "host";
+	values[k++] = o->host;
+	keywords[k] = "port";
+	values[k++] = o->port;
+	keywords[k] = "user";
+	values[k++] = o->user;
+	keywords[k] = "fallback_application_name";
+	values[k++] = "mlpscale-load";
+	keywords[k] = NULL;
+	values[k] = NULL;
+	return copy_writer_begin(w, keywords, values, &o->target, err, errlen);
+}
+
+/*
+ * Reads the samples (up to --limit), counts them and, unless a dry run, sends them to the
+ * COPY.  0 at the end of the input, -1 with a message for an input error, -2 for a database
+ * error.
+ */
+static int
+copy_rows(const Options *o, LoadSource *src, CopyWriter *w, LoadStats *st,
+		  LoadProgress *progress, char *err, size_t errlen)
+{
+	LoadSample	s;
+	int			rc = 0;
+
+	while (o->limit < 0 || st->rows < o->limit)
+	{
+		rc = src->next(src, &s, err, errlen);
+		if (rc <= 0)
+			break;
+		if (count_sample(st, &s, src->nclasses) != 0)
+		{
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (!o->dry_run && copy_writer_row(w, &s, err, errlen) != 0)
+			return -2;
+		st->rows++;
+		if ((st->rows & 255) == 0)
+			progress_update(progress, st->rows);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Ends a load that failed: the message, the COPY aborted with abort_reason and rolled back
+ * (said when note_rollback), the source closed; returns the exit code.
+ */
+static int
+fail_load(const Options *o, LoadSource *src, CopyWriter *w, LoadStats *st,
+		  const LoadProgress *progress, const char *msg, const char *abort_reason,
+		  int note_rollback, int code)
+{
+	if (progress->drawn)
+		fputc('\n', stderr);
+	fprintf(stderr, "%s: %s\n", progname, msg);
+	if (!o->dry_run)
+	{
+		copy_writer_abort(w, abort_reason);
+		if (note_rollback)
+			fprintf(stderr, "%s: nothing was loaded (the transaction was rolled back)\n",
+					progname);
+	}
+	src->close(src);
+	free(st->class_counts);
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -556,14 +689,9 @@ main(int argc, char **argv)
 	LoadSource *src;
 	CopyWriter	w;
 	LoadProgress progress;
-	LoadSample	s;
+	LoadStats	st = {.max_label = -1};
 	char		err[4096] = "";
-	long long	rows = 0;
 	long long	total;
-	long long  *class_counts;
-	int			max_label = -1;
-	int			shape[3] = {0, 0, 0};
-	int			mixed_shapes = 0;
 	int			rc;
 	double		start = load_now();
 
@@ -571,134 +699,43 @@ main(int argc, char **argv)
 	src = open_source(&o);
 	if (src->note[0])
 		fprintf(stderr, "%s: note: %s\n", progname, src->note);
-	class_counts = calloc(256 > src->nclasses ? 256 : (size_t) src->nclasses, sizeof(long long));
-	if (!class_counts)
+	st.class_counts = calloc(256 > src->nclasses ? 256 : (size_t) src->nclasses,
+							 sizeof(long long));
+	if (!st.class_counts)
 	{
 		fprintf(stderr, "%s: out of memory\n", progname);
 		return LOAD_EXIT_INPUT;
 	}
-
-	if (!o.dry_run)
+	if (!o.dry_run && begin_copy(&o, &w, err, sizeof(err)) != 0)
 	{
-		const char *keywords[6];
-		const char *values[6];
-		int			k = 0;
-
-		/* dbname first: expanded as a connection string, later keywords override it */
-		keywords[k] = "dbname";
-		values[k++] = o.dbname;
-		keywords[k] = "host";
-		values[k++] = o.host;
-		keywords[k] = "port";
-		values[k++] = o.port;
-		keywords[k] = "user";
-		values[k++] = o.user;
-		keywords[k] = "fallback_application_name";
-		values[k++] = "mlpscale-load";
-		keywords[k] = NULL;
-		values[k] = NULL;
-		if (copy_writer_begin(&w, keywords, values, &o.target, err, sizeof(err)) != 0)
-		{
-			fprintf(stderr, "%s: %s\n", progname, err);
-			copy_writer_abort(&w, NULL);
-			src->close(src);
-			return LOAD_EXIT_DATABASE;
-		}
+		fprintf(stderr, "%s: %s\n", progname, err);
+		copy_writer_abort(&w, NULL);
+		src->close(src);
+		return LOAD_EXIT_DATABASE;
 	}
 
 	total = src->total;
 	if (o.limit >= 0 && (total < 0 || total > o.limit))
 		total = o.limit;
 	progress_init(&progress, !o.quiet, total);
-	rc = 0;
-	while (o.limit < 0 || rows < o.limit)
-	{
-		rc = src->next(src, &s, err, sizeof(err));
-		if (rc <= 0)
-			break;
-		if (rows == 0)
-		{
-			shape[0] = s.channels;
-			shape[1] = s.height;
-			shape[2] = s.width;
-		}
-		else if (s.channels != shape[0] || s.height != shape[1] || s.width != shape[2])
-			mixed_shapes = 1;
-		if (s.label > max_label)
-		{
-			long long  *grown;
-
-			if (s.label >= 256 && s.label >= src->nclasses)
-			{
-				grown = realloc(class_counts, (size_t) (s.label + 1) * sizeof(long long));
-				if (!grown)
-				{
-					snprintf(err, sizeof(err), "out of memory");
-					rc = -1;
-					break;
-				}
-				memset(grown + max_label + 1, 0, (size_t) (s.label - max_label) * sizeof(long long));
-				class_counts = grown;
-			}
-			max_label = s.label;
-		}
-		class_counts[s.label]++;
-		if (!o.dry_run && copy_writer_row(&w, &s, err, sizeof(err)) != 0)
-		{
-			rc = -2;
-			break;
-		}
-		rows++;
-		if ((rows & 255) == 0)
-			progress_update(&progress, rows);
-	}
+	rc = copy_rows(&o, src, &w, &st, &progress, err, sizeof(err));
 	if (rc < 0)
-	{
-		if (progress.drawn)
-			fputc('\n', stderr);
-		fprintf(stderr, "%s: %s\n", progname, err);
-		if (!o.dry_run)
-		{
-			copy_writer_abort(&w, err);
-			fprintf(stderr, "%s: nothing was loaded (the transaction was rolled back)\n",
-					progname);
-		}
-		src->close(src);
-		free(class_counts);
-		return rc == -1 ? LOAD_EXIT_INPUT : LOAD_EXIT_DATABASE;
-	}
-	if (rows == 0)
-	{
-		if (progress.drawn)
-			fputc('\n', stderr);
-		fprintf(stderr, "%s: the input holds no images\n", progname);
-		if (!o.dry_run)
-			copy_writer_abort(&w, "no images");
-		src->close(src);
-		free(class_counts);
-		return LOAD_EXIT_INPUT;
-	}
+		return fail_load(&o, src, &w, &st, &progress, err, err, 1,
+						 rc == -1 ? LOAD_EXIT_INPUT : LOAD_EXIT_DATABASE);
+	if (st.rows == 0)
+		return fail_load(&o, src, &w, &st, &progress, "the input holds no images", "no images",
+						 0, LOAD_EXIT_INPUT);
 	if (!o.dry_run)
 	{
 		long long	stored = copy_writer_commit(&w, err, sizeof(err));
 
 		if (stored < 0)
-		{
-			if (progress.drawn)
-				fputc('\n', stderr);
-			fprintf(stderr, "%s: %s\n%s: nothing was loaded (the transaction was rolled back)\n",
-					progname, err, progname);
-			copy_writer_abort(&w, NULL);
-			src->close(src);
-			free(class_counts);
-			return LOAD_EXIT_DATABASE;
-		}
-		rows = stored;
+			return fail_load(&o, src, &w, &st, &progress, err, NULL, 1, LOAD_EXIT_DATABASE);
+		st.rows = stored;
 	}
-	progress_finish(&progress, rows);
-	print_summary(&o, src, rows, class_counts, max_label, shape, mixed_shapes,
-				  load_now() - start);
+	progress_finish(&progress, st.rows);
+	print_summary(&o, src, &st, load_now() - start);
 	src->close(src);
-	free(class_counts);
+	free(st.class_counts);
 	return LOAD_EXIT_OK;
 }

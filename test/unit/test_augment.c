@@ -1,4 +1,6 @@
 /* test_augment.c - resampling, crop parameters, flip, normalisation, MixUp, channel stats */
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "augment.h"
@@ -510,6 +512,115 @@ test_channel_stats(void)
 	is_close(std[2], sqrt(4500.0) / 255, 1e-5, 1e-7, "per-image channel std");
 }
 
+/* ---- resampling without memory for its tables ---------------------------------------- */
+
+static int	failed_allocs;
+
+static void *
+failing_alloc(size_t n)
+{
+	(void) n;
+	failed_allocs++;
+	return NULL;
+}
+
+/*
+ * Every shape here needs more than the stack buffer, so resample allocates its tables; with
+ * an allocator that fails it must give the same bytes without them.
+ */
+static void
+test_without_memory(void)
+{
+	static const struct
+	{
+		int			C, sh, sw;
+		double		y0, x0, ch, cw;
+		int			dh, dw;
+		bool		flip;
+		const char *what;
+	}			cases[] = {
+		{3, 200, 150, 0, 0, 200, 150, 37, 53, false, "downscale by non-integer factors"},
+		{1, 50, 40, 0, 0, 50, 40, 123, 97, false, "upscale by non-integer factors"},
+		{2, 64, 64, 0, 0, 64, 64, 128, 192, false, "upscale by 2 and 3"},
+		{3, 120, 90, 3.3, 1.7, 101.5, 77.2, 64, 64, true, "a fractional crop, flipped"},
+		{1, 900, 7, 10.25, 0, 850.5, 7, 300, 5, true, "a tall strip"},
+		{4, 160, 160, 150, 150, 20, 20, 64, 64, false, "a crop reaching past the image"},
+	};
+	int			ncases = (int) (sizeof(cases) / sizeof(cases[0]));
+
+	for (int i = 0; i < ncases; i++)
+	{
+		size_t		nsrc = (size_t) cases[i].C * cases[i].sh * cases[i].sw;
+		size_t		ndst = (size_t) cases[i].C * cases[i].dh * cases[i].dw;
+		uint8_t    *src = malloc(nsrc);
+		float	   *with = malloc(ndst * sizeof(float));
+		float	   *without = malloc(ndst * sizeof(float));
+		uint8_t    *u8_with = malloc(ndst);
+		uint8_t    *u8_without = malloc(ndst);
+		int			before;
+
+		fill_random(src, nsrc, 40 + i);
+		mlp_resample_area(src, cases[i].C, cases[i].sh, cases[i].sw, cases[i].y0, cases[i].x0,
+						  cases[i].ch, cases[i].cw, with, cases[i].dh, cases[i].dw,
+						  cases[i].flip);
+		mlp_resize_area_u8(src, cases[i].C, cases[i].sh, cases[i].sw, u8_with, cases[i].dh,
+						   cases[i].dw);
+		mlp_augment_test_set_alloc(failing_alloc);
+		before = failed_allocs;
+		mlp_resample_area(src, cases[i].C, cases[i].sh, cases[i].sw, cases[i].y0, cases[i].x0,
+						  cases[i].ch, cases[i].cw, without, cases[i].dh, cases[i].dw,
+						  cases[i].flip);
+		mlp_resize_area_u8(src, cases[i].C, cases[i].sh, cases[i].sw, u8_without, cases[i].dh,
+						   cases[i].dw);
+		mlp_augment_test_set_alloc(NULL);
+		is_int(failed_allocs - before, 2, cases[i].what);
+		ok(memcmp(with, without, ndst * sizeof(float)) == 0,
+		   "... bit-identical floats without the tables");
+		ok(memcmp(u8_with, u8_without, ndst) == 0, "... and the same bytes of a resize");
+		free(src);
+		free(with);
+		free(without);
+		free(u8_with);
+		free(u8_without);
+	}
+
+	/* The normalising path (an augmented image) without memory: the same floats too. */
+	{
+		MlpAugmentConfig cfg;
+		MlpImageSpec in = {3, 96, 96},
+					out = {3, 80, 80};
+		uint8_t    *src = malloc(3 * 96 * 96);
+		float	   *a = malloc(3 * 80 * 80 * sizeof(float));
+		float	   *b = malloc(3 * 80 * 80 * sizeof(float));
+		int			same = 1;
+
+		fill_random(src, 3 * 96 * 96, 77);
+		mlp_augment_defaults(&cfg, in, out);
+		for (int c = 0; c < 3; c++)
+		{
+			cfg.mean[c] = 0.4f + 0.05f * c;
+			cfg.std[c] = 0.25f - 0.01f * c;
+		}
+		for (uint64_t seed = 0; seed < 20; seed++)
+		{
+			MlpRng		r1,
+						r2;
+
+			mlp_rng_seed(&r1, seed, 0);
+			mlp_rng_seed(&r2, seed, 0);
+			mlp_augment_image(&cfg, src, a, &r1);
+			mlp_augment_test_set_alloc(failing_alloc);
+			mlp_augment_image(&cfg, src, b, &r2);
+			mlp_augment_test_set_alloc(NULL);
+			same &= memcmp(a, b, 3 * 80 * 80 * sizeof(float)) == 0;
+		}
+		ok(same, "20 random-resized crops, normalised: bit-identical without the tables");
+		free(src);
+		free(a);
+		free(b);
+	}
+}
+
 int
 main(void)
 {
@@ -521,5 +632,6 @@ main(void)
 	test_crop_params();
 	test_mixup();
 	test_channel_stats();
+	test_without_memory();
 	return tap_done();
 }

@@ -103,17 +103,46 @@ record_step(void *arg, int epoch, int64_t step, int64_t steps, double loss, doub
 static int
 train_epochs(MlpTrainer *t, const MlpDataset *d, int from, int to, MlpEpochStats *last)
 {
-	char		err[256];
+	MlpError	err;
 
 	for (int e = from; e < to; e++)
 	{
-		if (mlp_trainer_run_epoch(t, d, e, NULL, NULL, last, err, sizeof(err)) != 0)
+		if (mlp_trainer_train_epoch(t, d, e, NULL, NULL, last, &err) != MLP_OK)
 		{
-			diag("epoch %d: %s", e, err);
+			diag("epoch %d: %s", e, err.message);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/*
+ * What mlp_evaluate does in the server: each image preprocessed to the model input, batches
+ * of `batch` through inference, the totals of evaluate.h.
+ */
+static void
+evaluate_like_scoring(const MlpModel *m, const MlpAugmentConfig *pre, const MlpDataset *d,
+					  int batch, MlpEvalStats *stats)
+{
+	size_t		image_bytes = (size_t) d->spec.channels * d->spec.height * d->spec.width;
+	float	   *x = malloc((size_t) batch * m->arch.in_dim * sizeof(float));
+	float	   *logits = malloc((size_t) batch * m->arch.classes * sizeof(float));
+	float	   *scratch = malloc(mlp_model_scratch_floats(m, batch) * sizeof(float));
+	MlpEvalTotals tot = {0};
+
+	for (int64_t first = 0; first < d->n; first += batch)
+	{
+		int			B = (int) (d->n - first < batch ? d->n - first : batch);
+
+		for (int i = 0; i < B; i++)
+			mlp_preprocess_image(pre, d->images + (size_t) (first + i) * image_bytes,
+								 x + (size_t) i * m->arch.in_dim);
+		mlp_eval_add_batch(&tot, m, x, B, d->labels + first, logits, scratch);
+	}
+	mlp_eval_stats(&tot, stats);
+	free(x);
+	free(logits);
+	free(scratch);
 }
 
 static int
@@ -143,6 +172,7 @@ main(void)
 	MlpEvalStats ev,
 				ev2;
 	StepLog		log = {0};
+	MlpError	e;
 
 	if (mlp_blas_init(err, sizeof(err)) != 0)
 	{
@@ -155,11 +185,11 @@ main(void)
 
 	/* ---- it learns -------------------------------------------------------------------- */
 	base_config(&cfg, false, 0.0f, 1);
-	t = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
-	ok(t != NULL, "trainer created%s%s", t ? "" : ": ", t ? "" : err);
+	t = mlp_trainer_new(&cfg, NULL, &e);
+	ok(t != NULL, "trainer created%s%s", t ? "" : ": ", t ? "" : e.message);
 	if (t == NULL)
 		return tap_done();
-	mlp_trainer_evaluate(t, &test, &ev);
+	(void) mlp_trainer_eval_dataset(t, &test, &ev, &e);
 	diag("before training: test accuracy %.3f, loss %.3f", ev.accuracy, ev.loss);
 	ok(train_epochs(t, &train, 0, cfg.epochs, &st) == 0, "8 epochs trained");
 	diag("last epoch: loss %.4f, accuracy %.3f, %lld examples", st.train_loss,
@@ -167,7 +197,7 @@ main(void)
 	is_int(st.examples, 200, "the last partial batch is kept: 200 examples per epoch");
 	is_int(st.epoch, 8, "stats carry the 1-based epoch");
 	ok(st.train_accuracy >= 0.95, "train accuracy %.3f >= 0.95", st.train_accuracy);
-	mlp_trainer_evaluate(t, &test, &ev);
+	(void) mlp_trainer_eval_dataset(t, &test, &ev, &e);
 	diag("after training: test accuracy %.3f, loss %.4f, top5 %.3f", ev.accuracy, ev.loss,
 		 ev.top5);
 	ok(ev.accuracy >= 0.95, "test accuracy %.3f >= 0.95", ev.accuracy);
@@ -181,9 +211,10 @@ main(void)
 		pre.random_crop = pre.flip = false;
 		pre.mean[0] = cfg.mean[0];
 		pre.std[0] = cfg.std[0];
-		mlp_evaluate_model(mlp_trainer_model(t), &pre, &test, 64, &ev2);
+		evaluate_like_scoring(mlp_trainer_model(t), &pre, &test, 64, &ev2);
+		is_int(ev2.n, 150, "the scoring path's evaluation sees every test image");
 		is_close(ev2.accuracy, ev.accuracy, 0, 1e-12,
-				 "mlp_evaluate_model agrees with the trainer's evaluation (accuracy)");
+				 "the scoring path (inference, mlp_eval_add_batch) agrees with the trainer's evaluation (accuracy)");
 		is_close(ev2.loss, ev.loss, 1e-4, 1e-6, "... and loss");
 	}
 	mlp_trainer_free(t);
@@ -191,9 +222,9 @@ main(void)
 	/* ---- with augmentation, MixUp and smoothing it still learns ---------------------- */
 	base_config(&cfg, true, 0.8f, 2);
 	cfg.epochs = 15;
-	t = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+	t = mlp_trainer_new(&cfg, NULL, &e);
 	ok(t && train_epochs(t, &train, 0, cfg.epochs, &st) == 0, "15 epochs with the full recipe");
-	mlp_trainer_evaluate(t, &test, &ev);
+	(void) mlp_trainer_eval_dataset(t, &test, &ev, &e);
 	diag("full recipe: train loss %.4f, test accuracy %.3f", st.train_loss, ev.accuracy);
 	ok(ev.accuracy >= 0.9, "test accuracy with augmentation and MixUp %.3f >= 0.9", ev.accuracy);
 	mlp_trainer_free(t);
@@ -201,9 +232,9 @@ main(void)
 	/* ---- determinism ------------------------------------------------------------------- */
 	base_config(&cfg, true, 0.8f, 1);
 	cfg.epochs = 3;
-	t = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+	t = mlp_trainer_new(&cfg, NULL, &e);
 	cfg.threads = 3;			/* batch assembly on 3 threads must not change anything */
-	u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+	u = mlp_trainer_new(&cfg, NULL, &e);
 	ok(t && u, "two trainers with the same seed");
 	ok(same_params(t, u), "same seed: identical initial parameters");
 	ok(train_epochs(t, &train, 0, 3, &st) == 0 && train_epochs(u, &train, 0, 3, &st) == 0,
@@ -211,8 +242,36 @@ main(void)
 	ok(same_params(t, u), "same seed: bit-identical parameters after 3 epochs (1 vs 3 threads)");
 	mlp_trainer_free(u);
 
+	/* batches of 64 are cut into parts of the thread pool (16 images a part at least) */
+	{
+		MlpTrainConfig wide = cfg;
+		MlpTrainer *one,
+				   *two;
+
+		wide.batch_size = 64;
+		wide.threads = 1;
+		one = mlp_trainer_new(&wide, NULL, &e);
+		wide.threads = 2;
+		two = mlp_trainer_new(&wide, NULL, &e);
+		ok(one && two && train_epochs(one, &train, 0, 2, &st) == 0 &&
+		   train_epochs(two, &train, 0, 2, &st) == 0 && same_params(one, two),
+		   "batches of 64 assembled on 1 and on 2 pool threads: bit-identical parameters");
+		if (one && two)
+		{
+			MlpEvalStats e1,
+						e2;
+
+			(void) mlp_trainer_eval_dataset(one, &test, &e1, &e);
+			(void) mlp_trainer_eval_dataset(two, &test, &e2, &e);
+			ok(e1.loss == e2.loss && e1.accuracy == e2.accuracy,
+			   "and the same evaluation (loss %.6f)", e1.loss);
+		}
+		mlp_trainer_free(one);
+		mlp_trainer_free(two);
+	}
+
 	cfg.seed = 99;
-	u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+	u = mlp_trainer_new(&cfg, NULL, &e);
 	ok(u && train_epochs(u, &train, 0, 3, &st) == 0 && !same_params(t, u),
 	   "another seed gives other parameters");
 	mlp_trainer_free(u);
@@ -223,9 +282,9 @@ main(void)
 	cfg.precision = MLP_MATMUL_BF16;
 	if (!mlp_blas_bf16_supported())
 	{
-		u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
-		ok(u == NULL && strstr(err, "AVX512_BF16") != NULL,
-		   "bf16 refused on a CPU without AVX512_BF16: %s", err);
+		u = mlp_trainer_new(&cfg, NULL, &e);
+		ok(u == NULL && e.status == MLP_ERR_NOT_SUPPORTED && strstr(e.message, "AVX512_BF16") != NULL,
+		   "bf16 refused on a CPU without AVX512_BF16 (not supported): %s", e.message);
 		ok(1, "# SKIP bf16 training");
 		ok(1, "# SKIP bf16 differs from fp32");
 		ok(1, "# SKIP bf16 deterministic");
@@ -234,20 +293,20 @@ main(void)
 	{
 		MlpTrainer *v;
 
-		u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		u = mlp_trainer_new(&cfg, NULL, &e);
 		ok(u && train_epochs(u, &train, 0, cfg.epochs, &st) == 0, "8 epochs with bf16 products");
-		mlp_trainer_evaluate(u, &test, &ev);
+		(void) mlp_trainer_eval_dataset(u, &test, &ev, &e);
 		diag("bf16: train loss %.4f, test accuracy %.3f", st.train_loss, ev.accuracy);
 		ok(ev.accuracy >= 0.95, "bf16: test accuracy %.3f >= 0.95", ev.accuracy);
 		is_int(mlp_blas_matmul_precision(), MLP_MATMUL_BF16, "the trainer set bf16 for its products");
 		cfg.precision = MLP_MATMUL_FP32;
-		v = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		v = mlp_trainer_new(&cfg, NULL, &e);
 		ok(v && train_epochs(v, &train, 0, cfg.epochs, &st) == 0 && !same_params(u, v),
 		   "the same run in fp32 ends with other parameters (bf16 was used)");
 		is_int(mlp_blas_matmul_precision(), MLP_MATMUL_FP32, "and fp32 set back by the fp32 trainer");
 		mlp_trainer_free(v);
 		cfg.precision = MLP_MATMUL_BF16;
-		v = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		v = mlp_trainer_new(&cfg, NULL, &e);
 		ok(v && train_epochs(v, &train, 0, cfg.epochs, &st) == 0 && same_params(u, v),
 		   "bf16 runs with the same seed are bit-identical");
 		mlp_trainer_free(v);
@@ -255,9 +314,9 @@ main(void)
 	}
 	mlp_trainer_free(u);
 	cfg.precision = 7;
-	u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
-	ok(u == NULL && strstr(err, "precision") != NULL, "an unknown precision is refused: %s",
-	   u ? "(created)" : err);
+	u = mlp_trainer_new(&cfg, NULL, &e);
+	ok(u == NULL && e.status == MLP_ERR_INVALID_ARGUMENT && strstr(e.message, "precision") != NULL,
+	   "an unknown precision is refused as an invalid argument: %s", u ? "(created)" : e.message);
 	mlp_trainer_free(u);
 	base_config(&cfg, true, 0.8f, 1);
 	cfg.epochs = 3;
@@ -270,29 +329,29 @@ main(void)
 		MlpTrainer *resumed;
 
 		/* t has done 3 epochs; a second run does 1, checkpoints, and a third resumes. */
-		u = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		u = mlp_trainer_new(&cfg, NULL, &e);
 		ok(u && train_epochs(u, &train, 0, 1, &st) == 0, "one epoch before the checkpoint");
 		{
-			int			rc = mlp_trainer_save_state(u, 1, &state, &len, err, sizeof(err));
+			MlpStatus	rc = mlp_trainer_checkpoint(u, 1, &state, &len, &e);
 
-			ok(rc == 0 && len > 0, "checkpoint saved (%zu bytes)", len);
+			ok(rc == MLP_OK && len > 0, "checkpoint saved (%zu bytes)", len);
 		}
 		mlp_trainer_free(u);
 
 		cfg.seed = 1234;
-		resumed = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+		resumed = mlp_trainer_new(&cfg, NULL, &e);
 		/* Train it a little first, so only a complete restore can make it equal. */
 		ok(resumed && train_epochs(resumed, &train, 5, 6, &st) == 0, "a trainer in another state");
-		ok(mlp_trainer_load_state(resumed, state, len, &done, err, sizeof(err)) == 0,
-		   "checkpoint loaded (%s)", err);
+		ok(mlp_trainer_restore(resumed, state, len, &done, &e) == MLP_OK,
+		   "checkpoint loaded (%s)", e.message);
 		is_int(done, 1, "epochs done restored");
 		ok(train_epochs(resumed, &train, done, 3, &st) == 0, "epochs 2 and 3 after the restore");
 		ok(same_params(t, resumed), "resumed run is bit-identical to the uninterrupted one");
 
 		state[len / 2] ^= 0x55;	/* inside the tensors: still a valid file */
 		state[10] = '#';		/* inside the JSON header: not a valid file any more */
-		ok(mlp_trainer_load_state(resumed, state, len, &done, err, sizeof(err)) != 0,
-		   "a corrupt checkpoint is refused: %s", err);
+		ok(mlp_trainer_restore(resumed, state, len, &done, &e) == MLP_ERR_DATA_CORRUPTED,
+		   "a corrupt checkpoint is refused as corrupted data: %s", e.message);
 		free(state);
 		mlp_trainer_free(resumed);
 
@@ -304,11 +363,11 @@ main(void)
 			mlp_arch_parse("B_1-Wi_32", &other.arch, err, sizeof(err));
 			other.arch.in_dim = cfg.arch.in_dim;
 			other.arch.classes = CLASSES;
-			o = mlp_trainer_create(&other, NULL, err, sizeof(err));
-			ok(o && mlp_trainer_save_state(o, 1, &state, &len, err, sizeof(err)) == 0,
+			o = mlp_trainer_new(&other, NULL, &e);
+			ok(o && mlp_trainer_checkpoint(o, 1, &state, &len, &e) == MLP_OK,
 			   "checkpoint of B_1-Wi_32");
-			ok(mlp_trainer_load_state(t, state, len, &done, err, sizeof(err)) != 0,
-			   "refused by a B_2-Wi_32 trainer: %s", err);
+			ok(mlp_trainer_restore(t, state, len, &done, &e) == MLP_ERR_DATA_CORRUPTED,
+			   "refused by a B_2-Wi_32 trainer: %s", e.message);
 			free(state);
 			mlp_trainer_free(o);
 		}
@@ -317,10 +376,9 @@ main(void)
 	/* ---- the callback --------------------------------------------------------------------- */
 	log.stop_after = 3;
 	{
-		int			rc = mlp_trainer_run_epoch(t, &train, 3, record_step, &log, &st, err,
-											   sizeof(err));
+		MlpStatus	rc = mlp_trainer_train_epoch(t, &train, 3, record_step, &log, &st, &e);
 
-		is_int(rc, 1, "a nonzero callback stops the epoch");
+		ok(rc == MLP_OK && st.stopped, "a nonzero callback stops the epoch");
 		is_int(log.last_step, 3, "after the third step");
 		is_int(log.steps, 9, "steps of an epoch of 200 images in batches of 24");
 		is_int(st.examples, 72, "examples of the steps done");
@@ -335,8 +393,8 @@ main(void)
 
 		ft.arch.classes = 5;
 		ft.seed = 7;
-		f = mlp_trainer_create(&ft, bm, err, sizeof(err));
-		ok(f != NULL, "fine-tuning trainer from a 3-class base onto 5 classes (%s)", f ? "" : err);
+		f = mlp_trainer_new(&ft, bm, &e);
+		ok(f != NULL, "fine-tuning trainer from a 3-class base onto 5 classes (%s)", f ? "" : e.message);
 		if (f)
 		{
 			fm = mlp_trainer_model(f);
@@ -346,8 +404,8 @@ main(void)
 			mlp_trainer_free(f);
 		}
 		ft.arch.width = 16;
-		ok(mlp_trainer_create(&ft, bm, err, sizeof(err)) == NULL,
-		   "a base of another width is refused: %s", err);
+		ok(mlp_trainer_new(&ft, bm, &e) == NULL,
+		   "a base of another width is refused: %s", e.message);
 	}
 
 	/* ---- memory estimate and bad configs ------------------------------------------------- */
@@ -374,21 +432,52 @@ main(void)
 		MlpTrainConfig bad = cfg;
 
 		bad.arch.in_dim = 10;
-		ok(mlp_trainer_create(&bad, NULL, err, sizeof(err)) == NULL,
-		   "input size mismatch refused: %s", err);
+		ok(mlp_trainer_new(&bad, NULL, &e) == NULL,
+		   "input size mismatch refused: %s", e.message);
 		bad = cfg;
 		bad.std[0] = 0;
-		ok(mlp_trainer_create(&bad, NULL, err, sizeof(err)) == NULL,
-		   "zero std refused: %s", err);
+		ok(mlp_trainer_new(&bad, NULL, &e) == NULL,
+		   "zero std refused: %s", e.message);
+		is_int(e.status, MLP_ERR_INVALID_ARGUMENT, "... as an invalid argument");
 	}
 	{
 		int32_t		saved = train_labels[5];
-		int			rc;
+		MlpStatus	rc;
 
 		train_labels[5] = CLASSES;
-		rc = mlp_trainer_run_epoch(t, &train, 0, NULL, NULL, &st, err, sizeof(err));
-		ok(rc == -1, "a label out of range fails the epoch: %s", err);
+		rc = mlp_trainer_train_epoch(t, &train, 0, NULL, NULL, &st, &e);
+		ok(rc == MLP_ERR_INVALID_ARGUMENT, "a label out of range fails the epoch: %s", e.message);
 		train_labels[5] = saved;
+	}
+
+	/* ---- a diverging loss: its own kind, the advice as a hint ----------------------------- */
+	{
+		MlpTrainConfig hot = cfg;
+		MlpTrainer *h;
+		MlpStatus	rc = MLP_OK;
+
+		hot.opt.lr = 1e30f;
+		h = mlp_trainer_new(&hot, NULL, &e);
+		for (int ep = 0; h && ep < 3 && rc == MLP_OK; ep++)
+			rc = mlp_trainer_train_epoch(h, &train, ep, NULL, NULL, &st, &e);
+		ok(h && rc == MLP_ERR_NUMERIC && strstr(e.message, "diverged") != NULL,
+		   "learning rate 1e30: the loss diverges (%s)", h ? e.message : "not created");
+		ok(strchr(e.message, ';') == NULL && strstr(e.hint, "smaller learning rate") != NULL,
+		   "the message names the step, the hint says what to do: %s", e.hint);
+
+		/* The char-buffer interface the PostgreSQL layer still calls joins the two. */
+		if (h)
+		{
+			ok(mlp_trainer_run_epoch(h, &train, 0, NULL, NULL, &st, err, sizeof(err)) == -1 &&
+			   strstr(err, "diverged") != NULL && strstr(err, "; Try a smaller") != NULL,
+			   "mlp_trainer_run_epoch: -1 and \"message; hint\" (%s)", err);
+			mlp_trainer_free(h);
+		}
+		hot.threads = 0;
+		hot.epochs = 0;
+		ok(mlp_trainer_create(&hot, NULL, err, sizeof(err)) == NULL &&
+		   strstr(err, "epochs and batch size") != NULL,
+		   "mlp_trainer_create: NULL and the message (%s)", err);
 	}
 
 	mlp_trainer_free(t);

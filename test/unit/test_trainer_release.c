@@ -98,6 +98,7 @@ main(void)
 	int			epochs_ok = 1;
 	long		before,
 				after;
+	MlpError	error;
 
 	if (mlp_blas_init(err, sizeof(err)) != 0)
 	{
@@ -107,8 +108,8 @@ main(void)
 	mlp_blas_set_threads(1);
 	make_dataset(600, 3, &images, &labels, &train);
 	config(&cfg);
-	kept = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
-	released = mlp_trainer_create(&cfg, NULL, err, sizeof(err));
+	kept = mlp_trainer_new(&cfg, NULL, &error);
+	released = mlp_trainer_new(&cfg, NULL, &error);
 	ok(kept != NULL && released != NULL, "two trainers of one config");
 	if (kept == NULL || released == NULL)
 		return tap_done();
@@ -117,10 +118,10 @@ main(void)
 	mlp_trainer_release_batch_memory(released);
 	for (int e = 0; e < cfg.epochs && epochs_ok; e++)
 	{
-		epochs_ok &= mlp_trainer_run_epoch(kept, &train, e, NULL, NULL, &st_kept, err,
-										   sizeof(err)) == 0;
-		epochs_ok &= mlp_trainer_run_epoch(released, &train, e, NULL, NULL, &st_released, err,
-										   sizeof(err)) == 0;
+		epochs_ok &= mlp_trainer_train_epoch(kept, &train, e, NULL, NULL, &st_kept,
+											 &error) == MLP_OK;
+		epochs_ok &= mlp_trainer_train_epoch(released, &train, e, NULL, NULL, &st_released,
+											 &error) == MLP_OK;
 		before = resident_bytes();
 		mlp_trainer_release_batch_memory(released);
 		after = resident_bytes();
@@ -135,7 +136,7 @@ main(void)
 		}
 	}
 	ok(epochs_ok, "3 epochs on both, one releasing after each%s%s", epochs_ok ? "" : ": ",
-	   epochs_ok ? "" : err);
+	   epochs_ok ? "" : error.message);
 	is_close(st_released.train_loss, st_kept.train_loss, 0, 0, "same last-epoch loss");
 	ok(memcmp(mlp_trainer_model(kept)->params, mlp_trainer_model(released)->params,
 			  mlp_trainer_model(kept)->num_params * sizeof(float)) == 0,
@@ -143,8 +144,8 @@ main(void)
 
 	/* Evaluation right after a release uses the buffers too. */
 	mlp_trainer_release_batch_memory(released);
-	mlp_trainer_evaluate(kept, &train, &ev_kept);
-	mlp_trainer_evaluate(released, &train, &ev_released);
+	(void) mlp_trainer_eval_dataset(kept, &train, &ev_kept, &error);
+	(void) mlp_trainer_eval_dataset(released, &train, &ev_released, &error);
 	is_close(ev_released.loss, ev_kept.loss, 0, 0, "same evaluation after a release");
 	is_int(ev_released.n, 600, "evaluation sees every image");
 
