@@ -20,6 +20,7 @@ MODULE_big = mlpscale
 # The PostgreSQL layer, one file per concern (docs/design.md, Repository layout).
 PG_SRCS = \
 	src/pg/blas_setup.c \
+	src/pg/core_error.c \
 	src/pg/data_source.c \
 	src/pg/image_type.c \
 	src/pg/import_export.c \

@@ -19,8 +19,6 @@
 
 /* The channels of an image, and so of a model's input and its per-channel mean and std. */
 #define MLP_MAX_CHANNELS 4
-/* The old name, still used by src/image_type.h: goes when the PostgreSQL layer uses the above. */
-#define MLP_IMAGE_FORMAT_MAX_CHANNELS MLP_MAX_CHANNELS
 #define MLP_IMAGE_FORMAT_MAX_SIDE 4096
 #define MLP_IMAGE_BINARY_HEADER_SIZE 12
 

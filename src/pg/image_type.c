@@ -262,7 +262,7 @@ image_decode(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("could not decode image: %s", err)));
 	/* The decoder returns 1 or 3 channels and sides it checked; recheck all the same. */
-	if (dec.channels < 1 || dec.channels > MLP_IMAGE_MAX_CHANNELS ||
+	if (dec.channels < 1 || dec.channels > MLP_MAX_CHANNELS ||
 		dec.height < 1 || dec.height > MLP_IMAGE_MAX_SIDE ||
 		dec.width < 1 || dec.width > MLP_IMAGE_MAX_SIDE)
 	{

@@ -16,7 +16,6 @@
 
 #include "core/image_format.h"
 
-#define MLP_IMAGE_MAX_CHANNELS MLP_IMAGE_FORMAT_MAX_CHANNELS
 #define MLP_IMAGE_MAX_SIDE MLP_IMAGE_FORMAT_MAX_SIDE
 
 typedef struct MlpImage

@@ -19,6 +19,7 @@
 #include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
+#include "core/evaluate.h"
 #include "core/augment.h"
 #include "core/loss.h"
 #include "core/model.h"
@@ -446,11 +447,9 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 	char	   *ref;
 	MlpSourceOptions opts;
 	MlpCachedModel *e;
-	/* volatile: updated inside PG_TRY and read after it */
-	volatile double loss_sum = 0;
-	volatile int64 correct = 0,
-				correct5 = 0,
-				n = 0;
+	/* filled inside PG_TRY, read after it only when it completed */
+	MlpEvalTotals totals = {0};
+	MlpEvalStats stats;
 
 	for (int i = 0; i < 4; i++)
 		if (PG_ARGISNULL(i))
@@ -487,7 +486,6 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 		for (int64 start = 0; start < data.n; start += buf.max_batch)
 		{
 			int			B = (int) Min((int64) buf.max_batch, data.n - start);
-			MlpLossResult res;
 
 			CHECK_FOR_INTERRUPTS();
 			for (int i = 0; i < B; i++)
@@ -495,13 +493,8 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 								data.images + (Size) (start + i) * image_bytes,
 								buf.x + (Size) i * e->model.arch.in_dim);
 			MlpScoringPrepareBlas(B);
-			mlp_model_infer(&e->model, buf.x, B, buf.logits, buf.scratch);
-			res = mlp_softmax_xent(buf.logits, B, classes, data.labels + start, NULL, 1.0f,
-								   0.0f, NULL);
-			loss_sum += res.loss * B;
-			correct += res.correct;
-			correct5 += res.correct_top5;
-			n += B;
+			mlp_eval_add_batch(&totals, &e->model, buf.x, B, data.labels + start, buf.logits,
+							   buf.scratch);
 		}
 		SPI_finish();
 	}
@@ -512,9 +505,14 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	{
-		Datum		values[4] = {Int64GetDatum(n), Float8GetDatum((double) correct / n),
-		Float8GetDatum((double) correct5 / n), Float8GetDatum(loss_sum / n)};
+		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
+
+		mlp_eval_stats(&totals, &stats);
+		values[0] = Int64GetDatum(stats.n);
+		values[1] = Float8GetDatum(stats.accuracy);
+		values[2] = Float8GetDatum(stats.top5);
+		values[3] = Float8GetDatum(stats.loss);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

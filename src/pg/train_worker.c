@@ -48,6 +48,7 @@
 #include "mlpscale.h"
 #include "model_store.h"
 #include "blas_setup.h"
+#include "core_error.h"
 #include "launcher.h"
 #include "privilege.h"
 #include "progress.h"
@@ -453,13 +454,11 @@ static void
 RestoreFrom(const uint8_t *state, size_t len, int64 examples_seen, void *arg)
 {
 	RestoreState *r = arg;
-	char		err[256];
+	MlpError	err;
 
-	if (mlp_trainer_load_state(r->trainer, state, len, &r->epochs_done, err, sizeof(err)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("could not restore the checkpoint of run " INT64_FORMAT ": %s",
-						r->run_id, err)));
+	if (mlp_trainer_restore(r->trainer, state, len, &r->epochs_done, &err) != MLP_OK)
+		MlpReportCoreError(&err, psprintf("could not restore the checkpoint of run " INT64_FORMAT,
+										  r->run_id));
 	r->examples_seen = examples_seen;
 }
 
@@ -559,14 +558,6 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 	return 0;
 }
 
-static void
-TrainerError(const char *what, const char *err)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INTERNAL_ERROR),
-			 errmsg("%s: %s", what, err)));
-}
-
 /* Trains the remaining epochs and writes how the run ended. */
 static void
 TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_in,
@@ -577,7 +568,7 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	MlpSourceData val = *val_data;
 	MlpDataset	train_set;
 	MlpDataset	val_set;
-	char		err[256];
+	MlpError	err;
 	size_t		checkpoint_len;
 	int			start_epoch;
 	int			epochs_done;
@@ -619,7 +610,6 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	{
 		MlpEpochStats st;
 		MlpEvalStats vst;
-		int			rc;
 		double		lr = cfg.cosine ? mlp_cosine_lr(cfg.opt.lr, epoch, cfg.epochs) : cfg.opt.lr;
 
 		if (stop_requested)
@@ -631,24 +621,23 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 				 "mlpscale: run " INT64_FORMAT " training epoch %d of %d",
 				 spec->run_id, epoch + 1, spec->cfg.epochs);
 		pgstat_report_activity(STATE_RUNNING, training_activity);
-		rc = mlp_trainer_run_epoch(trainer, &train_set, epoch, OnStep, &step_state, &st,
-								   err, sizeof(err));
-		if (rc < 0)
-			TrainerError(psprintf("epoch %d failed", epoch + 1), err);
-		if (rc == 1)
+		if (mlp_trainer_train_epoch(trainer, &train_set, epoch, OnStep, &step_state, &st,
+									&err) != MLP_OK)
+			MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+		if (st.stopped)
 		{
 			end = step_state.canceled ? RUN_CANCELED : RUN_STOPPED;
 			break;
 		}
-		if (has_val)
-			mlp_trainer_evaluate(trainer, &val_set, &vst);
+		if (has_val && mlp_trainer_eval_dataset(trainer, &val_set, &vst, &err) != MLP_OK)
+			MlpReportCoreError(&err, psprintf("validation after epoch %d failed", epoch + 1));
 		examples_seen += st.examples;
 
 		/* The batch buffers are rewritten before use: no need to keep them under the copies. */
 		mlp_trainer_release_batch_memory(trainer);
-		if (mlp_trainer_save_state(trainer, epoch + 1, &checkpoint_buf, &checkpoint_len,
-								   err, sizeof(err)) != 0)
-			TrainerError("could not save the checkpoint", err);
+		if (mlp_trainer_checkpoint(trainer, epoch + 1, &checkpoint_buf, &checkpoint_len,
+								   &err) != MLP_OK)
+			MlpReportCoreError(&err, "could not save the checkpoint");
 		CommitEpoch(spec, &st, &vst, has_val, examples_seen, flops_per_image, lr,
 					 MlpBufferToBytea(&checkpoint_buf, checkpoint_len, "a checkpoint"));
 		free(checkpoint_buf);
@@ -702,7 +691,7 @@ RunTraining(const RunSpec *spec)
 	bool		has_base = false;
 	MlpTrainConfig cfg;
 	MlpTrainer *trainer;
-	char		err[256];
+	MlpError	err;
 
 	memset(&train, 0, sizeof(train));
 	memset(&val, 0, sizeof(val));
@@ -727,14 +716,14 @@ RunTraining(const RunSpec *spec)
 	MlpEnsureBlas();
 	mlp_blas_set_threads(cfg.threads);
 
-	trainer = mlp_trainer_create(&cfg, has_base ? &base : NULL, err, sizeof(err));
+	trainer = mlp_trainer_new(&cfg, has_base ? &base : NULL, &err);
 	if (has_base)
 	{
 		mlp_model_free(&base);
 		mlp_model_meta_free(&base_meta);
 	}
 	if (trainer == NULL)
-		TrainerError("could not create the trainer", err);
+		MlpReportCoreError(&err, "could not create the trainer");
 
 	PG_TRY();
 	{
