@@ -291,159 +291,196 @@ MlpIntegerDatum(Datum d, Oid type)
 	}
 }
 
-void
-MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
+/* What MlpLoadSource keeps while it reads, row by row. */
+typedef struct SourceReader
 {
-	const char *what = opts->what ? opts->what : "source";
-	const char *image_column = opts->image_column ? opts->image_column : "image";
-	const char *label_column = opts->label_column;
-	MemoryContext result_cxt = CurrentMemoryContext;
-	MemoryContext batch_cxt;
+	const MlpSourceOptions *opts;
+	const char *what;
+	const char *image_column;
+	const char *label_column;
+	MemoryContext result_cxt;
+	int			image_att;
+	int			label_att;
+	Oid			label_type;
+	Size		image_bytes;
+	int64		capacity;		/* rows out->images has room for */
+	MlpSourceData *out;
+} SourceReader;
+
+/* The cursor over the source's rows, its columns checked. */
+static Portal
+OpenSourceCursor(SourceReader *r, const char *shown)
+{
+	const MlpSourceOptions *opts = r->opts;
 	char	   *sql;
 	SPIPlanPtr	plan;
 	Portal		portal;
-	TupleDesc	desc;
-	int			image_att;
-	int			label_att = 0;
-	Oid			label_type = InvalidOid;
-	Size		image_bytes = 0;
-	int64		capacity = 0;
-	int64		n = 0;
-	char	   *shown;
-
-	if (opts->source == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", what)));
-	shown = ShownSource(opts->source);
-	memset(out, 0, sizeof(*out));
-	out->max_label = -1;
 
 	if (OidIsValid(opts->relid))
 	{
 		/* Exactly the relation resolved when the run was queued, only the columns it uses. */
-		char	   *rel = QualifiedRelationName(opts->relid, what, shown);
+		char	   *rel = QualifiedRelationName(opts->relid, r->what, shown);
 
-		if (label_column != NULL)
-			sql = psprintf("SELECT %s, %s FROM %s", quote_identifier(image_column),
-						   quote_identifier(label_column), rel);
+		if (r->label_column != NULL)
+			sql = psprintf("SELECT %s, %s FROM %s", quote_identifier(r->image_column),
+						   quote_identifier(r->label_column), rel);
 		else
-			sql = psprintf("SELECT %s FROM %s", quote_identifier(image_column), rel);
+			sql = psprintf("SELECT %s FROM %s", quote_identifier(r->image_column), rel);
 	}
 	else
-		sql = psprintf("SELECT * FROM %s", SourceFromClause(opts->source, what));
+		sql = psprintf("SELECT * FROM %s", SourceFromClause(opts->source, r->what));
 	plan = SPI_prepare(sql, 0, NULL);
 	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for %s \"%s\": %s", what, shown,
+		elog(ERROR, "SPI_prepare failed for %s \"%s\": %s", r->what, shown,
 			 SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	desc = portal->tupDesc;
+	CheckColumns(portal->tupDesc, r->image_column, r->label_column, r->what, &r->image_att,
+				 &r->label_att, &r->label_type);
+	return portal;
+}
 
-	CheckColumns(desc, image_column, label_column, what, &image_att, &label_att, &label_type);
+/* Room for row n (0-based) in out->images and out->labels, within the memory limit. */
+static void
+MakeRoom(SourceReader *r, int64 n)
+{
+	const MlpSourceOptions *opts = r->opts;
+	MlpSourceData *out = r->out;
+	int64		want;
 
+	if (n < r->capacity)
+		return;
+	want = r->capacity == 0 ? 1024 : r->capacity * 2;
+	if (opts->memory_limit > 0 && (Size) (n + 1) * r->image_bytes > opts->memory_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the images of the %s need more than %zu bytes of memory, the limit",
+						r->what, opts->memory_limit),
+				 errdetail("%lld rows of %zu bytes were read so far.",
+						   (long long) (n + 1), r->image_bytes),
+				 opts->memory_setting ?
+				 errhint("Use fewer rows or smaller images, or raise %s.", opts->memory_setting) :
+				 errhint("Use fewer rows or smaller images.")));
+	if (opts->memory_limit > 0 && (Size) want * r->image_bytes > opts->memory_limit)
+		want = Max(n + 1, (int64) (opts->memory_limit / r->image_bytes));
+	if (out->images == NULL)
+		out->images = MemoryContextAllocHuge(r->result_cxt, want * r->image_bytes);
+	else
+		out->images = repalloc_huge(out->images, want * r->image_bytes);
+	if (r->label_column != NULL)
+	{
+		if (out->labels == NULL)
+			out->labels = MemoryContextAllocHuge(r->result_cxt, want * sizeof(int32));
+		else
+			out->labels = repalloc_huge(out->labels, want * sizeof(int32));
+	}
+	r->capacity = want;
+}
+
+/* The image of row n (0-based), detoasted in batch_cxt, checked against the first row's shape. */
+static void
+ReadImage(SourceReader *r, HeapTuple tup, TupleDesc desc, int64 n, MemoryContext batch_cxt)
+{
+	MlpSourceData *out = r->out;
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, r->image_att, &isnull);
+	MlpImage   *img;
+	MemoryContext old;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("row %lld of the %s has a null image", (long long) (n + 1), r->what),
+				 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
+						 quote_identifier(r->image_column))));
+	old = MemoryContextSwitchTo(batch_cxt);
+	img = DatumGetMlpImageP(d);
+	MemoryContextSwitchTo(old);
+
+	if (n == 0)
+	{
+		out->channels = img->channels;
+		out->height = img->height;
+		out->width = img->width;
+		r->image_bytes = MlpImageNumBytes(img);
+	}
+	else if (img->channels != out->channels || img->height != out->height ||
+			 img->width != out->width)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("row %lld of the %s has an image of shape %dx%dx%d, not %dx%dx%d like the first row",
+						(long long) (n + 1), r->what, img->channels, img->height, img->width,
+						out->channels, out->height, out->width),
+				 errhint("Resize the images in a query with image_resize(image, height, width).")));
+	MakeRoom(r, n);
+	memcpy(out->images + (Size) n * r->image_bytes, img->data, r->image_bytes);
+}
+
+/* The label of row n (0-based), checked to be in [0, classes). */
+static void
+ReadLabel(SourceReader *r, HeapTuple tup, TupleDesc desc, int64 n)
+{
+	const MlpSourceOptions *opts = r->opts;
+	int			limit = opts->classes > 0 ? opts->classes : MLP_ARCH_MAX_CLASSES;
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, r->label_att, &isnull);
+	int64		label;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("row %lld of the %s has a null label", (long long) (n + 1), r->what),
+				 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
+						 quote_identifier(r->label_column))));
+	label = MlpIntegerDatum(d, r->label_type);
+	if (label < 0 || label >= limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("row %lld of the %s has label %lld, outside [0, %d)",
+						(long long) (n + 1), r->what, (long long) label, limit),
+				 opts->classes > 0 ?
+				 errdetail("The model has %d classes.", opts->classes) : 0));
+	r->out->labels[n] = (int32) label;
+	r->out->max_label = Max(r->out->max_label, (int32) label);
+}
+
+void
+MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
+{
+	SourceReader r;
+	MemoryContext batch_cxt;
+	Portal		portal;
+	int64		n = 0;
+	char	   *shown;
+
+	memset(&r, 0, sizeof(r));
+	r.opts = opts;
+	r.what = opts->what ? opts->what : "source";
+	r.image_column = opts->image_column ? opts->image_column : "image";
+	r.label_column = opts->label_column;
+	r.result_cxt = CurrentMemoryContext;
+	r.out = out;
+	if (opts->source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", r.what)));
+	shown = ShownSource(opts->source);
+	memset(out, 0, sizeof(*out));
+	out->max_label = -1;
+
+	portal = OpenSourceCursor(&r, shown);
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlpscale source batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
-		uint64		fetched;
-
 		CHECK_FOR_INTERRUPTS();
 		SPI_cursor_fetch(portal, true, MLP_SOURCE_FETCH_ROWS);
-		fetched = SPI_processed;
-		if (fetched == 0)
+		if (SPI_processed == 0)
 			break;
-
-		for (uint64 r = 0; r < fetched; r++)
+		for (uint64 i = 0; i < SPI_processed; i++, n++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			bool		isnull;
-			Datum		d;
-			MlpImage   *img;
-			int64		row = n + 1;
-			MemoryContext old;
-
-			d = SPI_getbinval(tup, SPI_tuptable->tupdesc, image_att, &isnull);
-			if (isnull)
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("row %lld of the %s has a null image", (long long) row, what),
-						 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
-								 quote_identifier(image_column))));
-			old = MemoryContextSwitchTo(batch_cxt);
-			img = DatumGetMlpImageP(d);
-			MemoryContextSwitchTo(old);
-
-			if (n == 0)
-			{
-				out->channels = img->channels;
-				out->height = img->height;
-				out->width = img->width;
-				image_bytes = MlpImageNumBytes(img);
-			}
-			else if (img->channels != out->channels || img->height != out->height ||
-					 img->width != out->width)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("row %lld of the %s has an image of shape %dx%dx%d, not %dx%dx%d like the first row",
-								(long long) row, what, img->channels, img->height, img->width,
-								out->channels, out->height, out->width),
-						 errhint("Resize the images in a query with image_resize(image, height, width).")));
-
-			if (n == capacity)
-			{
-				int64		want = capacity == 0 ? 1024 : capacity * 2;
-
-				if (opts->memory_limit > 0 && (Size) (n + 1) * image_bytes > opts->memory_limit)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("the images of the %s need more than %zu bytes of memory, the limit",
-									what, opts->memory_limit),
-							 errdetail("%lld rows of %zu bytes were read so far.",
-									   (long long) (n + 1), image_bytes),
-							 opts->memory_setting ?
-							 errhint("Use fewer rows or smaller images, or raise %s.", opts->memory_setting) :
-							 errhint("Use fewer rows or smaller images.")));
-				if (opts->memory_limit > 0 && (Size) want * image_bytes > opts->memory_limit)
-					want = Max(n + 1, (int64) (opts->memory_limit / image_bytes));
-				if (out->images == NULL)
-					out->images = MemoryContextAllocHuge(result_cxt, want * image_bytes);
-				else
-					out->images = repalloc_huge(out->images, want * image_bytes);
-				if (label_column != NULL)
-				{
-					if (out->labels == NULL)
-						out->labels = MemoryContextAllocHuge(result_cxt, want * sizeof(int32));
-					else
-						out->labels = repalloc_huge(out->labels, want * sizeof(int32));
-				}
-				capacity = want;
-			}
-			memcpy(out->images + (Size) n * image_bytes, img->data, image_bytes);
-
-			if (label_column != NULL)
-			{
-				int64		label;
-				int			limit = opts->classes > 0 ? opts->classes : MLP_ARCH_MAX_CLASSES;
-
-				d = SPI_getbinval(tup, SPI_tuptable->tupdesc, label_att, &isnull);
-				if (isnull)
-					ereport(ERROR,
-							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-							 errmsg("row %lld of the %s has a null label", (long long) row, what),
-							 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
-									 quote_identifier(label_column))));
-				label = MlpIntegerDatum(d, label_type);
-				if (label < 0 || label >= limit)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_EXCEPTION),
-							 errmsg("row %lld of the %s has label %lld, outside [0, %d)",
-									(long long) row, what, (long long) label, limit),
-							 opts->classes > 0 ?
-							 errdetail("The model has %d classes.", opts->classes) : 0));
-				out->labels[n] = (int32) label;
-				out->max_label = Max(out->max_label, (int32) label);
-			}
-			n++;
+			ReadImage(&r, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n, batch_cxt);
+			if (r.label_column != NULL)
+				ReadLabel(&r, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		MemoryContextReset(batch_cxt);
@@ -454,6 +491,6 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" has no rows", what, shown)));
+				 errmsg("%s \"%s\" has no rows", r.what, shown)));
 	out->n = n;
 }

@@ -41,76 +41,10 @@ WeightsStatusWord(MlpWeightsStatus st)
 	}
 }
 
-PG_FUNCTION_INFO_V1(mlp_import);
-Datum
-mlp_import(PG_FUNCTION_ARGS)
+/* ERROR for a failed mlp_weights_import, with the SQLSTATE of its kind; nothing when OK. */
+static void
+ReportImportStatus(MlpWeightsStatus st, const char *name, const char *err)
 {
-	char	   *name;
-	bytea	   *data;
-	MlpImportOverrides ov;
-	char	  **class_names = NULL;
-	char		err[MLP_ERRBUF];
-	MlpModel	model;
-	MlpModelMeta meta;
-	MlpWeightsStatus st;
-	int			version = 0;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("model_name must not be null")));
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("data must not be null"),
-				 errhint("Pass the bytes of a safetensors file, e.g. pg_read_binary_file('/path/model.safetensors').")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	MlpCheckModelName(name);
-	data = PG_GETARG_BYTEA_PP(1);
-
-	memset(&ov, 0, sizeof(ov));
-	if (!PG_ARGISNULL(2))
-	{
-		Datum	   *elems;
-		int			n;
-
-		MlpArrayElements(PG_GETARG_ARRAYTYPE_P(2), INT4OID, "input_shape", &elems, &n);
-		if (n != 3)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("input_shape must have 3 elements (channels, height, width), not %d", n),
-					 errhint("Pass input_shape => ARRAY[C,H,W], for example ARRAY[3,32,32].")));
-		ov.has_input = true;
-		ov.input.channels = DatumGetInt32(elems[0]);
-		ov.input.height = DatumGetInt32(elems[1]);
-		ov.input.width = DatumGetInt32(elems[2]);
-		CheckImageShape(ov.input.channels, ov.input.height, ov.input.width);
-	}
-	if (!PG_ARGISNULL(3))
-		ov.num_mean = MlpChannelValues(PG_GETARG_ARRAYTYPE_P(3), "mean", false, ov.mean,
-									   MLP_MAX_CHANNELS);
-	if (!PG_ARGISNULL(4))
-		ov.num_std = MlpChannelValues(PG_GETARG_ARRAYTYPE_P(4), "std", true, ov.std,
-									  MLP_MAX_CHANNELS);
-	if (!PG_ARGISNULL(5))
-	{
-		Datum	   *elems;
-		int			n;
-
-		MlpArrayElements(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, "class_names", &elems, &n);
-		if (n < 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("class_names must not be empty")));
-		class_names = palloc(sizeof(char *) * n);
-		for (int i = 0; i < n; i++)
-			class_names[i] = TextDatumGetCString(elems[i]);
-		ov.num_class_names = n;
-		ov.class_names = (const char *const *) class_names;
-	}
-
-	st = mlp_weights_import((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &ov,
-							&model, &meta, err, sizeof(err));
 	switch (st)
 	{
 		case MLP_WEIGHTS_OK:
@@ -148,6 +82,87 @@ mlp_import(PG_FUNCTION_ARGS)
 			elog(ERROR, "unexpected %s status %d importing model \"%s\": %s",
 				 WeightsStatusWord(st), (int) st, name, err);
 	}
+}
+
+/* input_shape, mean, std and class_names of mlp_import (arguments 2 to 5) into *ov. */
+static void
+ImportOverridesArgs(FunctionCallInfo fcinfo, MlpImportOverrides *ov)
+{
+	char	  **class_names;
+
+	memset(ov, 0, sizeof(*ov));
+	if (!PG_ARGISNULL(2))
+	{
+		Datum	   *elems;
+		int			n;
+
+		MlpArrayElements(PG_GETARG_ARRAYTYPE_P(2), INT4OID, "input_shape", &elems, &n);
+		if (n != 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("input_shape must have 3 elements (channels, height, width), not %d", n),
+					 errhint("Pass input_shape => ARRAY[C,H,W], for example ARRAY[3,32,32].")));
+		ov->has_input = true;
+		ov->input.channels = DatumGetInt32(elems[0]);
+		ov->input.height = DatumGetInt32(elems[1]);
+		ov->input.width = DatumGetInt32(elems[2]);
+		CheckImageShape(ov->input.channels, ov->input.height, ov->input.width);
+	}
+	if (!PG_ARGISNULL(3))
+		ov->num_mean = MlpChannelValues(PG_GETARG_ARRAYTYPE_P(3), "mean", false, ov->mean,
+									   MLP_MAX_CHANNELS);
+	if (!PG_ARGISNULL(4))
+		ov->num_std = MlpChannelValues(PG_GETARG_ARRAYTYPE_P(4), "std", true, ov->std,
+									  MLP_MAX_CHANNELS);
+	if (!PG_ARGISNULL(5))
+	{
+		Datum	   *elems;
+		int			n;
+
+		MlpArrayElements(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, "class_names", &elems, &n);
+		if (n < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("class_names must not be empty")));
+		class_names = palloc(sizeof(char *) * n);
+		for (int i = 0; i < n; i++)
+			class_names[i] = TextDatumGetCString(elems[i]);
+		ov->num_class_names = n;
+		ov->class_names = (const char *const *) class_names;
+	}
+
+}
+
+PG_FUNCTION_INFO_V1(mlp_import);
+Datum
+mlp_import(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	bytea	   *data;
+	MlpImportOverrides ov;
+	char		err[MLP_ERRBUF];
+	MlpModel	model;
+	MlpModelMeta meta;
+	MlpWeightsStatus st;
+	int			version = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model_name must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("data must not be null"),
+				 errhint("Pass the bytes of a safetensors file, e.g. pg_read_binary_file('/path/model.safetensors').")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	MlpCheckModelName(name);
+	data = PG_GETARG_BYTEA_PP(1);
+
+	ImportOverridesArgs(fcinfo, &ov);
+	st = mlp_weights_import((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &ov,
+							&model, &meta, err, sizeof(err));
+	ReportImportStatus(st, name, err);
 
 	if (mlp_model_check_values(&model, &meta, err, sizeof(err)) != 0)
 	{

@@ -350,127 +350,147 @@ SerialiseModel(const char *name, const MlpModel *model, const MlpModelMeta *meta
 	return (bytea *) grown;
 }
 
+/* Serialises concurrent inserts of one name, which would race for the same version. */
+static void
+LockModelName(const char *name)
+{
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		values[2] = {Int32GetDatum(MLP_MODEL_LOCK_CLASS), CStringGetTextDatum(name)};
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
+							   2, types, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "locking model name \"%s\" failed: %s", name, SPI_result_code_string(rc));
+}
+
+/*
+ * The next version of name, and its owner: the role of its first version (later versions
+ * belong to it too, even when a superuser or a member of the role adds them), or owner for
+ * a new name.  ERROR 42501 when owner may not add to it.
+ */
+static int
+NextVersion(const char *name, Oid *owner_inout)
+{
+	Oid			owner = *owner_inout;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+	Datum		d;
+	int			version;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1 "
+							   "ORDER BY version LIMIT 1), "
+							   "(SELECT pg_catalog.max(version) FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1)",
+							   1, types, values, NULL, false, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the versions of model \"%s\" failed: %s", name,
+			 SPI_result_code_string(rc));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		Oid			name_owner = DatumGetObjectId(d);
+
+		if (!has_privs_of_role(owner, name_owner))
+		{
+			char	   *owner_name = GetUserNameFromId(name_owner, true);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to add a version to model \"%s\"", name),
+					 errdetail("Model \"%s\" belongs to role \"%s\".", name,
+							   owner_name ? owner_name : "(dropped)"),
+					 errhint("Choose another model name.")));
+		}
+		owner = name_owner;
+	}
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	version = isnull ? 1 : DatumGetInt32(d) + 1;
+	*owner_inout = owner;
+	return version;
+}
+
+/* The row of the new version (SPI connected, as the extension owner); returns its id. */
 static int64
-InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *meta,
-				 bytea *weights, int64 run_id, int64 parent_model_id, Oid owner,
-				 int *version_out)
+InsertVersionRow(const char *name, int version, const MlpModel *model,
+				 const MlpModelMeta *meta, bytea *weights, int64 run_id, int64 parent_model_id,
+				 Oid owner)
 {
 	char		arch[64];
 	int			shape[3];
-	int			version;
-	int64		id;
 	int			rc;
-	MlpSavedUser saved;
+	int64		id;
+	Oid			types[13] = {TEXTOID, INT4OID, TEXTOID, INT4ARRAYOID, INT4OID,
+		FLOAT4ARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT8OID, BYTEAOID, INT8OID, INT8OID,
+	OIDOID};
+	Datum		values[13];
+	char		nulls[13];
+	SPIPlanPtr	plan;
 
 	mlp_arch_format(&model->arch, arch, sizeof(arch));
 	shape[0] = meta->input.channels;
 	shape[1] = meta->input.height;
 	shape[2] = meta->input.width;
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int32GetDatum(version);
+	values[2] = CStringGetTextDatum(arch);
+	values[3] = MakeInt4Array(shape, 3);
+	values[4] = Int32GetDatum(meta->classes);
+	values[5] = MakeFloat4Array(meta->mean, meta->input.channels);
+	values[6] = MakeFloat4Array(meta->std, meta->input.channels);
+	if (meta->num_class_names > 0)
+		values[7] = MakeTextArray(meta->class_names, meta->num_class_names);
+	else
+	{
+		values[7] = (Datum) 0;
+		nulls[7] = 'n';
+	}
+	values[8] = Int64GetDatum(mlp_arch_param_count(&model->arch));
+	values[9] = PointerGetDatum(weights);
+	values[10] = Int64GetDatum(run_id);
+	nulls[10] = run_id > 0 ? ' ' : 'n';
+	values[11] = Int64GetDatum(parent_model_id);
+	nulls[11] = parent_model_id > 0 ? ' ' : 'n';
+	values[12] = ObjectIdGetDatum(owner);
+
+	/*
+	 * A generic plan: a custom one would fold $10 into a constant, a whole copy of the
+	 * weights.
+	 */
+	plan = SPI_prepare_cursor("INSERT INTO " MLP_TABLE(models) " "
+							  "(name, version, arch, input_shape, classes, mean, std, "
+							  "class_names, params, weights, run_id, parent_model_id, owner) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+							  "RETURNING id",
+							  13, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "preparing the insert of model \"%s\" failed: %s", name,
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_plan(plan, values, nulls, false, 1);
+	SPI_freeplan(plan);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "inserting model \"%s\" failed: %s", name, SPI_result_code_string(rc));
+	id = GetInt64Column(1);
+	return id;
+}
+
+static int64
+InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *meta,
+				 bytea *weights, int64 run_id, int64 parent_model_id, Oid owner,
+				 int *version_out)
+{
+	int			version;
+	int64		id;
+	MlpSavedUser saved;
 
 	MlpSpiConnect();
 	/* Every statement here runs as the extension owner: the caller may see no row. */
 	MlpBecomeExtensionOwner(&saved);
-
-	/* Concurrent inserts of one name would otherwise race for the same version number. */
-	{
-		Oid			types[2] = {INT4OID, TEXTOID};
-		Datum		values[2] = {Int32GetDatum(MLP_MODEL_LOCK_CLASS), CStringGetTextDatum(name)};
-
-		rc = SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))",
-								   2, types, values, NULL, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "locking model name \"%s\" failed: %s", name, SPI_result_code_string(rc));
-	}
-
-	/*
-	 * The owner of a name is the role of its first version; later versions belong to it too,
-	 * even when a superuser or a member of the role adds them.
-	 */
-	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(name)};
-		bool		isnull;
-		Datum		d;
-
-		rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1 "
-								   "ORDER BY version LIMIT 1), "
-								   "(SELECT pg_catalog.max(version) FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1)",
-								   1, types, values, NULL, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "reading the versions of model \"%s\" failed: %s", name,
-				 SPI_result_code_string(rc));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-		{
-			Oid			name_owner = DatumGetObjectId(d);
-
-			if (!has_privs_of_role(owner, name_owner))
-			{
-				char	   *owner_name = GetUserNameFromId(name_owner, true);
-
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("permission denied to add a version to model \"%s\"", name),
-						 errdetail("Model \"%s\" belongs to role \"%s\".", name,
-								   owner_name ? owner_name : "(dropped)"),
-						 errhint("Choose another model name.")));
-			}
-			owner = name_owner;
-		}
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-		version = isnull ? 1 : DatumGetInt32(d) + 1;
-	}
-
-	{
-		Oid			types[13] = {TEXTOID, INT4OID, TEXTOID, INT4ARRAYOID, INT4OID,
-			FLOAT4ARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT8OID, BYTEAOID, INT8OID, INT8OID,
-		OIDOID};
-		Datum		values[13];
-		char		nulls[13];
-		SPIPlanPtr	plan;
-
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = CStringGetTextDatum(name);
-		values[1] = Int32GetDatum(version);
-		values[2] = CStringGetTextDatum(arch);
-		values[3] = MakeInt4Array(shape, 3);
-		values[4] = Int32GetDatum(meta->classes);
-		values[5] = MakeFloat4Array(meta->mean, meta->input.channels);
-		values[6] = MakeFloat4Array(meta->std, meta->input.channels);
-		if (meta->num_class_names > 0)
-			values[7] = MakeTextArray(meta->class_names, meta->num_class_names);
-		else
-		{
-			values[7] = (Datum) 0;
-			nulls[7] = 'n';
-		}
-		values[8] = Int64GetDatum(mlp_arch_param_count(&model->arch));
-		values[9] = PointerGetDatum(weights);
-		values[10] = Int64GetDatum(run_id);
-		nulls[10] = run_id > 0 ? ' ' : 'n';
-		values[11] = Int64GetDatum(parent_model_id);
-		nulls[11] = parent_model_id > 0 ? ' ' : 'n';
-		values[12] = ObjectIdGetDatum(owner);
-
-		/*
-		 * A generic plan: a custom one would fold $10 into a constant, a whole copy of the
-		 * weights.
-		 */
-		plan = SPI_prepare_cursor("INSERT INTO " MLP_TABLE(models) " "
-								  "(name, version, arch, input_shape, classes, mean, std, "
-								  "class_names, params, weights, run_id, parent_model_id, owner) "
-								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-								  "RETURNING id",
-								  13, types, CURSOR_OPT_GENERIC_PLAN);
-		if (plan == NULL)
-			elog(ERROR, "preparing the insert of model \"%s\" failed: %s", name,
-				 SPI_result_code_string(SPI_result));
-		rc = SPI_execute_plan(plan, values, nulls, false, 1);
-		SPI_freeplan(plan);
-		if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-			elog(ERROR, "inserting model \"%s\" failed: %s", name, SPI_result_code_string(rc));
-		id = GetInt64Column(1);
-	}
+	LockModelName(name);
+	version = NextVersion(name, &owner);
+	id = InsertVersionRow(name, version, model, meta, weights, run_id, parent_model_id, owner);
 	MlpRestoreUser(&saved);
 	SPI_finish();
 	if (version_out)

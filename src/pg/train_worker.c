@@ -558,6 +558,45 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 	return 0;
 }
 
+/* How the run ended, written to its row: the model it made, or why it has none. */
+static void
+EndRun(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg, RunEnd end,
+	   int epochs_done)
+{
+	int64		model_id = 0;
+	const char *status;
+	const char *message = NULL;
+
+	switch (end)
+	{
+		case RUN_DONE:
+			model_id = StoreModel(spec, mlp_trainer_model(trainer), cfg);
+			status = "succeeded";
+			break;
+		case RUN_CANCELED:
+			/*
+			 * The last checkpoint, not the half-done epoch, becomes the model: read back
+			 * from the table rather than kept in memory for the whole run.
+			 */
+			if (epochs_done > 0)
+			{
+				int64		ignored;
+
+				(void) RestoreCheckpoint(spec, trainer, &ignored);
+				model_id = StoreModel(spec, mlp_trainer_model(trainer), cfg);
+			}
+			status = "canceled";
+			message = epochs_done > 0 ? NULL :
+				"canceled before the first epoch ended: no model was stored";
+			break;
+		default:
+			status = "interrupted";
+			message = "the training worker was stopped (server shutdown or pg_terminate_backend); mlp_resume continues from the last checkpoint";
+			break;
+	}
+	FinishRun(spec->run_id, status, message, model_id);
+}
+
 /* Trains the remaining epochs and writes how the run ended. */
 static void
 TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_in,
@@ -576,9 +615,6 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	double		flops_per_image = mlp_arch_forward_flops(&cfg.arch);
 	StepState	step_state;
 	RunEnd		end = RUN_DONE;
-	int64		model_id = 0;
-	const char *status;
-	const char *message = NULL;
 
 	start_epoch = spec->epochs_done > 0 ? RestoreCheckpoint(spec, trainer, &examples_seen) : 0;
 	if (start_epoch == 0)
@@ -650,34 +686,7 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	if (end == RUN_DONE && epochs_done < spec->cfg.epochs)
 		end = RUN_STOPPED;
 
-	switch (end)
-	{
-		case RUN_DONE:
-			model_id = StoreModel(spec, mlp_trainer_model(trainer), &cfg);
-			status = "succeeded";
-			break;
-		case RUN_CANCELED:
-			/*
-			 * The last checkpoint, not the half-done epoch, becomes the model: read back
-			 * from the table rather than kept in memory for the whole run.
-			 */
-			if (epochs_done > 0)
-			{
-				int64		ignored;
-
-				(void) RestoreCheckpoint(spec, trainer, &ignored);
-				model_id = StoreModel(spec, mlp_trainer_model(trainer), &cfg);
-			}
-			status = "canceled";
-			message = epochs_done > 0 ? NULL :
-				"canceled before the first epoch ended: no model was stored";
-			break;
-		default:
-			status = "interrupted";
-			message = "the training worker was stopped (server shutdown or pg_terminate_backend); mlp_resume continues from the last checkpoint";
-			break;
-	}
-	FinishRun(spec->run_id, status, message, model_id);
+	EndRun(spec, trainer, &cfg, end, epochs_done);
 }
 
 static void
