@@ -56,14 +56,3 @@ mlp_status_name(MlpStatus status)
 		return "unknown status";
 	return status_names[i];
 }
-
-void
-mlp_error_format(const MlpError *e, char *buf, size_t len)
-{
-	if (buf == NULL || len == 0)
-		return;
-	if (e->hint[0] != '\0')
-		snprintf(buf, len, "%s; %s", e->message, e->hint);
-	else
-		snprintf(buf, len, "%s", e->message);
-}

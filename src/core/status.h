@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-/* Room for a message of the core (char err[MLP_ERRBUF] of the char-buffer interfaces). */
+/* Room for a message of the core (also char err[MLP_ERRBUF] of the arch, model and optimizer). */
 #define MLP_ERRBUF 512
 
 typedef enum MlpStatus
@@ -52,11 +52,5 @@ void		mlp_error_hint(MlpError *e, const char *fmt, ...)
 
 /* A name of the kind for logs and tests: "invalid argument", "out of memory", ... */
 const char *mlp_status_name(MlpStatus status);
-
-/*
- * The message, then "; " and the hint when there is one, into buf: for the interfaces that
- * still take a char buffer.
- */
-void		mlp_error_format(const MlpError *e, char *buf, size_t len);
 
 #endif

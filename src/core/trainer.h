@@ -6,8 +6,7 @@
  * mini-batch, that reports progress and returns nonzero to stop (cancel, shutdown).
  *
  * Failures are an MlpStatus with an MlpError (status.h): the kind, the message and a hint
- * apart.  The functions that take a char buffer instead, at the end, are the interface the
- * PostgreSQL layer used before; they join message and hint and go once it no longer calls them.
+ * apart.
  */
 #ifndef MLP_TRAINER_H
 #define MLP_TRAINER_H
@@ -115,20 +114,5 @@ MlpStatus	mlp_trainer_checkpoint(const MlpTrainer *t, int epochs_done, uint8_t *
 								   size_t *outlen, MlpError *err);
 MlpStatus	mlp_trainer_restore(MlpTrainer *t, const uint8_t *buf, size_t len,
 								int *epochs_done, MlpError *err);
-
-/* ---- the char-buffer interface (message; hint), until the PostgreSQL layer moves on ---- */
-
-MlpTrainer *mlp_trainer_create(const MlpTrainConfig *cfg, const MlpModel *base,
-							   char *err, size_t errlen);
-/* 0 when done, 1 when the callback asked to stop, -1 on error */
-int			mlp_trainer_run_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
-								  MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
-								  char *err, size_t errlen);
-/* all zero for a dataset that does not fit */
-void		mlp_trainer_evaluate(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats);
-int			mlp_trainer_save_state(const MlpTrainer *t, int epochs_done, uint8_t **out,
-								   size_t *outlen, char *err, size_t errlen);
-int			mlp_trainer_load_state(MlpTrainer *t, const uint8_t *buf, size_t len,
-								   int *epochs_done, char *err, size_t errlen);
 
 #endif

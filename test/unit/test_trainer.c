@@ -465,19 +465,12 @@ main(void)
 		ok(strchr(e.message, ';') == NULL && strstr(e.hint, "smaller learning rate") != NULL,
 		   "the message names the step, the hint says what to do: %s", e.hint);
 
-		/* The char-buffer interface the PostgreSQL layer still calls joins the two. */
-		if (h)
-		{
-			ok(mlp_trainer_run_epoch(h, &train, 0, NULL, NULL, &st, err, sizeof(err)) == -1 &&
-			   strstr(err, "diverged") != NULL && strstr(err, "; Try a smaller") != NULL,
-			   "mlp_trainer_run_epoch: -1 and \"message; hint\" (%s)", err);
-			mlp_trainer_free(h);
-		}
+		mlp_trainer_free(h);
 		hot.threads = 0;
 		hot.epochs = 0;
-		ok(mlp_trainer_create(&hot, NULL, err, sizeof(err)) == NULL &&
-		   strstr(err, "epochs and batch size") != NULL,
-		   "mlp_trainer_create: NULL and the message (%s)", err);
+		ok(mlp_trainer_new(&hot, NULL, &e) == NULL && e.status == MLP_ERR_INVALID_ARGUMENT &&
+		   strstr(e.message, "epochs and batch size") != NULL && e.hint[0] == '\0',
+		   "no epochs: an invalid argument, without a hint (%s)", e.message);
 	}
 
 	mlp_trainer_free(t);
