@@ -4,16 +4,13 @@
 #ifndef MLP_BENCH_TIME_H
 #define MLP_BENCH_TIME_H
 
-#include <time.h>
+#include "clock.h"
 
 /* Monotonic wall time in seconds. */
 static inline double
 bench_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
+	return mlp_seconds_now();
 }
 
 /* qsort comparator of doubles, for medians. */

@@ -8,11 +8,12 @@
  */
 #include "thread_pool.h"
 
+#include "clock.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -51,15 +52,6 @@ mlp_pool_threads(void)
 	return pool_wanted;
 }
 
-static double
-seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void *
 pool_worker(void *varg)
 {
@@ -75,7 +67,7 @@ pool_worker(void *varg)
 		{
 			if ((++spins & 63) == 0)
 			{
-				double		now = seconds_now();
+				double		now = mlp_seconds_now();
 
 				if (start == 0.0)
 					start = now;

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "evaluate.h"
 #include "loss.h"
 #include "rng.h"
@@ -52,15 +52,6 @@ struct MlpTrainer
 	int64_t    *order;			/* [order_n] permutation of the epoch */
 	int64_t		order_n;
 };
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void
 augment_config_for(const MlpTrainer *t, const MlpImageSpec *data_spec, bool augment,
@@ -467,7 +458,7 @@ mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 	MlpAugmentConfig aug;
 	MlpStatus	st;
 	int64_t		steps;
-	double		start = now_seconds();
+	double		start = mlp_seconds_now();
 	double		loss_sum = 0;
 	int64_t		correct = 0;
 	int64_t		seen = 0;
@@ -500,7 +491,7 @@ mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 		loss_sum += res.loss * B;
 		correct += res.correct;
 		seen += B;
-		elapsed = now_seconds() - start;
+		elapsed = mlp_seconds_now() - start;
 		stats->images_per_second = elapsed > 0 ? seen / elapsed : 0;
 
 		if (cb && cb(cb_arg, epoch + 1, step + 1, steps, res.loss, stats->images_per_second))
@@ -517,7 +508,7 @@ mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 	stats->examples = seen;
 	stats->train_loss = loss_sum / seen;
 	stats->train_accuracy = (double) correct / seen;
-	stats->seconds = now_seconds() - start;
+	stats->seconds = mlp_seconds_now() - start;
 	stats->images_per_second = stats->seconds > 0 ? seen / stats->seconds : 0;
 	return MLP_OK;
 }

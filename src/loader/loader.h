@@ -85,7 +85,6 @@ typedef struct LoadProgress
 	int			drawn;			/* a bar is on screen and needs a newline */
 } LoadProgress;
 
-double		load_now(void);
 void		progress_init(LoadProgress *p, int enabled, long long total);
 void		progress_update(LoadProgress *p, long long done);
 void		progress_finish(LoadProgress *p, long long done);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/clock.h"
+
 static const char *progname = "mlpscale-load";
 
 typedef struct Options
@@ -693,7 +695,7 @@ main(int argc, char **argv)
 	char		err[4096] = "";
 	long long	total;
 	int			rc;
-	double		start = load_now();
+	double		start = mlp_seconds_now();
 
 	parse_options(argc, argv, &o);
 	src = open_source(&o);
@@ -734,7 +736,7 @@ main(int argc, char **argv)
 		st.rows = stored;
 	}
 	progress_finish(&progress, st.rows);
-	print_summary(&o, src, &st, load_now() - start);
+	print_summary(&o, src, &st, mlp_seconds_now() - start);
 	src->close(src);
 	free(st.class_counts);
 	return LOAD_EXIT_OK;

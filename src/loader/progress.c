@@ -7,19 +7,11 @@
 #include "loader.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 #define BAR_WIDTH 32
-
-double
-load_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
 
 void
 progress_init(LoadProgress *p, int enabled, long long total)
@@ -27,7 +19,7 @@ progress_init(LoadProgress *p, int enabled, long long total)
 	p->enabled = enabled;
 	p->tty = isatty(STDERR_FILENO);
 	p->total = total;
-	p->start = load_now();
+	p->start = mlp_seconds_now();
 	p->last_draw = p->start;
 	p->drawn = 0;
 }
@@ -73,7 +65,7 @@ progress_update(LoadProgress *p, long long done)
 
 	if (!p->enabled)
 		return;
-	now = load_now();
+	now = mlp_seconds_now();
 	if (now - p->last_draw < (p->tty ? 0.1 : 5.0))
 		return;
 	p->last_draw = now;
@@ -87,7 +79,7 @@ progress_finish(LoadProgress *p, long long done)
 		return;
 	if (p->tty)
 	{
-		progress_draw(p, done, load_now());
+		progress_draw(p, done, mlp_seconds_now());
 		fputc('\n', stderr);
 	}
 	p->drawn = 0;
