@@ -55,7 +55,29 @@ OPTFLAGS ?= -march=native
 WERROR ?=
 WARNFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-CORE_SRCS = $(sort $(wildcard src/core/*.c))
+# The numeric core, plain C (docs/design.md, Repository layout).
+CORE_SRCS = \
+	src/core/arch.c \
+	src/core/augment.c \
+	src/core/blas.c \
+	src/core/evaluate.c \
+	src/core/file_read.c \
+	src/core/gemm_bf16.c \
+	src/core/idx.c \
+	src/core/image_codec.c \
+	src/core/image_format.c \
+	src/core/json.c \
+	src/core/layers.c \
+	src/core/loss.c \
+	src/core/model.c \
+	src/core/model_check.c \
+	src/core/optimizer.c \
+	src/core/rng.c \
+	src/core/safetensors.c \
+	src/core/status.c \
+	src/core/thread_pool.c \
+	src/core/trainer.c \
+	src/core/weights.c
 CORE_OBJS = $(CORE_SRCS:.c=.o)
 CORE_LIB = src/core/libmlpcore.a
 CORE_CFLAGS = -std=c11 -D_GNU_SOURCE -O3 -g -fPIC $(OPTFLAGS) -Wall -Wextra -Wshadow \
@@ -88,7 +110,14 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(EXT_PARTS)
 	cat $^ > $@
 
 # ---- the loader (a libpq client) -------------------------------------------------------
-LOADER_SRCS = $(sort $(wildcard src/loader/*.c))
+LOADER_SRCS = \
+	src/loader/buffer.c \
+	src/loader/cifar_source.c \
+	src/loader/copy_writer.c \
+	src/loader/folder_source.c \
+	src/loader/idx_source.c \
+	src/loader/main.c \
+	src/loader/progress.c
 ifneq ($(LOADER_SRCS),)
 all: mlpscale-load
 mlpscale-load: $(LOADER_SRCS) $(CORE_LIB) $(wildcard src/loader/*.h) Makefile

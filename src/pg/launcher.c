@@ -45,7 +45,6 @@
 #include "launcher.h"
 #include "privilege.h"
 #include "settings.h"
-#include "train_worker.h"
 #include "progress.h"
 #include "run_store.h"
 

@@ -19,7 +19,7 @@
 #error "MLPSCALE_VERSION must be defined by the Makefile"
 #endif
 
-/* Room for a message of the core (error buffers). */
-#define MLP_ERRBUF 512
+/* Room for a message of the core: MLP_ERRBUF, from the core's status.h. */
+#include "core/status.h"
 
 #endif

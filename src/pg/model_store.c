@@ -350,6 +350,28 @@ SerialiseModel(const char *name, const MlpModel *model, const MlpModelMeta *meta
 	return (bytea *) grown;
 }
 
+/* ERROR 42501 unless role may add a version to model name, owned by name_owner. */
+static void
+CheckAddVersion(const char *name, Oid name_owner, Oid role)
+{
+	if (!has_privs_of_role(role, name_owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to add a version to model \"%s\"", name),
+				 errdetail("Model \"%s\" belongs to role \"%s\".", name,
+						   RoleNameOrDropped(name_owner)),
+				 errhint("Choose another model name.")));
+}
+
+void
+MlpCheckCanAddVersion(const char *name)
+{
+	Oid			owner = MlpModelStoreOwner(name);
+
+	if (OidIsValid(owner))
+		CheckAddVersion(name, owner, GetUserId());
+}
+
 /* Serialises concurrent inserts of one name, which would race for the same version. */
 static void
 LockModelName(const char *name)
@@ -392,17 +414,7 @@ NextVersion(const char *name, Oid *owner_inout)
 	{
 		Oid			name_owner = DatumGetObjectId(d);
 
-		if (!has_privs_of_role(owner, name_owner))
-		{
-			char	   *owner_name = GetUserNameFromId(name_owner, true);
-
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to add a version to model \"%s\"", name),
-					 errdetail("Model \"%s\" belongs to role \"%s\".", name,
-							   owner_name ? owner_name : "(dropped)"),
-					 errhint("Choose another model name.")));
-		}
+		CheckAddVersion(name, name_owner, owner);
 		owner = name_owner;
 	}
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);

@@ -70,6 +70,12 @@ extern Oid	MlpModelStoreOwner(const char *name);
  */
 extern void MlpCheckModelOwnership(const char *name, const char *action);
 
+/*
+ * ERROR 42501 unless the current role may add a version to model name (a new name, or one
+ * owned by a role whose privileges it has): mlp_train checks before hours of training.
+ */
+extern void MlpCheckCanAddVersion(const char *name);
+
 /* The architecture of the version with this models.id (palloc'd; ERROR when it has gone). */
 extern char *MlpModelStoreArch(int64 model_id);
 

@@ -358,27 +358,6 @@ ParseCommonArgs(const MlpArgs *args, RunArgs *a)
 	a->cfg.body_lr_mult = 1.0;
 }
 
-/*
- * The model store only lets the owner of a name (or a member of its role, or a superuser)
- * add versions: refuse now rather than after hours of training.
- */
-static void
-CheckModelOwner(const char *name)
-{
-	Oid			owner = MlpModelStoreOwner(name);
-
-	if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
-	{
-		char	   *owner_name = GetUserNameFromId(owner, true);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("model \"%s\" belongs to role \"%s\"", name,
-						owner_name ? owner_name : "(dropped)"),
-				 errhint("Choose another model name.")));
-	}
-}
-
 static int64
 QueueRun(RunArgs *a)
 {
@@ -386,7 +365,7 @@ QueueRun(RunArgs *a)
 	MlpResolvedSource src;
 
 	MlpCheckModelName(a->cfg.model_name);
-	CheckModelOwner(a->cfg.model_name);
+	MlpCheckCanAddVersion(a->cfg.model_name);
 	ResolveSource(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
 	a->cfg.source = src.name;
 	a->cfg.source_relid = src.relid;

@@ -801,8 +801,12 @@ MlpTrainWorkerMain(Datum arg)
 		AbortOutOfAnyTransaction();
 		training_phase = true;	/* a SIGTERM now must not abort the failure report */
 
-		message = edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
-			: pstrdup(edata->message);
+		/* the message, its detail and its hint: runs.error is all the user may look at */
+		message = pstrdup(edata->message);
+		if (edata->detail)
+			message = psprintf("%s: %s", message, edata->detail);
+		if (edata->hint)
+			message = psprintf("%s (%s)", message, edata->hint);
 		FinishRun(run_id, "failed", message, 0);
 	}
 	PG_END_TRY();

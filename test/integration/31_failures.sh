@@ -109,7 +109,7 @@ like "$(q "SET ROLE it_mallory; SELECT mlp_cancel($a)")" "permission denied to c
 release_run "$a" 0
 is "$(q "SELECT mlp_wait($a) || ' ' || mlp_wait($b)")" "succeeded succeeded" "both end"
 like "$(q "SET ROLE it_mallory; SELECT mlp_train('first', 'mallory_own')")" \
-   'model "first" belongs to role "postgres"' "a new version of another role's model is refused at once"
+   'permission denied to add a version to model "first"' "a new version of another role's model is refused at once (one message with the store's)"
 is "$(q "SELECT b.started_at >= a.finished_at FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $a AND b.id = $b")" t \
    "the second started after the first finished"
 
