@@ -384,7 +384,7 @@ check_points(const double *compute, const double *error, int n, MlpPowerLawFit *
 }
 
 MlpFitStatus
-mlp_fit_power_law(const double *compute, const double *error, int n, int max_iterations,
+mlp_power_law_fit(const double *compute, const double *error, int n, int max_iterations,
 				  MlpPowerLawFit *out)
 {
 	static const double einf_frac[] = {0.0, 0.5, 0.9, 0.99};
@@ -623,7 +623,7 @@ log_line(const MlpScalingRun *runs, const int *frontier, int nf, int use_params,
 }
 
 MlpStatus
-mlp_compute_optimal(const MlpScalingRun *runs, int n, MlpExponentFit *params,
+mlp_frontier_exponents(const MlpScalingRun *runs, int n, MlpExponentFit *params,
 					MlpExponentFit *examples, MlpError *err)
 {
 	int		   *frontier;

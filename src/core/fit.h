@@ -2,7 +2,7 @@
  * fit.h - the fits of scaling studies: the power law E(C) = a·(b + C)^(-alpha) + E_inf by
  * bounded Levenberg-Marquardt, and the compute-optimal frontier with its exponents.
  *
- * The power law (mlp_fit_power_law).  Unweighted least squares over the points (C_i, E_i),
+ * The power law (SQL's mlp_fit_power_law).  Unweighted least squares over the points (C_i, E_i),
  * as SciPy's curve_fit does, within the bounds a > 0, alpha > 0, b >= 0 and
  * 0 <= E_inf < min E_i.  C spans many decades, so the fit works in x = C / s with s the
  * geometric mean of the C_i: it fits a' = a·s^(-alpha) and b' = b / s and returns
@@ -14,7 +14,7 @@
  * {0, 0.5, 0.9, 0.99}·min E and b' in {0, min x, 1}, runs each to convergence and keeps
  * the lowest sum of squares among the converged ones.
  *
- * The frontier (mlp_compute_optimal).  Runs are sorted by compute and put in buckets of a
+ * The frontier (SQL's mlp_compute_optimal).  Runs are sorted by compute and put in buckets of a
  * third of a decade anchored on the data: a bucket starts at the smallest compute not yet
  * in one, C0, and holds every run with C < C0·10^(1/3).  So runs of the same compute always
  * share a bucket, and levels more than a factor 10^(1/3) = 2.154 apart (a grid whose
@@ -64,7 +64,7 @@ typedef struct MlpPowerLawFit
  * and for MLP_FIT_NOT_CONVERGED as the best point reached.  Point numbers in messages
  * are 1-based.
  */
-MlpFitStatus mlp_fit_power_law(const double *compute, const double *error, int n,
+MlpFitStatus mlp_power_law_fit(const double *compute, const double *error, int n,
 							   int max_iterations, MlpPowerLawFit *out);
 
 /* E(C) of a fit. */
@@ -102,7 +102,7 @@ MlpStatus	mlp_frontier_select(const MlpScalingRun *runs, int n, int *frontier,
  * examples).  Besides the errors of mlp_frontier_select: fewer than 2 frontier points, or a
  * non-positive params or examples, are MLP_ERR_INVALID_ARGUMENT.
  */
-MlpStatus	mlp_compute_optimal(const MlpScalingRun *runs, int n, MlpExponentFit *params,
+MlpStatus	mlp_frontier_exponents(const MlpScalingRun *runs, int n, MlpExponentFit *params,
 								MlpExponentFit *examples, MlpError *err);
 
 #endif

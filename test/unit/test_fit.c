@@ -62,7 +62,7 @@ test_exact(void)
 	MlpPowerLawFit f;
 
 	make_points(30.0, 1e9, 0.2, 0.05, 8.0, 15.0, 0.0, 0, c, e);
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_CONVERGED, "exact: converged");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_CONVERGED, "exact: converged");
 	is_close(f.a, 30.0, 1e-5, 0, "exact: a");
 	is_close(f.b, 1e9, 1e-3, 0, "exact: b");
 	is_close(f.alpha, 0.2, 1e-5, 0, "exact: alpha");
@@ -73,7 +73,7 @@ test_exact(void)
 
 	/* On the bounds: b = 0 and e_inf = 0, over 10^6 .. 10^13. */
 	make_points(5.0, 0.0, 0.12, 0.0, 6.0, 13.0, 0.0, 0, c, e);
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_CONVERGED, "bounds: converged");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_CONVERGED, "bounds: converged");
 	is_close(f.a, 5.0, 1e-5, 0, "bounds: a");
 	is_close(f.alpha, 0.12, 1e-5, 0, "bounds: alpha");
 	ok(f.b >= 0 && f.b < 1e-3 * 1e6, "bounds: b %g is 0 within 1e-3 of the smallest C", f.b);
@@ -93,7 +93,7 @@ test_noisy(void)
 		double		worst = 0;
 
 		make_points(30.0, 1e9, 0.2, 0.05, 8.0, 15.0, sd, seed, c, e);
-		is_intf(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_CONVERGED, "noisy seed %d: converged",
+		is_intf(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_CONVERGED, "noisy seed %d: converged",
 			   (int) seed);
 		ok(f.rmse > 0.7 * sd && f.rmse < 1.3 * sd, "noisy seed %d: rmse %g near the noise %g",
 		   (int) seed, f.rmse, sd);
@@ -118,7 +118,7 @@ test_scipy(void)
 		double		worst = 0,
 					min_e = INFINITY;
 
-		is_intf(mlp_fit_power_law(x->compute, x->error, x->n, 0, &f), MLP_FIT_CONVERGED,
+		is_intf(mlp_power_law_fit(x->compute, x->error, x->n, 0, &f), MLP_FIT_CONVERGED,
 			   "scipy %s: converged", x->name);
 		ok(f.rmse <= x->rmse * (1 + 1e-6), "scipy %s: rmse %.10g, SciPy's %.10g", x->name,
 		   f.rmse, x->rmse);
@@ -144,35 +144,35 @@ test_refusals(void)
 	MlpPowerLawFit f;
 
 	make_points(30.0, 1e9, 0.2, 0.05, 8.0, 15.0, 0.0, 0, c, e);
-	is_int(mlp_fit_power_law(c, e, 3, 0, &f), MLP_FIT_TOO_FEW_POINTS, "3 points: too few");
+	is_int(mlp_power_law_fit(c, e, 3, 0, &f), MLP_FIT_TOO_FEW_POINTS, "3 points: too few");
 	ok(strstr(f.message, "3 points") != NULL && f.hint[0], "too few: %s", f.message);
-	is_int(mlp_fit_power_law(c, e, 0, 0, &f), MLP_FIT_TOO_FEW_POINTS, "0 points: too few");
+	is_int(mlp_power_law_fit(c, e, 0, 0, &f), MLP_FIT_TOO_FEW_POINTS, "0 points: too few");
 
 	c[2] = 0.0;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "compute 0: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "compute 0: invalid");
 	ok(strstr(f.message, "point 3") != NULL && strstr(f.message, "compute 0") != NULL,
 	   "compute 0: %s", f.message);
 	c[2] = -1e9;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "negative compute: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "negative compute: invalid");
 	c[2] = NAN;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "NaN compute: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "NaN compute: invalid");
 	ok(strstr(f.message, "non-finite compute") != NULL, "NaN compute: %s", f.message);
 	c[2] = INFINITY;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "infinite compute: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "infinite compute: invalid");
 	make_points(30.0, 1e9, 0.2, 0.05, 8.0, 15.0, 0.0, 0, c, e);
 	e[5] = NAN;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "NaN error: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "NaN error: invalid");
 	ok(strstr(f.message, "point 6") != NULL && strstr(f.message, "non-finite error") != NULL,
 	   "NaN error: %s", f.message);
 	e[5] = -INFINITY;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "infinite error: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "infinite error: invalid");
 	e[5] = 0.0;
-	is_int(mlp_fit_power_law(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "error 0: invalid");
+	is_int(mlp_power_law_fit(c, e, NPTS, 0, &f), MLP_FIT_INVALID_INPUT, "error 0: invalid");
 	ok(strstr(f.message, "error 0") != NULL && f.hint[0], "error 0: %s", f.message);
 
 	/* One iteration per start is not enough for noisy points. */
 	make_points(30.0, 1e9, 0.2, 0.05, 8.0, 15.0, 0.002, 1, c, e);
-	is_int(mlp_fit_power_law(c, e, NPTS, 1, &f), MLP_FIT_NOT_CONVERGED, "1 iteration: not converged");
+	is_int(mlp_power_law_fit(c, e, NPTS, 1, &f), MLP_FIT_NOT_CONVERGED, "1 iteration: not converged");
 	ok(strstr(f.message, "did not converge in 1 iteration") != NULL && f.rmse > 0,
 	   "not converged: %s", f.message);
 }
@@ -233,20 +233,20 @@ test_frontier(void)
 		MlpExponentFit p,
 					x;
 
-		is_int(mlp_compute_optimal(bad, 3, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
+		is_int(mlp_frontier_exponents(bad, 3, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
 			   "compute optimal: params 0 refused");
 		ok(strstr(err.message, "point 1 has params 0") != NULL, "params 0: %s", err.message);
 		bad[0].params = 1e4;
 		bad[0].examples = -5;
-		is_int(mlp_compute_optimal(bad, 3, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
+		is_int(mlp_frontier_exponents(bad, 3, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
 			   "compute optimal: negative examples refused");
 		bad[0].examples = 1e5;
 		/* 1e10, 1e10, 1.5e10: one bucket. */
-		is_int(mlp_compute_optimal(bad, 3, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
+		is_int(mlp_frontier_exponents(bad, 3, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
 			   "compute optimal: one frontier point refused");
 		ok(strstr(err.message, "1 compute level") != NULL && err.hint[0], "one level: %s",
 		   err.message);
-		is_int(mlp_compute_optimal(bad, 0, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
+		is_int(mlp_frontier_exponents(bad, 0, &p, &x, &err), MLP_ERR_INVALID_ARGUMENT,
 			   "compute optimal: no runs refused");
 	}
 }
@@ -275,7 +275,7 @@ test_exponents(void)
 			runs[n].error = 0.1 + 2.0 / k + log(f[j]) * log(f[j]);
 			n++;
 		}
-	is_int(mlp_compute_optimal(runs, n, &p, &x, &err), MLP_OK, "exponents: fitted");
+	is_int(mlp_frontier_exponents(runs, n, &p, &x, &err), MLP_OK, "exponents: fitted");
 	is_close(p.exponent, 0.35, 1e-9, 0, "params exponent 0.35");
 	is_close(p.coefficient, 0.5, 1e-7, 0, "params coefficient 0.5");
 	is_close(x.exponent, 0.65, 1e-9, 0, "examples exponent 0.65");
@@ -292,7 +292,7 @@ test_exponents(void)
 		mlp_rng_seed(&rng, 7, 0);
 		for (int i = 0; i < n; i++)
 			runs[i].params *= exp(0.1 * mlp_rng_normal(&rng));
-		is_int(mlp_compute_optimal(runs, n, &p, &x, &err), MLP_OK, "scattered: fitted");
+		is_int(mlp_frontier_exponents(runs, n, &p, &x, &err), MLP_OK, "scattered: fitted");
 		ok(p.r2 < 1.0 && p.r2 > 0.95, "scattered: r2 %g below 1", p.r2);
 		is_close(p.exponent, 0.35, 0, 0.03, "scattered: params exponent near 0.35");
 	}
