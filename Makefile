@@ -22,6 +22,7 @@ PG_SRCS = \
 	src/pg/blas_setup.c \
 	src/pg/core_error.c \
 	src/pg/data_source.c \
+	src/pg/fits.c \
 	src/pg/image_type.c \
 	src/pg/import_export.c \
 	src/pg/launcher.c \
