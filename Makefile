@@ -63,6 +63,7 @@ CORE_SRCS = \
 	src/core/blas.c \
 	src/core/evaluate.c \
 	src/core/file_read.c \
+	src/core/fit.c \
 	src/core/gemm_bf16.c \
 	src/core/idx.c \
 	src/core/image_codec.c \
