@@ -147,8 +147,8 @@ q "DO \$\$
    END \$\$" >/dev/null
 run=$(q "SELECT id FROM mlpscale.runs WHERE model_name = 'bands_bad'")
 is "$(ended $run "status || ': ' || error")" \
-   "$(if has_bf16; then echo 'failed: invalid matmul_precision "fp16"'
-      else echo "failed: matmul_precision 'bf16' needs a CPU with AVX512_BF16"; fi)" \
-   "the worker fails a run whose stored matmul_precision it cannot use ($bad), with the reason"
+   "$(if has_bf16; then echo "failed: invalid matmul_precision \"fp16\" (Use 'fp32' or 'bf16'.)"
+      else echo "failed: matmul_precision 'bf16' needs a CPU with AVX512_BF16 (Use matmul_precision => 'fp32', the default.)"; fi)" \
+   "the worker fails a run whose stored matmul_precision it cannot use ($bad), with the reason and its hint"
 
 done_testing
