@@ -271,6 +271,24 @@ MlpResolveSource(const char *source, const char *what, const char *image_column,
 	SPI_freeplan(plan);
 }
 
+Portal
+MlpOpenSelectCursor(const char *query, const char *columns)
+{
+	SPIPlanPtr	plan;
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	/* Only a plain SELECT: an INSERT ... RETURNING would write under a read-only snapshot. */
+	if (!SPI_is_cursor_plan(plan) ||
+		((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)))->commandTag != CMDTAG_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query must be a single SELECT statement"),
+				 errhint("Give a SELECT of the columns %s.", columns)));
+	return SPI_cursor_open(NULL, plan, NULL, NULL, true);
+}
+
 bool
 MlpIsIntegerType(Oid type)
 {

@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "executor/spi.h"
 
 typedef struct MlpSourceOptions
 {
@@ -58,6 +59,12 @@ extern void MlpResolveSource(const char *source, const char *what, const char *i
 
 /* Attribute number of column name in desc, or 0; ERROR (42702) when what has two. */
 extern int	MlpColumnNumber(TupleDesc desc, const char *name, const char *what);
+
+/*
+ * A read-only cursor over query, which must be one SELECT (VALUES, TABLE, WITH ... SELECT);
+ * ERROR otherwise, with a hint naming the columns expected.  SPI must be connected.
+ */
+extern Portal MlpOpenSelectCursor(const char *query, const char *columns);
 
 /* Labels and ids: smallint, integer or bigint, and the value of such a datum. */
 extern bool MlpIsIntegerType(Oid type);

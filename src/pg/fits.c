@@ -23,6 +23,7 @@
 
 #include "core/fit.h"
 #include "core_error.h"
+#include "data_source.h"
 #include "privilege.h"
 
 #define FIT_MAX_COLUMNS 4
@@ -77,25 +78,6 @@ ColumnList(const FitColumns *fc)
 	for (int k = 0; k < fc->ncols; k++)
 		appendStringInfo(&s, "%s%s", k ? ", " : "", fc->names[k]);
 	return s.data;
-}
-
-/* A cursor over the query, which must be one SELECT (or VALUES, TABLE, WITH ... SELECT). */
-static Portal
-OpenFitCursor(const FitColumns *fc, const char *query)
-{
-	SPIPlanPtr	plan;
-
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	/* Only a plain SELECT: an INSERT ... RETURNING would write under a read-only snapshot. */
-	if (!SPI_is_cursor_plan(plan) ||
-		((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)))->commandTag != CMDTAG_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query must be a single SELECT statement"),
-				 errhint("Give a SELECT of the columns %s.", ColumnList(fc))));
-	return SPI_cursor_open(NULL, plan, NULL, NULL, true);
 }
 
 /* fc->att and fc->type from the query's result: by name, or the first columns. */
@@ -171,7 +153,7 @@ ReadFitRows(FitColumns *fc, const char *query)
 
 	fc->n = 0;
 	MlpSpiConnect();
-	portal = OpenFitCursor(fc, query);
+	portal = MlpOpenSelectCursor(query, ColumnList(fc));
 	FindFitColumns(fc, portal->tupDesc);
 	for (;;)
 	{

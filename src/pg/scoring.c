@@ -279,24 +279,6 @@ FindBatchColumns(TupleDesc desc, int *id_att, int *image_att)
 						format_type_be(TupleDescAttr(desc, *image_att - 1)->atttypid))));
 }
 
-static Portal
-OpenQueryCursor(const char *query)
-{
-	SPIPlanPtr	plan;
-
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	/* Only a plain SELECT: an INSERT ... RETURNING would write under a read-only snapshot. */
-	if (!SPI_is_cursor_plan(plan) ||
-		((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)))->commandTag != CMDTAG_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query must be a single SELECT statement"),
-				 errhint("Give a SELECT of the columns id and image.")));
-	return SPI_cursor_open(NULL, plan, NULL, NULL, true);
-}
-
 typedef struct BatchState
 {
 	MlpCachedModel *e;
@@ -341,7 +323,7 @@ ClassifyQuery(BatchState *s, const char *query)
 	MemoryContext row_cxt;
 	int64		row = 0;
 
-	portal = OpenQueryCursor(query);
+	portal = MlpOpenSelectCursor(query, "id and image");
 	FindBatchColumns(portal->tupDesc, &id_att, &image_att);
 	id_type = TupleDescAttr(portal->tupDesc, id_att - 1)->atttypid;
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlpscale batch rows",
