@@ -44,21 +44,17 @@ typedef struct FitColumns
 static bool
 IsNumericType(Oid type)
 {
-	return type == INT2OID || type == INT4OID || type == INT8OID || type == FLOAT4OID ||
-		type == FLOAT8OID || type == NUMERICOID;
+	return MlpIsIntegerType(type) || type == FLOAT4OID || type == FLOAT8OID ||
+		type == NUMERICOID;
 }
 
 static double
 NumberDatum(Datum d, Oid type)
 {
+	if (MlpIsIntegerType(type))
+		return (double) MlpIntegerDatum(d, type);
 	switch (type)
 	{
-		case INT2OID:
-			return DatumGetInt16(d);
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT8OID:
-			return (double) DatumGetInt64(d);
 		case FLOAT4OID:
 			return DatumGetFloat4(d);
 		case FLOAT8OID:
@@ -88,19 +84,7 @@ FindFitColumns(FitColumns *fc, TupleDesc desc)
 
 	for (int k = 0; k < fc->ncols; k++)
 	{
-		fc->att[k] = 0;
-		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (att->attisdropped || strcmp(NameStr(att->attname), fc->names[k]) != 0)
-				continue;
-			if (fc->att[k] != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_AMBIGUOUS_COLUMN),
-						 errmsg("query has more than one column named \"%s\"", fc->names[k])));
-			fc->att[k] = i + 1;
-		}
+		fc->att[k] = MlpColumnNumber(desc, fc->names[k], "query");
 		if (fc->att[k] != 0)
 			named++;
 	}

@@ -94,13 +94,14 @@ MlpParseModelRef(const char *ref, char **name_out, int *version_out)
 }
 
 /*
- * Whether user may use a model of owner: its own (or of a role whose privileges it has), or
- * shared with it or with every role.  SQL of the owner-side queries below, $3 = user.
+ * Whether the role in parameter param (e.g. "$3") may use model m: its own (or of a role
+ * whose privileges it has), or shared with it or with every role.  For the owner-side
+ * queries below.
  */
-#define MLP_MODEL_USABLE_SQL \
-	"(pg_catalog.pg_has_role($3, m.owner, 'USAGE') OR EXISTS (SELECT 1 FROM " \
+#define MLP_MODEL_USABLE_SQL(param) \
+	"(pg_catalog.pg_has_role(" param ", m.owner, 'USAGE') OR EXISTS (SELECT 1 FROM " \
 	MLP_TABLE(model_acl) " g WHERE g.model_name" MLP_EQ "m.name AND " \
-	"(g.grantee" MLP_EQ "0::pg_catalog.oid OR pg_catalog.pg_has_role($3, g.grantee, 'USAGE'))))"
+	"(g.grantee" MLP_EQ "0::pg_catalog.oid OR pg_catalog.pg_has_role(" param ", g.grantee, 'USAGE'))))"
 
 /*
  * Runs the look-up of ref (SPI connected) as the extension owner, so that row-level security
@@ -120,7 +121,7 @@ LookupRef(const char *name, int version, const char *extra_column)
 	values[1] = Int32GetDatum(version);
 	values[2] = ObjectIdGetDatum(GetUserId());
 	snprintf(sql, sizeof(sql),
-			 "SELECT m.id, m.version, m.created_at, m.owner, " MLP_MODEL_USABLE_SQL "%s%s "
+			 "SELECT m.id, m.version, m.created_at, m.owner, " MLP_MODEL_USABLE_SQL("$3") "%s%s "
 			 "FROM " MLP_TABLE(models) " m WHERE m.name" MLP_EQ "$1 "
 			 "AND ($2" MLP_EQ "0 OR m.version" MLP_EQ "$2) ORDER BY m.version DESC LIMIT 1",
 			 extra_column ? ", m." : "", extra_column ? extra_column : "");
@@ -581,9 +582,8 @@ MlpModelStoreLoad(const char *name, MlpModel *model_out, MlpModelMeta *meta_out,
 void
 MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_out)
 {
-	Oid			types[3] = {INT8OID, INT4OID, OIDOID};
-	Datum		values[3] = {Int64GetDatum(model_id), Int32GetDatum(0),
-	ObjectIdGetDatum(GetUserId())};
+	Oid			types[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(model_id), ObjectIdGetDatum(GetUserId())};
 	bool		isnull;
 	bytea	   *weights;
 	char	   *what;
@@ -593,11 +593,9 @@ MlpModelStoreLoadById(int64 model_id, MlpModel *model_out, MlpModelMeta *meta_ou
 
 	MlpSpiConnect();
 	MlpBecomeExtensionOwner(&saved);
-	/* $2 is unused: the parameters are those of MLP_MODEL_USABLE_SQL */
-	rc = SPI_execute_with_args("SELECT m.name, m.version, m.weights, m.owner, " MLP_MODEL_USABLE_SQL " "
-							   "FROM " MLP_TABLE(models) " m WHERE m.id" MLP_EQ "$1 "
-							   "AND $2 IS NOT NULL",
-							   3, types, values, NULL, true, 1);
+	rc = SPI_execute_with_args("SELECT m.name, m.version, m.weights, m.owner, " MLP_MODEL_USABLE_SQL("$2") " "
+							   "FROM " MLP_TABLE(models) " m WHERE m.id" MLP_EQ "$1",
+							   2, types, values, NULL, true, 1);
 	MlpRestoreUser(&saved);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading model %lld failed: %s", (long long) model_id,
