@@ -137,6 +137,7 @@ SET ROLE regress_mlp_bob;
 SELECT classify('fx_alice', '3x1x1:000000'::image) BETWEEN 0 AND 9 AS shared_can_score;
 SELECT mlp_deploy('fx_alice');
 SET ROLE regress_mlp_alice;
+SELECT mlp_grant('fx_alice@1', 'regress_mlp_bob');
 SELECT mlp_revoke('fx_alice', 'regress_mlp_bob');
 SET ROLE regress_mlp_bob;
 SELECT classify('fx_alice', '3x1x1:000000'::image) BETWEEN 0 AND 9 AS revoked_refused;

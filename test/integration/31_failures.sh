@@ -49,6 +49,17 @@ is "$(q "SELECT mlp_wait($run)")" succeeded "the same NOLOGIN role trains on its
 is "$(q "SELECT owner = 'it_mallory'::regrole FROM mlpscale.models WHERE name = 'own'")" t \
    "... and owns the model"
 
+# ---- a source dropped after the call resolved it -------------------------------------------------
+# The worker reads the relation mlp_train resolved (by OID); dropped before the run starts, the
+# run fails naming it, and nothing of another relation of the same name is read.
+q "CREATE TABLE gone AS SELECT * FROM bands" >/dev/null
+run=$(q "BEGIN; SELECT mlp_train('gone', 'gone', arch => 'B_1-Wi_16', epochs => 1);
+         DROP TABLE gone; CREATE TABLE gone AS SELECT * FROM bands; COMMIT;")
+like "$(ended $run "status || '|' || coalesce(error, '')")" \
+   '^failed\|source relation .*gone.* \(OID [0-9]+\) does not exist any more' \
+   "a source relation dropped before the worker starts fails the run, naming it (its namesake is not read)"
+q "DROP TABLE gone" >/dev/null
+
 # ---- bad sources ---------------------------------------------------------------------------------
 q "CREATE TABLE empty_src (image image, label int);
    CREATE TABLE mixed AS SELECT * FROM bands;
