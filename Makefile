@@ -38,6 +38,7 @@ PG_SRCS = \
 	src/pg/settings.c \
 	src/pg/shmem.c \
 	src/pg/sql_values.c \
+	src/pg/sweep.c \
 	src/pg/test_hold.c \
 	src/pg/train_worker.c
 OBJS = $(PG_SRCS:.c=.o)
@@ -212,3 +213,8 @@ bench/bin/train_bench: bench/train_bench.c bench/bench_time.h $(CORE_LIB) $(wild
 
 bench: bench/bin/train_bench
 	bench/run.sh $(BENCH_ARGS)
+
+# The queue's overhead per run: a sweep of 200 tiny runs against the same runs one by one.
+.PHONY: bench-sweep
+bench-sweep:
+	bench/sweep_bench.sh $(BENCH_ARGS)

@@ -14,6 +14,23 @@
 CREATE SCHEMA mlpscale;
 GRANT USAGE ON SCHEMA mlpscale TO PUBLIC;
 
+-- One row per sweep (mlp_sweep): its definition; its status and timings come from its runs
+-- (the view mlpscale.sweeps).  arguments holds every other argument of the call, so that
+-- calling mlp_sweep again with the same definition finds it.
+CREATE TABLE mlpscale.sweep_definitions (
+    id              bigserial PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    owner           oid NOT NULL,           -- role that called mlp_sweep; its runs are this role's
+    source          text NOT NULL,
+    grid            jsonb NOT NULL,
+    trials          integer,                -- NULL: every combination
+    trials_seed     bigint NOT NULL,
+    arguments       jsonb NOT NULL,
+    runs            integer NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mlpscale.sweep_definitions IS 'one row per sweep: the grid and arguments it was queued with';
+
 CREATE TABLE mlpscale.runs (
     id              bigserial PRIMARY KEY,
     model_name      text NOT NULL,
@@ -40,10 +57,12 @@ CREATE TABLE mlpscale.runs (
     model_id        bigint,                 -- the model version this run made
     created_at      timestamptz NOT NULL DEFAULT now(),
     started_at      timestamptz,
-    finished_at     timestamptz
+    finished_at     timestamptz,
+    sweep_id        bigint REFERENCES mlpscale.sweep_definitions (id)   -- the sweep that queued it
 );
 COMMENT ON TABLE mlpscale.runs IS 'one row per training or fine-tuning run';
 CREATE INDEX runs_status_idx ON mlpscale.runs (status) WHERE status IN ('queued', 'running');
+CREATE INDEX runs_sweep_idx ON mlpscale.runs (sweep_id) WHERE sweep_id IS NOT NULL;
 
 CREATE TABLE mlpscale.epochs (
     run_id          bigint NOT NULL REFERENCES mlpscale.runs (id) ON DELETE CASCADE,
@@ -119,7 +138,7 @@ CREATE TABLE mlpscale.model_acl (
 COMMENT ON TABLE mlpscale.model_acl IS 'models shared by their owners (grantee 0 = every role)';
 
 GRANT SELECT ON mlpscale.runs, mlpscale.epochs, mlpscale.models, mlpscale.checkpoints,
-    mlpscale.deployment, mlpscale.model_acl TO PUBLIC;
+    mlpscale.deployment, mlpscale.model_acl, mlpscale.sweep_definitions TO PUBLIC;
 
 -- Privacy.  pg_has_role(r, 'USAGE') is true for r itself and the roles whose privileges the
 -- current role has (members of r), the same rule as for owning a table.  The expressions
@@ -129,9 +148,12 @@ ALTER TABLE mlpscale.epochs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlpscale.checkpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlpscale.models ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlpscale.model_acl ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.sweep_definitions ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY runs_own ON mlpscale.runs FOR SELECT TO PUBLIC
     USING (pg_catalog.pg_has_role(run_as, 'USAGE'));
+CREATE POLICY sweep_definitions_own ON mlpscale.sweep_definitions FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'));
 CREATE POLICY epochs_own ON mlpscale.epochs FOR SELECT TO PUBLIC
     USING (EXISTS (SELECT 1 FROM mlpscale.runs r WHERE r.id OPERATOR(pg_catalog.=) run_id));
 CREATE POLICY checkpoints_own ON mlpscale.checkpoints FOR SELECT TO PUBLIC
@@ -219,3 +241,5 @@ SELECT pg_catalog.pg_extension_config_dump('mlpscale.models_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.checkpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.deployment', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_acl', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions_id_seq', '');

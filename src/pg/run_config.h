@@ -26,6 +26,7 @@ typedef struct MlpRunConfig
 	char	   *validation;		/* NULL = none */
 	char	   *arch;
 	int			epochs;
+	int64		sweep_id;		/* the sweep that queued the run; 0 = none */
 	/* runs.config */
 	int64		base_model_id;	/* fine-tuning: the base model's version; 0 = none */
 	int			batch_size;

@@ -42,6 +42,7 @@
 #include "privilege.h"
 #include "progress.h"
 #include "run_config.h"
+#include "run_queue.h"
 #include "run_store.h"
 #include "sql_values.h"
 #include "settings.h"
@@ -159,8 +160,8 @@ RememberAction(PendingKind kind, int64 run_id)
 	pending_actions = LappendWithContext(pending_actions, a, TopMemoryContext);
 }
 
-static bool
-QueuedInThisTransaction(int64 run_id)
+bool
+MlpRunQueuedInThisTransaction(int64 run_id)
 {
 	ListCell   *lc;
 
@@ -383,25 +384,22 @@ QueueRun(RunArgs *a)
 }
 
 /*
- * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
- *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
- *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision)
+ * The body of mlp_train: the run of args (named as mlp_train's, model_name aside) checked
+ * and, unless check_only, queued as model_name in sweep sweep_id (0: none).  mlp_sweep calls
+ * it once per value of its grid with check_only (cheap: no SQL), then once per combination.
  */
-PG_FUNCTION_INFO_V1(mlp_train);
-Datum
-mlp_train(PG_FUNCTION_ARGS)
+int64
+MlpQueueTrainRun(const MlpArgs *args, const char *model_name, int64 sweep_id, bool check_only)
 {
 	RunArgs		a = {0};
-	MlpArgs		args;
 	MlpArch		arch;
 	char		err[256];
 	char		canonical[64];
 
-	MlpCheckLauncherAvailable();
-	MlpArgsInit(&args, fcinfo);
-	a.cfg.model_name = MlpArgText(&args, "model_name");
-	a.cfg.source = MlpArgText(&args, "source");
-	a.cfg.arch = MlpArgText(&args, "arch");
+	a.cfg.model_name = pstrdup(model_name);
+	a.cfg.sweep_id = sweep_id;
+	a.cfg.source = MlpArgText(args, "source");
+	a.cfg.arch = MlpArgText(args, "arch");
 	if (mlp_arch_parse(a.cfg.arch, &arch, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -410,8 +408,26 @@ mlp_train(PG_FUNCTION_ARGS)
 						 "'B_12-Wi_512-X_4' or 'S_6-Wi_1024' (standard MLP).")));
 	mlp_arch_format(&arch, canonical, sizeof(canonical));
 	a.cfg.arch = pstrdup(canonical);
-	ParseCommonArgs(&args, &a);
-	PG_RETURN_INT64(QueueRun(&a));
+	ParseCommonArgs(args, &a);
+	if (check_only)
+		return 0;
+	return QueueRun(&a);
+}
+
+/*
+ * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
+ *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
+ *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision)
+ */
+PG_FUNCTION_INFO_V1(mlp_train);
+Datum
+mlp_train(PG_FUNCTION_ARGS)
+{
+	MlpArgs		args;
+
+	MlpCheckLauncherAvailable();
+	MlpArgsInit(&args, fcinfo);
+	PG_RETURN_INT64(MlpQueueTrainRun(&args, MlpArgText(&args, "model_name"), 0, false));
 }
 
 /*
@@ -505,7 +521,7 @@ mlp_wait(PG_FUNCTION_ARGS)
 		timeout = PG_GETARG_FLOAT8(1);
 		CheckRealRange("timeout_seconds", timeout, 0, 1e9, true);
 	}
-	if (QueuedInThisTransaction(run_id))
+	if (MlpRunQueuedInThisTransaction(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
@@ -540,6 +556,16 @@ mlp_wait(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
 
+bool
+MlpCancelRun(int64 run_id)
+{
+	const char *was = MlpRunStoreCancel(run_id);
+
+	if (was != NULL && strcmp(was, "running") == 0)
+		RememberAction(PENDING_CANCEL, run_id);
+	return was != NULL;
+}
+
 /*
  * mlp_cancel(run_id): a queued run is canceled at once; a running one is asked to stop (the
  * worker sees the shared flag after its current mini-batch, or the row within a second).
@@ -551,16 +577,12 @@ mlp_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
 	MlpRunRow	row;
-	const char *was;
 
 	RequiredArg(fcinfo, 0, "run_id");
 	run_id = PG_GETARG_INT64(0);
 	ReadRun(run_id, &row);
 	CheckRunOwner(run_id, &row, "cancel");
-	was = MlpRunStoreCancel(run_id);
-	if (was != NULL && strcmp(was, "running") == 0)
-		RememberAction(PENDING_CANCEL, run_id);
-	PG_RETURN_BOOL(was != NULL);
+	PG_RETURN_BOOL(MlpCancelRun(run_id));
 }
 
 /*

@@ -69,10 +69,10 @@ ResultDatum(int col, bool *isnull)
 int64
 MlpRunStoreInsert(const MlpRunConfig *cfg, const char *base_model, Oid run_as)
 {
-	Oid			types[10] = {TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, INT4OID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			types[11] = {TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID, TEXTOID, INT8OID};
+	Datum		values[11];
+	char		nulls[11];
 	bool		isnull;
 	int64		run_id;
 
@@ -93,13 +93,16 @@ MlpRunStoreInsert(const MlpRunConfig *cfg, const char *base_model, Oid run_as)
 	values[7] = CStringGetTextDatum(cfg->arch);
 	values[8] = Int32GetDatum(cfg->epochs);
 	values[9] = CStringGetTextDatum(MlpRunConfigToJson(cfg));
+	values[10] = Int64GetDatum(cfg->sweep_id);
+	if (cfg->sweep_id == 0)
+		nulls[10] = 'n';
 
 	MlpSpiConnect();
 	ExecAsOwner("INSERT INTO " MLP_TABLE(runs) " (model_name, kind, run_as, database, "
-				"source, validation, base_model, arch, epochs, config) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb) "
+				"source, validation, base_model, arch, epochs, config, sweep_id) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11) "
 				"RETURNING id",
-				10, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
+				11, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
 	if (SPI_processed != 1)
 		elog(ERROR, "could not insert the run");
 	run_id = DatumGetInt64(ResultDatum(1, &isnull));
@@ -186,6 +189,128 @@ MlpRunStoreQueued(void)
 	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE status" MLP_EQ "'queued' "
 				"AND database" MLP_EQ "$1 ORDER BY id",
 				1, types, values, NULL, true, SPI_OK_SELECT, true);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = MemoryContextAlloc(caller, sizeof(int64));
+		MemoryContext old;
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		old = MemoryContextSwitchTo(caller);
+		ids = lappend(ids, id);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return ids;
+}
+
+/* ---- sweeps --------------------------------------------------------------------------------- */
+
+int64
+MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner)
+{
+	Oid			types[8] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8];
+	bool		isnull;
+	int64		id;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = ObjectIdGetDatum(owner);
+	values[2] = CStringGetTextDatum(def->source);
+	values[3] = CStringGetTextDatum(def->grid);
+	values[4] = Int32GetDatum(def->trials);
+	if (def->trials == 0)
+		nulls[4] = 'n';
+	values[5] = Int64GetDatum(def->trials_seed);
+	values[6] = CStringGetTextDatum(def->arguments);
+	values[7] = Int32GetDatum(def->runs);
+
+	MlpSpiConnect();
+	ExecAsOwner("INSERT INTO " MLP_TABLE(sweep_definitions) " (name, owner, source, grid, "
+				"trials, trials_seed, arguments, runs) VALUES ($1, $2, $3, $4::pg_catalog.jsonb, "
+				"$5, $6, $7::pg_catalog.jsonb, $8) RETURNING id",
+				8, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
+	if (SPI_processed != 1)
+		elog(ERROR, "could not insert the sweep");
+	id = DatumGetInt64(ResultDatum(1, &isnull));
+	SPI_finish();
+	return id;
+}
+
+bool
+MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner, bool *same)
+{
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6];
+	bool		isnull;
+	bool		found;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = CStringGetTextDatum(def->source);
+	values[2] = CStringGetTextDatum(def->grid);
+	values[3] = Int32GetDatum(def->trials);
+	if (def->trials == 0)
+		nulls[3] = 'n';
+	values[4] = Int64GetDatum(def->trials_seed);
+	values[5] = CStringGetTextDatum(def->arguments);
+
+	MlpSpiConnect();
+	ExecAsOwner("SELECT id, owner, source" MLP_EQ "$2 AND grid" MLP_EQ "$3::pg_catalog.jsonb "
+				"AND trials IS NOT DISTINCT FROM $4 AND trials_seed" MLP_EQ "$5 "
+				"AND arguments" MLP_EQ "$6::pg_catalog.jsonb "
+				"FROM " MLP_TABLE(sweep_definitions) " WHERE name" MLP_EQ "$1",
+				6, types, values, nulls, true, SPI_OK_SELECT, false);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		*id = DatumGetInt64(ResultDatum(1, &isnull));
+		*owner = DatumGetObjectId(ResultDatum(2, &isnull));
+		*same = DatumGetBool(ResultDatum(3, &isnull));
+	}
+	SPI_finish();
+	return found;
+}
+
+bool
+MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(sweep_id)};
+	bool		isnull;
+	bool		found;
+
+	MlpSpiConnect();
+	/* the view derives the status; as the owner it counts every run of the sweep */
+	ExecAsOwner("SELECT d.owner, s.status FROM " MLP_TABLE(sweep_definitions) " d "
+				"JOIN " MLP_TABLE(sweeps) " s ON s.id" MLP_EQ "d.id WHERE d.id" MLP_EQ "$1",
+				1, types, values, NULL, false, SPI_OK_SELECT, false);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		*owner = DatumGetObjectId(ResultDatum(1, &isnull));
+		*status = ResultText(2);
+	}
+	SPI_finish();
+	return found;
+}
+
+List *
+MlpRunStoreSweepActiveRuns(int64 sweep_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(sweep_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *ids = NIL;
+
+	MlpSpiConnect();
+	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE sweep_id" MLP_EQ "$1 "
+				"AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) ORDER BY id",
+				1, types, values, NULL, false, SPI_OK_SELECT, false);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;

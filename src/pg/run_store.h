@@ -63,6 +63,35 @@ extern bool MlpRunStoreRequeue(int64 run_id);
 /* Ids (int64 *, palloc'd) of this database's queued runs, oldest first. */
 extern List *MlpRunStoreQueued(void);
 
+/* ---- sweeps (sweep.c) ------------------------------------------------------------------- */
+
+/* What defines a sweep: calling mlp_sweep again with an equal definition finds it. */
+typedef struct MlpSweepDefinition
+{
+	const char *name;
+	const char *source;			/* as given */
+	const char *grid;			/* JSON text */
+	int			trials;			/* 0 = every combination */
+	int64		trials_seed;
+	const char *arguments;		/* JSON text: every other argument of the call */
+	int			runs;
+} MlpSweepDefinition;
+
+extern int64 MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner);
+
+/*
+ * The sweep named def->name: its id, owner, and whether its definition equals def; false
+ * when there is none.
+ */
+extern bool MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner,
+								 bool *same);
+
+/* The sweep's owner and status (mlpscale.sweeps); false when there is none. */
+extern bool MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status);
+
+/* Ids (int64 *, palloc'd) of the sweep's queued and running runs. */
+extern List *MlpRunStoreSweepActiveRuns(int64 sweep_id);
+
 /* ---- the training worker (train_worker.c) ----------------------------------------------- */
 
 /*
