@@ -211,7 +211,16 @@ bench/bin/train_bench: bench/train_bench.c bench/bench_time.h $(CORE_LIB) $(wild
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(CORE_LIB) $(CORE_LIBS)
 
-bench: bench/bin/train_bench
+# The machine's arithmetic peak (register-only FMA loops); make bench reports against it.
+bench/bin/peak: bench/peak.c bench/bench_time.h src/core/clock.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -pthread -o $@ $< -lpthread
+
+.PHONY: bench-peak
+bench-peak: bench/bin/peak
+	bench/bin/peak
+
+bench: bench/bin/train_bench bench/bin/peak
 	bench/run.sh $(BENCH_ARGS)
 
 # The queue's overhead per run: a sweep of 200 tiny runs against the same runs one by one.
