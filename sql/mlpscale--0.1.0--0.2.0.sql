@@ -324,3 +324,48 @@ CREATE VIEW mlpscale.results WITH (security_invoker = true) AS
 COMMENT ON VIEW mlpscale.results IS
     'one row per succeeded run of the current role: architecture, data, recipe, compute (paper eq. 4), best and final validation errors';
 GRANT SELECT ON mlpscale.results TO PUBLIC;
+
+-- ---- pinned model versions (scale-out issue) ------------------------------------------
+
+ALTER TABLE mlpscale.models ADD COLUMN content_sha256 bytea;
+UPDATE mlpscale.models SET content_sha256 = pg_catalog.sha256(weights);
+ALTER TABLE mlpscale.models ALTER COLUMN content_sha256 SET NOT NULL;
+
+CREATE FUNCTION mlpscale.refuse_model_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'model version %@% is read-only', OLD.name, OLD.version
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Store changed weights as a new version (mlp_import).';
+END $$;
+CREATE TRIGGER models_read_only
+    BEFORE UPDATE OF name, version, arch, input_shape, classes, mean, std, weights, content_sha256
+    ON mlpscale.models FOR EACH ROW EXECUTE FUNCTION mlpscale.refuse_model_change();
+
+CREATE TABLE mlpscale.model_versions_issued (
+    name            text PRIMARY KEY,
+    last_version    integer NOT NULL
+);
+COMMENT ON TABLE mlpscale.model_versions_issued IS 'the highest version number ever given to each model name';
+INSERT INTO mlpscale.model_versions_issued (name, last_version)
+    SELECT name, pg_catalog.max(version) FROM mlpscale.models GROUP BY name;
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_versions_issued', '');
+
+-- ---------------------------------------------------------------------------------------
+-- Scale-out: scoring with one pinned model version
+-- ---------------------------------------------------------------------------------------
+-- IMMUTABLE, unlike classify(model, img): a 'name@N' reference stands for one stored version,
+-- which is read-only (mlpscale.refuse_model_change) and whose number is never given again
+-- (mlpscale.model_versions_issued), so the result depends on the arguments alone.  That is
+-- what lets postgres_fdw run them on the server that holds the rows, in the WHERE, GROUP BY
+-- and ORDER BY ... LIMIT clauses it pushes down.
+
+CREATE FUNCTION classify_pinned(model_ref text, img image) RETURNS int
+    AS 'MODULE_PATHNAME', 'mlp_classify_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+COMMENT ON FUNCTION classify_pinned(text, image) IS
+    'class number (from 0) that one model version (''name@N'') predicts for the image; immutable, so postgres_fdw can ship it';
+
+CREATE FUNCTION predict_proba_pinned(model_ref text, img image) RETURNS real[]
+    AS 'MODULE_PATHNAME', 'mlp_predict_proba_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+COMMENT ON FUNCTION predict_proba_pinned(text, image) IS
+    'class probabilities of one model version (''name@N'') for the image; immutable, so postgres_fdw can ship it';

@@ -98,10 +98,33 @@ CREATE TABLE mlpscale.models (
     parent_model_id bigint REFERENCES mlpscale.models (id) ON DELETE SET NULL,
     owner           oid NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    content_sha256  bytea NOT NULL,         -- SHA-256 of weights: what 'name@N' stands for
     UNIQUE (name, version)
 );
 ALTER TABLE mlpscale.models ALTER COLUMN weights SET STORAGE EXTERNAL;
 COMMENT ON TABLE mlpscale.models IS 'trained and imported models; a name means its latest version';
+
+-- A stored version never changes what it computes: 'name@N' is a function of its content
+-- (classify_pinned is IMMUTABLE on it, mlp_publish copies it by hash).  The extension's own
+-- code never updates these columns; the trigger stops anyone else who could.
+CREATE FUNCTION mlpscale.refuse_model_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'model version %@% is read-only', OLD.name, OLD.version
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Store changed weights as a new version (mlp_import).';
+END $$;
+CREATE TRIGGER models_read_only
+    BEFORE UPDATE OF name, version, arch, input_shape, classes, mean, std, weights, content_sha256
+    ON mlpscale.models FOR EACH ROW EXECUTE FUNCTION mlpscale.refuse_model_change();
+
+-- The highest version ever given to each model name, so that a dropped version's number is
+-- never given again (a pinned 'name@N' must never come to mean other weights).
+CREATE TABLE mlpscale.model_versions_issued (
+    name            text PRIMARY KEY,
+    last_version    integer NOT NULL
+);
+COMMENT ON TABLE mlpscale.model_versions_issued IS 'the highest version number ever given to each model name';
 
 ALTER TABLE mlpscale.runs
     ADD FOREIGN KEY (model_id) REFERENCES mlpscale.models (id) ON DELETE SET NULL;
@@ -242,4 +265,5 @@ SELECT pg_catalog.pg_extension_config_dump('mlpscale.checkpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.deployment', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_acl', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_versions_issued', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions_id_seq', '');

@@ -123,6 +123,47 @@ mlp_predict_proba(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, classes, FLOAT4OID, 4, true, TYPALIGN_INT));
 }
 
+/*
+ * The model_ref of classify_pinned and predict_proba_pinned: one stored version, 'name@N'.
+ * Those functions are IMMUTABLE because a version is read-only (a trigger refuses changes)
+ * and its number is never given again (mlpscale.model_versions_issued), so their result
+ * depends on their arguments alone and postgres_fdw may run them on a remote server.
+ */
+static char *
+PinnedRefArg(FunctionCallInfo fcinfo, int argno, const char *function)
+{
+	char	   *ref = ModelRefArg(fcinfo, argno);
+	char	   *name;
+	int			version;
+
+	MlpParseModelRef(ref, &name, &version);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s needs one model version, 'name@N', not \"%s\"", function, ref),
+				 errhint("A bare name follows new versions, which an IMMUTABLE function cannot; "
+						 "use e.g. '%s@1', or classify() for the latest version.", name)));
+	return ref;
+}
+
+PG_FUNCTION_INFO_V1(mlp_classify_pinned);
+Datum
+mlp_classify_pinned(PG_FUNCTION_ARGS)
+{
+	MlpCachedModel *e = MlpModelCacheGet(PinnedRefArg(fcinfo, 0, "classify_pinned"));
+
+	ScoreOne(e, PG_GETARG_MLP_IMAGE_P(1));
+	PG_RETURN_INT32(ArgMax(e->row_logits, e->model.arch.classes));
+}
+
+PG_FUNCTION_INFO_V1(mlp_predict_proba_pinned);
+Datum
+mlp_predict_proba_pinned(PG_FUNCTION_ARGS)
+{
+	(void) PinnedRefArg(fcinfo, 0, "predict_proba_pinned");
+	return mlp_predict_proba(fcinfo);
+}
+
 PG_FUNCTION_INFO_V1(mlp_classify_label);
 Datum
 mlp_classify_label(PG_FUNCTION_ARGS)
