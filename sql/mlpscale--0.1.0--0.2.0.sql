@@ -171,3 +171,15 @@ CREATE FUNCTION mlp_compute_optimal(query text)
     AS 'MODULE_PATHNAME', 'mlp_compute_optimal' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 2;
 COMMENT ON FUNCTION mlp_compute_optimal(text) IS
     'the compute-optimal frontier of the (compute, error, params, examples) rows of a query (the lowest error per third of a decade of compute) and params* = coefficient*C^exponent, examples* likewise, fitted in log space';
+
+-- ---- test-time augmentation in mlp_evaluate (issue 12) -------------------------------------
+-- Two arguments at the end, so positional calls keep their meaning; a new signature, so the
+-- old function is dropped (nothing in the extension depends on it).
+DROP FUNCTION mlp_evaluate(text, text, text, text);
+CREATE FUNCTION mlp_evaluate(model text, source text, image_column text DEFAULT 'image',
+                             label_column text DEFAULT 'label', tta int DEFAULT 0,
+                             tta_seed bigint DEFAULT 0)
+    RETURNS TABLE (n bigint, accuracy float8, top5 float8, loss float8)
+    AS 'MODULE_PATHNAME', 'mlp_evaluate' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
+COMMENT ON FUNCTION mlp_evaluate(text, text, text, text, int, bigint) IS
+    'top-1 and top-5 accuracy and mean cross-entropy (no smoothing) of the model on a labelled table, view or query; tta > 0 averages the softmax probabilities of that many random-resized crops with flips per image (0-64, seeded by tta_seed)';
