@@ -369,3 +369,15 @@ CREATE FUNCTION predict_proba_pinned(model_ref text, img image) RETURNS real[]
     AS 'MODULE_PATHNAME', 'mlp_predict_proba_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
 COMMENT ON FUNCTION predict_proba_pinned(text, image) IS
     'class probabilities of one model version (''name@N'') for the image; immutable, so postgres_fdw can ship it';
+
+-- ---- test-time augmentation in mlp_evaluate (issue 12) -------------------------------------
+-- Two arguments at the end, so positional calls keep their meaning; a new signature, so the
+-- old function is dropped (nothing in the extension depends on it).
+DROP FUNCTION mlp_evaluate(text, text, text, text);
+CREATE FUNCTION mlp_evaluate(model text, source text, image_column text DEFAULT 'image',
+                             label_column text DEFAULT 'label', tta int DEFAULT 0,
+                             tta_seed bigint DEFAULT 0)
+    RETURNS TABLE (n bigint, accuracy float8, top5 float8, loss float8)
+    AS 'MODULE_PATHNAME', 'mlp_evaluate' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
+COMMENT ON FUNCTION mlp_evaluate(text, text, text, text, int, bigint) IS
+    'top-1 and top-5 accuracy and mean cross-entropy (no smoothing) of the model on a labelled table, view or query; tta > 0 averages the softmax probabilities of that many random-resized crops with flips per image (0-64, seeded by tta_seed)';
