@@ -39,6 +39,7 @@ PG_SRCS = \
 	src/pg/shmem.c \
 	src/pg/sql_values.c \
 	src/pg/test_hold.c \
+	src/pg/train_subset.c \
 	src/pg/train_worker.c
 OBJS = $(PG_SRCS:.c=.o)
 
