@@ -40,6 +40,7 @@ PG_SRCS = \
 	src/pg/sql_values.c \
 	src/pg/sweep.c \
 	src/pg/test_hold.c \
+	src/pg/train_subset.c \
 	src/pg/train_worker.c
 OBJS = $(PG_SRCS:.c=.o)
 
@@ -78,6 +79,7 @@ CORE_SRCS = \
 	src/core/rng.c \
 	src/core/safetensors.c \
 	src/core/status.c \
+	src/core/subset.c \
 	src/core/thread_pool.c \
 	src/core/trainer.c \
 	src/core/weights.c

@@ -172,6 +172,92 @@ CREATE FUNCTION mlp_compute_optimal(query text)
 COMMENT ON FUNCTION mlp_compute_optimal(text) IS
     'the compute-optimal frontier of the (compute, error, params, examples) rows of a query (the lowest error per third of a decade of compute) and params* = coefficient*C^exponent, examples* likewise, fitted in log space';
 
+-- ---- train_size and early_stop (issue 12) -----------------------------------------------
+ALTER TABLE mlpscale.runs ADD COLUMN best_epoch integer;
+ALTER TABLE mlpscale.checkpoints ADD COLUMN best_epoch integer, ADD COLUMN best_state bytea;
+ALTER TABLE mlpscale.checkpoints ALTER COLUMN best_state SET STORAGE EXTERNAL;
+COMMENT ON COLUMN mlpscale.runs.best_epoch IS 'runs with validation: the epoch of the lowest val_loss so far (with early_stop, the epoch whose weights the model has)';
+COMMENT ON COLUMN mlpscale.checkpoints.best_epoch IS 'runs with early_stop: the epoch of the lowest val_loss, whose weights become the model';
+COMMENT ON COLUMN mlpscale.checkpoints.best_state IS 'runs with early_stop: the checkpoint of best_epoch; null while that is state itself (best_epoch = epochs_done)';
+
+-- The signatures gain train_size and early_stop at their end: the old ones go (no grants
+-- were made on them; EXECUTE is PUBLIC's by default).
+DROP FUNCTION mlp_train(text, text, text, integer, integer, text, real, real, real, real,
+                        boolean, integer, text, bigint, text, text, boolean, real,
+                        integer, real[], real[], text);
+DROP FUNCTION mlp_finetune(text, text, text, integer, integer, text, real, real, real,
+                           real, boolean, integer, text, bigint, text, text, boolean,
+                           real, integer, real[], real[], real, text);
+CREATE FUNCTION mlp_train(
+    model_name      text,
+    source          text,
+    arch            text    DEFAULT 'B_6-Wi_512',
+    epochs          integer DEFAULT 10,
+    batch_size      integer DEFAULT 1024,
+    optimizer       text    DEFAULT 'lion',
+    lr              real    DEFAULT NULL,
+    weight_decay    real    DEFAULT NULL,
+    label_smoothing real    DEFAULT 0.3,
+    mixup           real    DEFAULT 0.8,
+    augment         boolean DEFAULT true,
+    resolution      integer DEFAULT NULL,
+    validation      text    DEFAULT NULL,
+    seed            bigint  DEFAULT NULL,
+    image_column    text    DEFAULT 'image',
+    label_column    text    DEFAULT 'label',
+    cosine          boolean DEFAULT false,
+    clip_norm       real    DEFAULT NULL,
+    classes         integer DEFAULT NULL,
+    mean            real[]  DEFAULT NULL,
+    std             real[]  DEFAULT NULL,
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_train(text, text, text, integer, integer, text, real, real, real, real,
+                              boolean, integer, text, bigint, text, text, boolean, real,
+                              integer, real[], real[], text, bigint, integer) IS
+    'queues a training run of a new model version from a table, view or SELECT of (image, label) rows and returns the run id; the work happens in a background worker once the transaction commits';
+
+CREATE FUNCTION mlp_finetune(
+    model_name      text,
+    base_model      text,
+    source          text,
+    epochs          integer DEFAULT 10,
+    batch_size      integer DEFAULT 1024,
+    optimizer       text    DEFAULT 'sgd',
+    lr              real    DEFAULT 0.01,
+    weight_decay    real    DEFAULT NULL,
+    label_smoothing real    DEFAULT 0.3,
+    mixup           real    DEFAULT 0.8,
+    augment         boolean DEFAULT true,
+    resolution      integer DEFAULT NULL,
+    validation      text    DEFAULT NULL,
+    seed            bigint  DEFAULT NULL,
+    image_column    text    DEFAULT 'image',
+    label_column    text    DEFAULT 'label',
+    cosine          boolean DEFAULT false,
+    clip_norm       real    DEFAULT 1.0,
+    classes         integer DEFAULT NULL,
+    mean            real[]  DEFAULT NULL,
+    std             real[]  DEFAULT NULL,
+    body_lr_mult    real    DEFAULT 0.1,
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_finetune' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_finetune(text, text, text, integer, integer, text, real, real, real,
+                                 real, boolean, integer, text, bigint, text, text, boolean,
+                                 real, integer, real[], real[], real, text, bigint, integer) IS
+    'queues a fine-tuning run: the body of base_model with a new head for the classes of source; returns the run id';
+
+CREATE FUNCTION mlp_subset_key(img image, seed bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_subset_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlp_subset_key(image, bigint) IS
+    'the 64-bit hash of seed and the image (shape and pixels) by which train_size keeps the rows of each class with the smallest keys';
+
 -- ---- sweeps (scaling-studies issue) -----------------------------------------------------
 
 CREATE TABLE mlpscale.sweep_definitions (
@@ -230,12 +316,15 @@ CREATE FUNCTION mlp_sweep(
     mean            real[]  DEFAULT NULL,
     std             real[]  DEFAULT NULL,
     matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL,
     trials_seed     bigint  DEFAULT 0)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_sweep(text, text, jsonb, integer, text, integer, integer, text, real,
                               real, real, real, boolean, integer, text, bigint, text, text,
-                              boolean, real, integer, real[], real[], text, bigint) IS
+                              boolean, real, integer, real[], real[], text, bigint, integer,
+                              bigint) IS
     'queues one training run per combination of the grid (a JSON object of mlp_train arguments to lists of values), or trials of them drawn at random; returns the sweep id';
 
 CREATE FUNCTION mlp_wait_sweep(sweep_id bigint, timeout_seconds float8 DEFAULT NULL) RETURNS text

@@ -58,6 +58,7 @@ CREATE TABLE mlpscale.runs (
     created_at      timestamptz NOT NULL DEFAULT now(),
     started_at      timestamptz,
     finished_at     timestamptz,
+    best_epoch      integer,                -- runs with validation: the epoch of the lowest val_loss
     sweep_id        bigint REFERENCES mlpscale.sweep_definitions (id)   -- the sweep that queued it
 );
 COMMENT ON TABLE mlpscale.runs IS 'one row per training or fine-tuning run';
@@ -134,9 +135,12 @@ CREATE TABLE mlpscale.checkpoints (
     run_id          bigint PRIMARY KEY REFERENCES mlpscale.runs (id) ON DELETE CASCADE,
     epochs_done     integer NOT NULL,
     state           bytea NOT NULL,
-    saved_at        timestamptz NOT NULL DEFAULT now()
+    saved_at        timestamptz NOT NULL DEFAULT now(),
+    best_epoch      integer,                -- early_stop: the epoch of the lowest val_loss
+    best_state      bytea                   -- its checkpoint; null while that is state
 );
 ALTER TABLE mlpscale.checkpoints ALTER COLUMN state SET STORAGE EXTERNAL;
+ALTER TABLE mlpscale.checkpoints ALTER COLUMN best_state SET STORAGE EXTERNAL;
 COMMENT ON TABLE mlpscale.checkpoints IS 'last checkpoint of each run (parameters and optimizer state)';
 
 -- The model that classify(image) uses in this database.
@@ -217,6 +221,7 @@ COMMENT ON COLUMN mlpscale.runs.model_id IS 'the model version the run made';
 COMMENT ON COLUMN mlpscale.runs.created_at IS 'when the run was queued';
 COMMENT ON COLUMN mlpscale.runs.started_at IS 'when a worker first started it';
 COMMENT ON COLUMN mlpscale.runs.finished_at IS 'when it last ended';
+COMMENT ON COLUMN mlpscale.runs.best_epoch IS 'runs with validation: the epoch of the lowest val_loss so far (with early_stop, the epoch whose weights the model has)';
 COMMENT ON COLUMN mlpscale.epochs.run_id IS 'the run';
 COMMENT ON COLUMN mlpscale.epochs.epoch IS 'epoch number, from 1';
 COMMENT ON COLUMN mlpscale.epochs.train_loss IS 'mean training loss of the epoch (with smoothing and MixUp)';
@@ -249,6 +254,8 @@ COMMENT ON COLUMN mlpscale.checkpoints.run_id IS 'the run';
 COMMENT ON COLUMN mlpscale.checkpoints.epochs_done IS 'epochs the checkpoint covers';
 COMMENT ON COLUMN mlpscale.checkpoints.state IS 'parameters and optimizer state (private to the run''s role)';
 COMMENT ON COLUMN mlpscale.checkpoints.saved_at IS 'when it was written';
+COMMENT ON COLUMN mlpscale.checkpoints.best_epoch IS 'runs with early_stop: the epoch of the lowest val_loss, whose weights become the model';
+COMMENT ON COLUMN mlpscale.checkpoints.best_state IS 'runs with early_stop: the checkpoint of best_epoch; null while that is state itself (best_epoch = epochs_done)';
 COMMENT ON COLUMN mlpscale.deployment.model_name IS 'the model classify(image) uses (a name follows new versions)';
 COMMENT ON COLUMN mlpscale.deployment.deployed_by IS 'role that deployed it';
 COMMENT ON COLUMN mlpscale.model_acl.model_name IS 'the shared model (every version)';

@@ -52,12 +52,15 @@ CREATE FUNCTION mlp_sweep(
     mean            real[]  DEFAULT NULL,
     std             real[]  DEFAULT NULL,
     matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL,
     trials_seed     bigint  DEFAULT 0)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_sweep(text, text, jsonb, integer, text, integer, integer, text, real,
                               real, real, real, boolean, integer, text, bigint, text, text,
-                              boolean, real, integer, real[], real[], text, bigint) IS
+                              boolean, real, integer, real[], real[], text, bigint, integer,
+                              bigint) IS
     'queues one training run per combination of the grid (a JSON object of mlp_train arguments to lists of values), or trials of them drawn at random; returns the sweep id';
 
 CREATE FUNCTION mlp_wait_sweep(sweep_id bigint, timeout_seconds float8 DEFAULT NULL) RETURNS text

@@ -46,6 +46,7 @@
 #include "run_store.h"
 #include "sql_values.h"
 #include "settings.h"
+#include "train_subset.h"
 
 #define MLP_MAX_EPOCHS		1000000
 #define MLP_MAX_BATCH		(1 << 20)
@@ -355,6 +356,27 @@ ParseCommonArgs(const MlpArgs *args, RunArgs *a)
 				 errmsg("mean and std must be given together, with one value per channel"),
 				 errdetail("mean has %d values, std %d.", a->cfg.num_mean, a->cfg.num_std)));
 	a->cfg.matmul_precision = MlpCheckMatmulPrecision(MlpArgText(args, "matmul_precision"));
+
+	/* Checked against the source's classes once it is resolved (MlpCheckTrainSize). */
+	if (!MlpArgIsNull(args, "train_size"))
+	{
+		a->cfg.train_size = DatumGetInt64(MlpArgRequired(args, "train_size"));
+		if (a->cfg.train_size < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("train_size must be positive, not " INT64_FORMAT, a->cfg.train_size),
+					 errhint("Leave it NULL to train on every row.")));
+	}
+	if (!MlpArgIsNull(args, "early_stop"))
+	{
+		a->cfg.early_stop = DatumGetInt32(MlpArgRequired(args, "early_stop"));
+		CheckIntRange("early_stop", a->cfg.early_stop, 1, MLP_MAX_EPOCHS);
+		if (a->cfg.validation == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("early_stop needs a validation source"),
+					 errhint("Give validation => a table, view or query of held-out rows: early stopping watches their loss.")));
+	}
 	a->cfg.threads = mlp_training_threads;
 	a->cfg.body_lr_mult = 1.0;
 }
@@ -370,6 +392,7 @@ QueueRun(RunArgs *a)
 	ResolveSource(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
 	a->cfg.source = src.name;
 	a->cfg.source_relid = src.relid;
+	MlpCheckTrainSize(&a->cfg, &src);
 	if (a->cfg.validation)
 	{
 		ResolveSource(a->cfg.validation, "validation", a->cfg.image_column,
@@ -417,7 +440,8 @@ MlpQueueTrainRun(const MlpArgs *args, const char *model_name, int64 sweep_id, bo
 /*
  * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
  *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
- *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision)
+ *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision,
+ *           train_size, early_stop)
  */
 PG_FUNCTION_INFO_V1(mlp_train);
 Datum
@@ -426,6 +450,8 @@ mlp_train(PG_FUNCTION_ARGS)
 	MlpArgs		args;
 
 	MlpCheckLauncherAvailable();
+	/* a database still at 0.1.0 lacks the newer arguments: say to update, not "no argument" */
+	(void) MlpExtensionOwner();
 	MlpArgsInit(&args, fcinfo);
 	PG_RETURN_INT64(MlpQueueTrainRun(&args, MlpArgText(&args, "model_name"), 0, false));
 }
@@ -434,7 +460,7 @@ mlp_train(PG_FUNCTION_ARGS)
  * mlp_finetune(model_name, base_model, source, epochs, batch_size, optimizer, lr,
  *              weight_decay, label_smoothing, mixup, augment, resolution, validation, seed,
  *              image_column, label_column, cosine, clip_norm, classes, mean, std,
- *              body_lr_mult, matmul_precision)
+ *              body_lr_mult, matmul_precision, train_size, early_stop)
  */
 PG_FUNCTION_INFO_V1(mlp_finetune);
 Datum
@@ -448,6 +474,7 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	int			version;
 
 	MlpCheckLauncherAvailable();
+	(void) MlpExtensionOwner();	/* as in mlp_train */
 	MlpArgsInit(&args, fcinfo);
 	a.cfg.finetune = true;
 	a.cfg.model_name = MlpArgText(&args, "model_name");

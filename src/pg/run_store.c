@@ -391,14 +391,19 @@ MlpRunStoreRecordSizes(int64 run_id, int64 params, double flops_per_image, int64
 }
 
 void
-MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state)
+MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state, int best_epoch,
+					   bool keep_best)
 {
 	Oid			etypes[12] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
 	Datum		evalues[12];
 	char		enulls[12];
-	Oid			ctypes[3] = {INT8OID, INT4OID, BYTEAOID};
-	Datum		cvalues[3];
+	Oid			ctypes[4] = {INT8OID, INT4OID, BYTEAOID, INT4OID};
+	Datum		cvalues[4];
+	char		cnulls[4] = {' ', ' ', ' ', ' '};
+	Oid			rtypes[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		rvalues[3];
+	char		rnulls[3] = {' ', ' ', ' '};
 
 	memset(enulls, ' ', sizeof(enulls));
 	evalues[0] = Int64GetDatum(run_id);
@@ -418,6 +423,14 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state)
 	cvalues[0] = Int64GetDatum(run_id);
 	cvalues[1] = Int32GetDatum(e->epoch);
 	cvalues[2] = PointerGetDatum(state);
+	cvalues[3] = Int32GetDatum(best_epoch);
+	if (!keep_best || best_epoch <= 0)
+		cnulls[3] = 'n';
+	rvalues[0] = Int64GetDatum(run_id);
+	rvalues[1] = Int32GetDatum(e->epoch);
+	rvalues[2] = Int32GetDatum(best_epoch);
+	if (best_epoch <= 0)
+		rnulls[2] = 'n';
 
 	MlpSpiConnect();
 	/* A resumed run may redo an epoch whose row a crash left behind. */
@@ -433,13 +446,73 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state)
 				"cumulative_flops = EXCLUDED.cumulative_flops, lr = EXCLUDED.lr, "
 				"seconds = EXCLUDED.seconds, finished_at = pg_catalog.now()",
 				12, etypes, evalues, enulls, false, SPI_OK_INSERT, false);
-	ExecAsOwner("INSERT INTO " MLP_TABLE(checkpoints) " (run_id, epochs_done, state) "
-				"VALUES ($1, $2, $3) ON CONFLICT (run_id) DO UPDATE SET "
-				"epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, saved_at = pg_catalog.now()",
-				3, ctypes, cvalues, NULL, false, SPI_OK_INSERT, false);
-	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET epochs_done = $2 WHERE id" MLP_EQ "$1",
-				2, ctypes, cvalues, NULL, false, SPI_OK_UPDATE, false);
+
+	/*
+	 * early_stop: while the newest state is the best, best_state is null and best_epoch is
+	 * the checkpoint's own epoch; the first epoch that is not better moves that state aside
+	 * into best_state before it is replaced (one copy of it in memory, as many as the insert
+	 * makes of the new one), and a better epoch drops it again.  So improving epochs write
+	 * nothing more, and the best state is always in the table with its epoch.
+	 */
+	if (keep_best && best_epoch != e->epoch)
+		ExecAsOwner("UPDATE " MLP_TABLE(checkpoints) " SET best_state = state "
+					"WHERE run_id" MLP_EQ "$1 AND best_state IS NULL AND best_epoch" MLP_EQ "epochs_done",
+					1, ctypes, cvalues, NULL, false, SPI_OK_UPDATE, false);
+	ExecAsOwner("INSERT INTO " MLP_TABLE(checkpoints) " (run_id, epochs_done, state, best_epoch) "
+				"VALUES ($1, $2, $3, $4) "
+				"ON CONFLICT (run_id) DO UPDATE SET "
+				"epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, "
+				"best_epoch = EXCLUDED.best_epoch, "
+				"best_state = CASE WHEN EXCLUDED.best_epoch" MLP_EQ "EXCLUDED.epochs_done THEN NULL "
+				"ELSE " MLP_TABLE(checkpoints) ".best_state END, "
+				"saved_at = pg_catalog.now()",
+				4, ctypes, cvalues, cnulls, false, SPI_OK_INSERT, false);
+	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET epochs_done = $2, best_epoch = $3 WHERE id" MLP_EQ "$1",
+				3, rtypes, rvalues, rnulls, false, SPI_OK_UPDATE, false);
 	SPI_finish();
+}
+
+/*
+ * The checkpoint's state, or its best epoch's (best_state, or state itself while that is
+ * the best), while it is read, and the examples seen by then.
+ */
+static bool
+ReadState(int64 run_id, bool best,
+		  void (*use) (const uint8_t *state, size_t len, int64 examples_seen, void *arg),
+		  void *arg)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		found = false;
+
+	MlpSpiConnect();
+	if (best)
+		ExecAsOwner("SELECT coalesce(c.best_state, c.state), (SELECT e.examples_seen FROM " MLP_TABLE(epochs) " e "
+					"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.best_epoch) "
+					"FROM " MLP_TABLE(checkpoints) " c WHERE c.run_id" MLP_EQ "$1 AND c.best_epoch IS NOT NULL",
+					1, types, values, NULL, true, SPI_OK_SELECT, false);
+	else
+		ExecAsOwner("SELECT c.state, (SELECT e.examples_seen FROM " MLP_TABLE(epochs) " e "
+					"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.epochs_done) "
+					"FROM " MLP_TABLE(checkpoints) " c WHERE c.run_id" MLP_EQ "$1",
+					1, types, values, NULL, true, SPI_OK_SELECT, false);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = ResultDatum(1, &isnull);
+
+		found = !isnull;
+		if (found)
+		{
+			bytea	   *state = DatumGetByteaPP(d);
+			Datum		seen = ResultDatum(2, &isnull);
+
+			use((const uint8_t *) VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state),
+				isnull ? 0 : DatumGetInt64(seen), arg);
+		}
+	}
+	SPI_finish();
+	return found;
 }
 
 bool
@@ -448,24 +521,37 @@ MlpRunStoreReadCheckpoint(int64 run_id,
 									   void *arg),
 						  void *arg)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(run_id)};
+	return ReadState(run_id, false, use, arg);
+}
+
+bool
+MlpRunStoreReadBestState(int64 run_id,
+						 void (*use) (const uint8_t *state, size_t len, int64 examples_seen,
+									  void *arg),
+						 void *arg)
+{
+	return ReadState(run_id, true, use, arg);
+}
+
+bool
+MlpRunStoreBestEpoch(int64 run_id, int epochs_done, int *epoch, double *val_loss)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(run_id), Int32GetDatum(epochs_done)};
 	bool		found;
 
 	MlpSpiConnect();
-	ExecAsOwner("SELECT c.state, (SELECT e.examples_seen FROM " MLP_TABLE(epochs) " e "
-				"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.epochs_done) "
-				"FROM " MLP_TABLE(checkpoints) " c WHERE c.run_id" MLP_EQ "$1",
-				1, types, values, NULL, true, SPI_OK_SELECT, false);
+	/* float8 sorts NaN after every number, as the worker's comparison does */
+	ExecAsOwner("SELECT epoch, val_loss FROM " MLP_TABLE(epochs) " WHERE run_id" MLP_EQ "$1 "
+				"AND $2" MLP_GE "epoch AND val_loss IS NOT NULL ORDER BY val_loss, epoch LIMIT 1",
+				2, types, values, NULL, true, SPI_OK_SELECT, false);
 	found = SPI_processed == 1;
 	if (found)
 	{
 		bool		isnull;
-		bytea	   *state = DatumGetByteaPP(ResultDatum(1, &isnull));
-		Datum		seen = ResultDatum(2, &isnull);
 
-		use((const uint8_t *) VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state),
-			isnull ? 0 : DatumGetInt64(seen), arg);
+		*epoch = DatumGetInt32(ResultDatum(1, &isnull));
+		*val_loss = DatumGetFloat8(ResultDatum(2, &isnull));
 	}
 	SPI_finish();
 	return found;

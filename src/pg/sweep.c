@@ -34,6 +34,7 @@
 #include "core/rng.h"
 #include "launcher.h"
 #include "model_store.h"
+#include "privilege.h"
 #include "run_queue.h"
 #include "run_store.h"
 #include "sql_values.h"
@@ -498,6 +499,7 @@ mlp_sweep(PG_FUNCTION_ARGS)
 	int			n;
 
 	MlpCheckLauncherAvailable();
+	(void) MlpExtensionOwner();	/* as in mlp_train: an old version says to update */
 	MlpArgsInit(&args, fcinfo);
 	memset(&def, 0, sizeof(def));
 	def.name = MlpArgText(&args, "sweep_name");
