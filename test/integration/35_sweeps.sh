@@ -47,9 +47,17 @@ is "$(q "SELECT bool_and(x.best_val_error = (SELECT min(1 - e.val_accuracy) FROM
                         AND x.best_epoch = (SELECT e.epoch FROM mlpscale.epochs e WHERE e.run_id = x.run_id ORDER BY e.val_loss LIMIT 1))
          FROM mlpscale.results x WHERE x.sweep_id = $sweep")" t "best error and best epoch from the epochs"
 
+# ---- data size and early stopping as grid keys ---------------------------------------------
+sized=$(q "SELECT mlp_sweep('sized', 'bands_train', '{\"train_size\": [60, 120], \"early_stop\": [1, 5]}', $args)")
+is "$(q "SELECT mlp_wait_sweep($sized)")" succeeded "a sweep over train_size and early_stop runs"
+is "$(q "SELECT string_agg(train_size || '/' || (r.config->>'early_stop'), ' ' ORDER BY x.run_id)
+         FROM mlpscale.results x JOIN mlpscale.runs r ON r.id = x.run_id WHERE x.sweep_id = $sized")" \
+   "60/1 120/1 60/5 120/5" "each run trains on its train_size (keys of equal length in byte order: train_size fastest)"
+q "SELECT mlp_cancel_sweep($sized)" >/dev/null
+
 # ---- the same call again is the same sweep ------------------------------------------------
 is "$(q "SELECT mlp_sweep('grid8', 'bands_train', '$grid', $args)")" "$sweep" "the same definition returns the same sweep"
-is "$(q "SELECT count(*) FROM mlpscale.runs")" 8 "and queues nothing"
+is "$(q "SELECT count(*) FROM mlpscale.runs")" 12 "and queues nothing"
 like "$(q "SELECT mlp_sweep('grid8', 'bands_train', '$grid', epochs => 3)")" \
      'ERROR:.*sweep "grid8" already exists with a different definition' "another definition under the name is refused"
 like "$(q "SELECT mlp_sweep('grid8', 'bands_train', '{\"arch\": [\"B_1-Wi_16\"]}', $args)")" \
@@ -99,6 +107,8 @@ bad '{"epochs": [null]}' 'ERROR:.*grid key "epochs", value null: epochs must not
 bad '{"matmul_precision": ["fp16"]}' 'ERROR:.*grid key "matmul_precision", value "fp16": invalid matmul_precision' "a bad precision"
 bad '{"validation": ["no_such_table"]}' 'ERROR:.*no_such_table.*CONTEXT:.*run 1 of sweep "bad": \{"validation": "no_such_table"\}' \
     "an error of one combination names the run and its values"
+bad '{"train_size": [60, 121]}' 'ERROR:.*121.*CONTEXT:.*run 2 of sweep "bad": \{"train_size": 121\}' "a train_size the source cannot give names its run"
+bad '{"early_stop": [2]}' 'ERROR:.*grid key "early_stop", value 2: .*validation' "early_stop without validation" "epochs => 3"
 bad '{"seed": [1, 2]}' 'ERROR:.*trials 5 is more than the 2 combinations' "more trials than combinations" "trials => 5"
 bad '{"seed": [1, 2]}' 'ERROR:.*trials must be at least 1' "trials 0" "trials => 0"
 like "$(q "SELECT mlp_sweep('big', 'bands_train', jsonb_build_object('seed', (SELECT jsonb_agg(i) FROM generate_series(1, 101) i),
@@ -109,7 +119,7 @@ like "$(q "SELECT mlp_sweep(NULL, 'bands_train', '{\"seed\": [1]}')")" 'ERROR:.*
 like "$(q "SELECT mlp_sweep('nogrid', 'bands_train', NULL)")" 'ERROR:.*grid must not be null' "a null grid"
 like "$(q "SELECT mlp_sweep('nosrc', 'no_such_table', '{\"seed\": [1]}')")" 'ERROR:.*no_such_table' "a missing source"
 like "$(q "SELECT mlp_sweep('x@1', 'bands_train', '{\"seed\": [1]}')")" 'ERROR:.*must not contain "@"' "a sweep name that makes bad model names"
-is "$(q "SELECT count(*) FROM mlpscale.runs")/$(q "SELECT count(*) FROM mlpscale.sweep_definitions")" "8/1" \
+is "$(q "SELECT count(*) FROM mlpscale.runs")/$(q "SELECT count(*) FROM mlpscale.sweep_definitions")" "12/2" \
    "no invalid call queued a run or a sweep"
 like "$(q "SELECT mlp_wait_sweep(999)")" 'ERROR:.*sweep 999 does not exist' "waiting for a missing sweep"
 like "$(q "SELECT mlp_cancel_sweep(999)")" 'ERROR:.*sweep 999 does not exist' "canceling a missing sweep"
@@ -163,6 +173,6 @@ bsweep=$(q_as sw_bob "SELECT mlp_sweep('bob_sweep', 'bands_train', '{\"seed\": [
 like "$bsweep" '^[0-9]+$' "bob queues a sweep of his own"
 is "$(q_as sw_bob "SELECT mlp_wait_sweep($bsweep)")/$(q_as sw_bob "SELECT string_agg(name, ',') FROM mlpscale.sweeps")" \
    "succeeded/bob_sweep" "and sees it only"
-is "$(q "SELECT count(*) FROM mlpscale.sweeps")" 4 "a superuser sees every sweep"
+is "$(q "SELECT count(*) FROM mlpscale.sweeps")" 5 "a superuser sees every sweep"
 
 done_testing
