@@ -31,9 +31,11 @@ PG_SRCS = \
 	src/pg/model_store.c \
 	src/pg/privilege.c \
 	src/pg/progress.c \
+	src/pg/remote.c \
 	src/pg/run_config.c \
 	src/pg/run_queue.c \
 	src/pg/run_store.c \
+	src/pg/scaleout.c \
 	src/pg/scoring.c \
 	src/pg/settings.c \
 	src/pg/shmem.c \
@@ -91,7 +93,9 @@ CORE_LIBS = -lpng -ljpeg -lz -lm -ldl -lpthread
 
 PG_CPPFLAGS = -Isrc -Isrc/pg -DMLPSCALE_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -std=gnu11 $(OPTFLAGS) $(WARNFLAGS) $(WERROR)
-SHLIB_LINK = $(CORE_LIB) $(CORE_LIBS)
+# libpq: mlp_publish and mlp_classify_batch(..., servers) talk to postgres_fdw servers (remote.c)
+PG_CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir)
+SHLIB_LINK = $(CORE_LIB) $(CORE_LIBS) -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 EXTRA_CLEAN = $(CORE_OBJS) $(CORE_LIB) test/unit/bin test/unit/bin-asan test/fuzz/bin mlpscale-load \
 	src/loader/*.o results regression.diffs regression.out

@@ -24,6 +24,13 @@ FROM fixture_images WHERE model = 'standard';
 
 -- Only one version may be named.
 SELECT classify_pinned('pn', img) FROM fixture_images WHERE model = 'standard' LIMIT 1;
+-- a text value converts to model_ref implicitly, and is checked when called
+SELECT classify_pinned('pn'::text, img) FROM fixture_images WHERE model = 'standard' LIMIT 1;
+SELECT classify_pinned(('pn' || '@1')::text, img) = classify('pn@1', img) AS from_text
+FROM fixture_images WHERE model = 'standard' LIMIT 1;
+SELECT 'pn@1'::model_ref, 'pn@1'::model_ref::text = 'pn@1' AS round_trip, 'pn'::model_ref;
+-- not collatable, which is what lets postgres_fdw ship the calls (70_scaleout.sh)
+SELECT typcollation = 0 AS not_collatable FROM pg_type WHERE typname = 'model_ref';
 SELECT predict_proba_pinned('pn', img) FROM fixture_images WHERE model = 'standard' LIMIT 1;
 SELECT classify_pinned('pn@', img) FROM fixture_images WHERE model = 'standard' LIMIT 1;
 SELECT classify_pinned('pn@0', img) FROM fixture_images WHERE model = 'standard' LIMIT 1;
@@ -56,6 +63,18 @@ SELECT mlp_drop_model('pn');
 SELECT mlp_import('pn', data) FROM fixture_files WHERE name = 'standard_meta';
 SELECT version FROM mlpscale.models WHERE name = 'pn' ORDER BY version;
 SELECT mlp_drop_model('pn');
+
+-- mlp_import(..., version => N) stores exactly version N (what mlp_publish runs remotely).
+SELECT mlp_import('pv', data, version => 5) FROM fixture_files WHERE name = 'standard_meta';
+SELECT mlp_import('pv', data, version => 5) FROM fixture_files WHERE name = 'standard_meta';
+SELECT count(*) AS versions FROM mlpscale.models WHERE name = 'pv';
+SELECT mlp_import('pv', data, input_shape => ARRAY[3, 8, 8], version => 5) FROM fixture_files WHERE name = 'bottleneck_bare';
+SELECT mlp_import('pv', data) FROM fixture_files WHERE name = 'standard_meta';
+SELECT mlp_import('pv', data, version => 3) FROM fixture_files WHERE name = 'standard_meta';
+SELECT mlp_import('pv', data, version => 0) FROM fixture_files WHERE name = 'standard_meta';
+SELECT mlp_import('pv', data, version => 9) FROM fixture_files WHERE name = 'standard_meta';
+SELECT string_agg(version::text, ',' ORDER BY version) FROM mlpscale.models WHERE name = 'pv';
+SELECT mlp_drop_model('pv');
 
 RESET search_path;
 DROP SCHEMA pinned_test CASCADE;

@@ -449,14 +449,34 @@ SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_versions_issued', '')
 -- what lets postgres_fdw run them on the server that holds the rows, in the WHERE, GROUP BY
 -- and ORDER BY ... LIMIT clauses it pushes down.
 
-CREATE FUNCTION classify_pinned(model_ref text, img image) RETURNS int
+-- model_ref: the text 'name@N' of one version, checked on input.  Not collatable, unlike
+-- text: postgres_fdw ships a call only when no input collation comes from outside the
+-- foreign table's columns, and a text argument (even a literal) brings the default one.
+CREATE TYPE model_ref;
+CREATE FUNCTION model_ref_in(cstring) RETURNS model_ref
+    AS 'MODULE_PATHNAME', 'mlp_model_ref_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION model_ref_out(model_ref) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'mlp_model_ref_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION model_ref_recv(internal) RETURNS model_ref
+    AS 'MODULE_PATHNAME', 'mlp_model_ref_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION model_ref_send(model_ref) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'mlp_model_ref_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE model_ref (
+    INPUT = model_ref_in, OUTPUT = model_ref_out,
+    RECEIVE = model_ref_recv, SEND = model_ref_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended, CATEGORY = 'S');
+COMMENT ON TYPE model_ref IS 'one model version, ''name@N'' (not collatable, so that postgres_fdw can ship classify_pinned)';
+CREATE CAST (text AS model_ref) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (model_ref AS text) WITHOUT FUNCTION AS ASSIGNMENT;
+
+CREATE FUNCTION classify_pinned(model_ref model_ref, img image) RETURNS int
     AS 'MODULE_PATHNAME', 'mlp_classify_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
-COMMENT ON FUNCTION classify_pinned(text, image) IS
+COMMENT ON FUNCTION classify_pinned(model_ref, image) IS
     'class number (from 0) that one model version (''name@N'') predicts for the image; immutable, so postgres_fdw can ship it';
 
-CREATE FUNCTION predict_proba_pinned(model_ref text, img image) RETURNS real[]
+CREATE FUNCTION predict_proba_pinned(model_ref model_ref, img image) RETURNS real[]
     AS 'MODULE_PATHNAME', 'mlp_predict_proba_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
-COMMENT ON FUNCTION predict_proba_pinned(text, image) IS
+COMMENT ON FUNCTION predict_proba_pinned(model_ref, image) IS
     'class probabilities of one model version (''name@N'') for the image; immutable, so postgres_fdw can ship it';
 
 -- ---- test-time augmentation in mlp_evaluate (issue 12) -------------------------------------
@@ -470,3 +490,29 @@ CREATE FUNCTION mlp_evaluate(model text, source text, image_column text DEFAULT 
     AS 'MODULE_PATHNAME', 'mlp_evaluate' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
 COMMENT ON FUNCTION mlp_evaluate(text, text, text, text, int, bigint) IS
     'top-1 and top-5 accuracy and mean cross-entropy (no smoothing) of the model on a labelled table, view or query; tta > 0 averages the softmax probabilities of that many random-resized crops with flips per image (0-64, seeded by tta_seed)';
+
+-- ---- mlp_publish and scoring on servers (scale-out issue) ------------------------------
+DROP FUNCTION mlp_import(text, bytea, int[], real[], real[], text[]);
+CREATE FUNCTION mlp_import(model_name text, data bytea, input_shape int[] DEFAULT NULL,
+                           mean real[] DEFAULT NULL, std real[] DEFAULT NULL,
+                           class_names text[] DEFAULT NULL, version int DEFAULT NULL)
+    RETURNS int
+    AS 'MODULE_PATHNAME', 'mlp_import' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_import(text, bytea, int[], real[], real[], text[], int) IS
+    'stores a safetensors model (reference PyTorch tensor names) as a new version of model_name and returns the version; arguments override the file''s metadata; version => N stores exactly version N (nothing when it already holds the same content), as mlp_publish does';
+
+DROP FUNCTION mlp_classify_batch(text, text);
+CREATE FUNCTION mlp_classify_batch(model text, query text, servers text[] DEFAULT NULL)
+    RETURNS TABLE (id bigint, class int, confidence real)
+    AS 'MODULE_PATHNAME', 'mlp_classify_batch' LANGUAGE C VOLATILE PARALLEL RESTRICTED
+    ROWS 1000;
+COMMENT ON FUNCTION mlp_classify_batch(text, text, text[]) IS
+    'classifies the (id, image) rows of a query in batches of mlpscale.scoring_batch_size through matrix-matrix products; confidence is the top probability; with servers (postgres_fdw servers holding the published version) the query runs and is scored on each of them at once, and the rows come back merged';
+
+-- mlp_publish copies one version to a postgres_fdw foreign server (the caller's user mapping;
+-- postgres_fdw's password rules) under the same 'name@N', through the remote's mlp_import(...,
+-- version => N); both sides compare the SHA-256 of the stored weights before it commits.
+CREATE FUNCTION mlp_publish(model_ref text, server text) RETURNS text
+    AS 'MODULE_PATHNAME', 'mlp_publish' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_publish(text, text) IS
+    'copies one model version to a postgres_fdw foreign server under the same name@N (a no-op when it is there already) and returns the reference';

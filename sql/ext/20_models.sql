@@ -6,10 +6,11 @@
 
 CREATE FUNCTION mlp_import(model_name text, data bytea, input_shape int[] DEFAULT NULL,
                            mean real[] DEFAULT NULL, std real[] DEFAULT NULL,
-                           class_names text[] DEFAULT NULL) RETURNS int
+                           class_names text[] DEFAULT NULL, version int DEFAULT NULL)
+    RETURNS int
     AS 'MODULE_PATHNAME', 'mlp_import' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION mlp_import(text, bytea, int[], real[], real[], text[]) IS
-    'stores a safetensors model (reference PyTorch tensor names) as a new version of model_name and returns the version; arguments override the file''s metadata';
+COMMENT ON FUNCTION mlp_import(text, bytea, int[], real[], real[], text[], int) IS
+    'stores a safetensors model (reference PyTorch tensor names) as a new version of model_name and returns the version; arguments override the file''s metadata; version => N stores exactly version N (nothing when it already holds the same content), as mlp_publish does';
 
 CREATE FUNCTION mlp_export(model text) RETURNS bytea
     AS 'MODULE_PATHNAME', 'mlp_export' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -84,12 +85,12 @@ COMMENT ON FUNCTION classify_topk(text, image, int) IS
     'the k most probable classes of the image, most probable first';
 
 -- These two run the caller's SQL, which may read temporary tables: not in parallel workers.
-CREATE FUNCTION mlp_classify_batch(model text, query text)
+CREATE FUNCTION mlp_classify_batch(model text, query text, servers text[] DEFAULT NULL)
     RETURNS TABLE (id bigint, class int, confidence real)
     AS 'MODULE_PATHNAME', 'mlp_classify_batch' LANGUAGE C VOLATILE PARALLEL RESTRICTED
     ROWS 1000;
-COMMENT ON FUNCTION mlp_classify_batch(text, text) IS
-    'classifies the (id, image) rows of a query in batches of mlpscale.scoring_batch_size through matrix-matrix products; confidence is the top probability';
+COMMENT ON FUNCTION mlp_classify_batch(text, text, text[]) IS
+    'classifies the (id, image) rows of a query in batches of mlpscale.scoring_batch_size through matrix-matrix products; confidence is the top probability; with servers (postgres_fdw servers holding the published version) the query runs and is scored on each of them at once, and the rows come back merged';
 
 CREATE FUNCTION mlp_evaluate(model text, source text, image_column text DEFAULT 'image',
                              label_column text DEFAULT 'label', tta int DEFAULT 0,

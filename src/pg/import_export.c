@@ -145,6 +145,7 @@ mlp_import(PG_FUNCTION_ARGS)
 	MlpModelMeta meta;
 	MlpWeightsStatus st;
 	int			version = 0;
+	volatile int want_version = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -158,6 +159,15 @@ mlp_import(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	MlpCheckModelName(name);
 	data = PG_GETARG_BYTEA_PP(1);
+	if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
+	{
+		want_version = PG_GETARG_INT32(6);
+		if (want_version < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version must be at least 1, not %d", want_version),
+					 errhint("Leave version NULL to store the next version.")));
+	}
 
 	ImportOverridesArgs(fcinfo, &ov);
 	st = mlp_weights_import((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), &ov,
@@ -179,7 +189,13 @@ mlp_import(PG_FUNCTION_ARGS)
 
 	PG_TRY();
 	{
-		(void) MlpModelStoreInsert(name, &model, &meta, 0, 0, GetUserId(), &version);
+		if (want_version > 0)
+		{
+			(void) MlpModelStoreInsertAs(name, &model, &meta, want_version, GetUserId());
+			version = want_version;
+		}
+		else
+			(void) MlpModelStoreInsert(name, &model, &meta, 0, 0, GetUserId(), &version);
 	}
 	PG_FINALLY();
 	{

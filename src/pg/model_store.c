@@ -510,10 +510,47 @@ RecordIssuedVersion(const char *name, int version)
 			 SPI_result_code_string(rc));
 }
 
+/*
+ * True (and *id) when version of name exists with the content of weights; ERROR when it
+ * exists with other content; false when it does not exist.
+ */
+static bool
+ExistingVersionWithContent(const char *name, int version, bytea *weights, int64 *id)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+	Datum		values[3] = {CStringGetTextDatum(name), Int32GetDatum(version),
+	PointerGetDatum(weights)};
+	bool		isnull;
+	SPIPlanPtr	plan;
+	int			rc;
+
+	/* generic: a custom plan would copy the weights into the plan as a constant */
+	plan = SPI_prepare_cursor("SELECT id, content_sha256" MLP_EQ "pg_catalog.sha256($3) FROM "
+							  MLP_TABLE(models) " WHERE name" MLP_EQ "$1 AND version" MLP_EQ "$2",
+							  3, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "preparing the lookup of model \"%s\" failed", name);
+	rc = SPI_execute_plan(plan, values, NULL, true, 1);
+	SPI_freeplan(plan);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading version %d of model \"%s\" failed: %s", version, name,
+			 SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+	*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model version %s@%d already exists with other content", name, version),
+				 errdetail("Its SHA-256 differs from that of the weights given."),
+				 errhint("A stored version never changes; store it under another model name.")));
+	return true;
+}
+
 static int64
 InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *meta,
 				 bytea *weights, int64 run_id, int64 parent_model_id, Oid owner,
-				 int *version_out)
+				 int want_version, int *version_out)
 {
 	int			version;
 	int64		id;
@@ -524,6 +561,25 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 	MlpBecomeExtensionOwner(&saved);
 	LockModelName(name);
 	version = NextVersion(name, &owner);
+	if (want_version > 0)
+	{
+		if (ExistingVersionWithContent(name, want_version, weights, &id))
+		{
+			MlpRestoreUser(&saved);
+			SPI_finish();
+			if (version_out)
+				*version_out = want_version;
+			return id;
+		}
+		if (want_version < version)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("version %d of model \"%s\" cannot be stored: its versions have reached %d",
+							want_version, name, version - 1),
+					 errdetail("Version numbers are given once and in increasing order; a dropped or skipped number is not given later."),
+					 errhint("Store it under another model name.")));
+		version = want_version;
+	}
 	id = InsertVersionRow(name, version, model, meta, weights, run_id, parent_model_id, owner);
 	RecordIssuedVersion(name, version);
 	MlpRestoreUser(&saved);
@@ -544,8 +600,29 @@ MlpModelStoreInsert(const char *name, const MlpModel *model, const MlpModelMeta 
 	weights = SerialiseModel(name, model, meta);
 	PG_TRY();
 	{
-		id = InsertSerialised(name, model, meta, weights, run_id, parent_model_id, owner,
+		id = InsertSerialised(name, model, meta, weights, run_id, parent_model_id, owner, 0,
 							  version_out);
+	}
+	PG_FINALLY();
+	{
+		free(weights);
+	}
+	PG_END_TRY();
+	return id;
+}
+
+int64
+MlpModelStoreInsertAs(const char *name, const MlpModel *model, const MlpModelMeta *meta,
+					  int version, Oid owner)
+{
+	bytea	   *weights;
+	int64		id;
+
+	MlpCheckModelName(name);
+	weights = SerialiseModel(name, model, meta);
+	PG_TRY();
+	{
+		id = InsertSerialised(name, model, meta, weights, 0, 0, owner, version, NULL);
 	}
 	PG_FINALLY();
 	{

@@ -52,6 +52,15 @@ extern int64 MlpModelStoreInsert(const char *name, const MlpModel *model,
 								 int64 parent_model_id, Oid owner, int *version_out);
 
 /*
+ * Stores the model as exactly version `version` of name (an import of a published version):
+ * nothing happens when that version exists with the same content (the SHA-256 of the
+ * serialised weights); ERROR (42710) when it holds other content, or when the number was
+ * given before and dropped.  Ownership as for MlpModelStoreInsert; returns models.id.
+ */
+extern int64 MlpModelStoreInsertAs(const char *name, const MlpModel *model,
+								   const MlpModelMeta *meta, int version, Oid owner);
+
+/*
  * Loads the version that name (a reference: "name" or "name@N") means.  ERROR
  * ERRCODE_UNDEFINED_OBJECT "model \"%s\" does not exist" when there is none.
  */

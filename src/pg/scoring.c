@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include "libpq/pqformat.h"
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -27,6 +29,7 @@
 #include "data_source.h"
 #include "image_type.h"
 #include "model_cache.h"
+#include "scaleout.h"
 #include "blas_setup.h"
 #include "core_error.h"
 #include "privilege.h"
@@ -146,6 +149,61 @@ PinnedRefArg(FunctionCallInfo fcinfo, int argno, const char *function)
 				 errhint("A bare name follows new versions, which an IMMUTABLE function cannot; "
 						 "use e.g. '%s@1', or classify() for the latest version.", name)));
 	return ref;
+}
+
+/*
+ * The type model_ref: text that names one version, 'name@N', checked on input.  It exists
+ * because it is not collatable: postgres_fdw ships a function call only when every input
+ * collation comes from a column of the foreign table, and a text argument, even a constant,
+ * gives the call the default collation.  Text converts to it implicitly (binary), so
+ * classify_pinned('m@1', img) and classify_pinned(some_text, img) both work; those are checked
+ * by PinnedRefArg when called.
+ */
+PG_FUNCTION_INFO_V1(mlp_model_ref_in);
+Datum
+mlp_model_ref_in(PG_FUNCTION_ARGS)
+{
+	char	   *s = PG_GETARG_CSTRING(0);
+	char	   *name;
+	int			version;
+
+	MlpParseModelRef(s, &name, &version);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("a model_ref names one model version, 'name@N', not \"%s\"", s),
+				 errhint("A bare name follows new versions; use e.g. '%s@1'.", name)));
+	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+PG_FUNCTION_INFO_V1(mlp_model_ref_out);
+Datum
+mlp_model_ref_out(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_CSTRING(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+}
+
+PG_FUNCTION_INFO_V1(mlp_model_ref_recv);
+Datum
+mlp_model_ref_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			len;
+	char	   *s = pq_getmsgtext(buf, buf->len - buf->cursor, &len);
+
+	return DirectFunctionCall1(mlp_model_ref_in, CStringGetDatum(s));
+}
+
+PG_FUNCTION_INFO_V1(mlp_model_ref_send);
+Datum
+mlp_model_ref_send(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendtext(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 PG_FUNCTION_INFO_V1(mlp_classify_pinned);
@@ -436,6 +494,11 @@ mlp_classify_batch(PG_FUNCTION_ARGS)
 				 errmsg("query must not be null")));
 	ref = ModelRefArg(fcinfo, 0);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		MlpClassifyBatchOnServers(fcinfo, ref, query, PG_GETARG_ARRAYTYPE_P(2));
+		return (Datum) 0;
+	}
 
 	InitMaterializedSRF(fcinfo, 0);
 	memset(&s, 0, sizeof(s));

@@ -55,6 +55,15 @@ SELECT count(*) FROM classify_topk('c_m', (SELECT image FROM carol_data LIMIT 1)
 SELECT count(*) FROM mlp_classify_batch('c_m', 'SELECT id, image FROM carol_data');
 SELECT n FROM mlp_evaluate('c_m', 'carol_data');
 SELECT count(*) FROM mlpscale.progress;
+SELECT classify_pinned(:'ref', image), predict_proba_pinned(:'ref', image) FROM carol_data LIMIT 1;
+SELECT mlp_import('c_m', mlp_export(:'ref'), version => split_part(:'ref', '@', 2)::int);
+BEGIN;
+SELECT mlp_sweep('c_sw', 'carol_data', '{"seed": [1, 2]}', :tiny, train_size => 9) AS sweep \gset
+SELECT mlp_cancel_sweep(:sweep);
+COMMIT;
+SELECT 'sweep=' || mlp_wait_sweep(:sweep);
+SELECT count(*) FROM mlpscale.sweeps;
+SELECT count(*) FROM mlpscale.results;
 SELECT mlp_drop_model(:'ref');
 SQL
 )
@@ -140,6 +149,21 @@ hijack_call mlp_classify_batch "" \
     "SELECT count(*) FROM mlp_classify_batch('b_m', 'SELECT id, image FROM public.bob_data');" ""
 hijack_call mlp_evaluate "" "SELECT n FROM mlp_evaluate('b_m', 'public.bob_data');" ""
 hijack_call mlpscale.progress "" "SELECT count(*) FROM mlpscale.progress;" ""
+hijack_call classify_pinned "SELECT 'b_m@' || max(version) AS ref FROM mlpscale.models WHERE name = 'b_m' \gset" \
+    "SELECT classify_pinned(:'ref', image), predict_proba_pinned(:'ref', image) FROM bob_data LIMIT 1;" ""
+hijack_call "mlp_import with version" \
+    "SELECT max(version) AS v FROM mlpscale.models WHERE name = 'b_m' \gset
+     CREATE TEMP TABLE wv AS SELECT mlp_export('b_m@' || :v) AS d;" \
+    "SELECT mlp_import('b_m', (SELECT d FROM wv), version => :v);" ""
+hijack_call mlp_sweep "BEGIN;" \
+    "SELECT mlp_sweep('b_sw', 'bob_data', '{\"seed\": [1, 2]}', :tiny, train_size => 9) AS sweep \gset" \
+    "SELECT mlp_cancel_sweep(:sweep); COMMIT;"
+hijack_call mlp_cancel_sweep "BEGIN; SELECT mlp_sweep('b_sw2', 'bob_data', '{\"seed\": [1, 2]}', :tiny) AS sweep \gset" \
+    "SELECT mlp_cancel_sweep(:sweep);" "COMMIT;"
+hijack_call mlp_wait_sweep "SELECT max(id) AS sweep FROM mlpscale.sweep_definitions \gset" \
+    "SELECT mlp_wait_sweep(:sweep);" ""
+hijack_call "mlpscale.sweeps and mlpscale.results" "" \
+    "SELECT count(*) FROM mlpscale.sweeps; SELECT count(*) FROM mlpscale.results;" ""
 
 # ---- 3. through the training worker ------------------------------------------------------
 # User SQL runs in the worker as the run's role; whatever it sets must not outlive it, and

@@ -23,13 +23,13 @@ SELECT has_function('public', 'image_resize', ARRAY['image', 'integer', 'integer
 SELECT has_function('public', 'classify', ARRAY['text', 'image']);
 SELECT has_function('public', 'classify', ARRAY['image']);
 SELECT has_function('public', 'predict_proba', ARRAY['text', 'image']);
-SELECT has_function('public', 'mlp_classify_batch', ARRAY['text', 'text']);
+SELECT has_function('public', 'mlp_classify_batch', ARRAY['text', 'text', 'text[]']);
 SELECT has_function('public', 'mlp_evaluate', ARRAY['text', 'text', 'text', 'text', 'integer', 'bigint']);
-SELECT function_returns('public', 'mlp_import', ARRAY['text', 'bytea', 'integer[]', 'real[]', 'real[]', 'text[]'], 'integer');
+SELECT function_returns('public', 'mlp_import', ARRAY['text', 'bytea', 'integer[]', 'real[]', 'real[]', 'text[]', 'integer'], 'integer');
 SELECT function_returns('public', 'mlp_export', ARRAY['text'], 'bytea');
 SELECT volatility_is('public', 'classify', ARRAY['text', 'image'], 'stable');
 SELECT volatility_is('public', 'image_from_bytes', ARRAY['bytea', 'integer', 'integer', 'integer'], 'immutable');
-SELECT volatility_is('public', 'mlp_import', ARRAY['text', 'bytea', 'integer[]', 'real[]', 'real[]', 'text[]'], 'volatile');
+SELECT volatility_is('public', 'mlp_import', ARRAY['text', 'bytea', 'integer[]', 'real[]', 'real[]', 'text[]', 'integer'], 'volatile');
 SELECT is((SELECT string_agg(DISTINCT proparallel::text, ',') FROM pg_proc
            WHERE proname IN ('classify', 'predict_proba', 'classify_label', 'classify_topk')
              AND pronamespace = 'public'::regnamespace),
