@@ -41,6 +41,7 @@ PG_SRCS = \
 	src/pg/shmem.c \
 	src/pg/sql_values.c \
 	src/pg/sweep.c \
+	src/pg/sweep_remote.c \
 	src/pg/test_hold.c \
 	src/pg/train_subset.c \
 	src/pg/train_worker.c

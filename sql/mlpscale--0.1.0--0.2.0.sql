@@ -270,7 +270,8 @@ CREATE TABLE mlpscale.sweep_definitions (
     trials_seed     bigint NOT NULL,
     arguments       jsonb NOT NULL,
     runs            integer NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    servers         text[]                  -- NULL: its runs are here; else where they went
 );
 COMMENT ON TABLE mlpscale.sweep_definitions IS 'one row per sweep: the grid and arguments it was queued with';
 GRANT SELECT ON mlpscale.sweep_definitions TO PUBLIC;
@@ -279,6 +280,29 @@ CREATE POLICY sweep_definitions_own ON mlpscale.sweep_definitions FOR SELECT TO 
     USING (pg_catalog.pg_has_role(owner, 'USAGE'));
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions_id_seq', '');
+
+-- The runs of a sweep spread over servers (mlp_sweep(..., servers)): where each went, the
+-- statement that queued it (to queue it again elsewhere), and its status as last seen there.
+CREATE TABLE mlpscale.sweep_remote_runs (
+    sweep_id        bigint NOT NULL REFERENCES mlpscale.sweep_definitions (id) ON DELETE CASCADE,
+    k               integer NOT NULL,       -- the run's number in the sweep (model 'sweep/k')
+    server          text NOT NULL,
+    remote_run_id   bigint NOT NULL,
+    combination     jsonb NOT NULL,
+    call_sql        text NOT NULL,          -- with %s for the remote mlpscale schema
+    call_params     text[] NOT NULL,
+    status          text NOT NULL DEFAULT 'queued',   -- a runs.status, or 'unreachable'
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    checked_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (sweep_id, k)
+);
+COMMENT ON TABLE mlpscale.sweep_remote_runs IS 'runs of sweeps spread over servers: where each runs and its status as last seen';
+GRANT SELECT ON mlpscale.sweep_remote_runs TO PUBLIC;
+ALTER TABLE mlpscale.sweep_remote_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sweep_remote_runs_own ON mlpscale.sweep_remote_runs FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM mlpscale.sweep_definitions s WHERE s.id OPERATOR(pg_catalog.=) sweep_id));
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_remote_runs', '');
 
 ALTER TABLE mlpscale.runs ADD COLUMN sweep_id bigint REFERENCES mlpscale.sweep_definitions (id);
 CREATE INDEX runs_sweep_idx ON mlpscale.runs (sweep_id) WHERE sweep_id IS NOT NULL;
@@ -318,19 +342,25 @@ CREATE FUNCTION mlp_sweep(
     matmul_precision text   DEFAULT 'fp32',
     train_size      bigint  DEFAULT NULL,
     early_stop      integer DEFAULT NULL,
-    trials_seed     bigint  DEFAULT 0)
+    trials_seed     bigint  DEFAULT 0,
+    servers         text[]  DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_sweep(text, text, jsonb, integer, text, integer, integer, text, real,
                               real, real, real, boolean, integer, text, bigint, text, text,
                               boolean, real, integer, real[], real[], text, bigint, integer,
-                              bigint) IS
-    'queues one training run per combination of the grid (a JSON object of mlp_train arguments to lists of values), or trials of them drawn at random; returns the sweep id';
+                              bigint, text[]) IS
+    'queues one training run per combination of the grid (a JSON object of mlp_train arguments to lists of values), or trials of them drawn at random, here or round robin on postgres_fdw servers; returns the sweep id';
 
 CREATE FUNCTION mlp_wait_sweep(sweep_id bigint, timeout_seconds float8 DEFAULT NULL) RETURNS text
     AS 'MODULE_PATHNAME', 'mlp_wait_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_wait_sweep(bigint, float8) IS
     'waits until no run of the sweep is queued or running (or timeout_seconds have passed) and returns the sweep''s status';
+
+CREATE FUNCTION mlp_resume_sweep(sweep_id bigint, servers text[] DEFAULT NULL) RETURNS integer
+    AS 'MODULE_PATHNAME', 'mlp_resume_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_resume_sweep(bigint, text[]) IS
+    'queues the sweep''s interrupted, failed, canceled or unreachable runs again (on their servers, or with servers, anew on those) and returns how many';
 
 CREATE FUNCTION mlp_cancel_sweep(sweep_id bigint) RETURNS integer
     AS 'MODULE_PATHNAME', 'mlp_cancel_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -338,8 +368,10 @@ COMMENT ON FUNCTION mlp_cancel_sweep(bigint) IS
     'cancels every queued or running run of the sweep (as mlp_cancel does) and returns how many';
 
 -- security_invoker: a role counts only the runs it may see, which are all the runs of its
--- own sweeps.  Status: queued while every run is queued, running while any is queued or
--- running, then failed, interrupted or canceled if any run ended so, else succeeded.
+-- own sweeps (those on other servers as last seen, see mlp_wait_sweep).  Status: queued
+-- while every run is queued, running while any is queued or running, then failed,
+-- interrupted (also: its server could not be reached) or canceled if any run ended so, else
+-- succeeded.
 CREATE VIEW mlpscale.sweeps WITH (security_invoker = true) AS
     SELECT s.id, s.name, pg_catalog.pg_get_userbyid(s.owner) AS owner, s.source, s.grid,
            s.trials, s.runs,
@@ -353,7 +385,7 @@ CREATE VIEW mlpscale.sweeps WITH (security_invoker = true) AS
                 WHEN count(*) FILTER (WHERE r.status = 'queued') = count(r.id) THEN 'queued'
                 WHEN count(*) FILTER (WHERE r.status IN ('queued', 'running')) > 0 THEN 'running'
                 WHEN count(*) FILTER (WHERE r.status = 'failed') > 0 THEN 'failed'
-                WHEN count(*) FILTER (WHERE r.status = 'interrupted') > 0 THEN 'interrupted'
+                WHEN count(*) FILTER (WHERE r.status IN ('interrupted', 'unreachable')) > 0 THEN 'interrupted'
                 WHEN count(*) FILTER (WHERE r.status = 'canceled') > 0 THEN 'canceled'
                 ELSE 'succeeded' END AS status,
            s.created_at,
@@ -363,9 +395,14 @@ CREATE VIEW mlpscale.sweeps WITH (security_invoker = true) AS
            extract(epoch FROM coalesce(
                CASE WHEN count(*) FILTER (WHERE r.status IN ('queued', 'running')) = 0
                     THEN max(r.finished_at) END, now()) - min(r.started_at))::float8 AS seconds,
-           s.arguments
+           s.arguments, s.servers,
+           count(*) FILTER (WHERE r.status = 'unreachable') AS unreachable
       FROM mlpscale.sweep_definitions s
-      LEFT JOIN mlpscale.runs r ON r.sweep_id = s.id
+      LEFT JOIN (SELECT sweep_id, id, status, started_at, finished_at
+                   FROM mlpscale.runs WHERE sweep_id IS NOT NULL
+                 UNION ALL
+                 SELECT sweep_id, -k, status, started_at, finished_at
+                   FROM mlpscale.sweep_remote_runs) r ON r.sweep_id = s.id
      GROUP BY s.id;
 COMMENT ON VIEW mlpscale.sweeps IS
     'the sweeps of the current role: definition, runs by status, the status derived from them, and timings';
@@ -413,6 +450,11 @@ CREATE VIEW mlpscale.results WITH (security_invoker = true) AS
 COMMENT ON VIEW mlpscale.results IS
     'one row per succeeded run of the current role: architecture, data, recipe, compute (paper eq. 4), best and final validation errors';
 GRANT SELECT ON mlpscale.results TO PUBLIC;
+
+CREATE FUNCTION mlp_sweep_results(sweep_id bigint) RETURNS SETOF mlpscale.results
+    AS 'MODULE_PATHNAME', 'mlp_sweep_results' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_sweep_results(bigint) IS
+    'the mlpscale.results rows of a sweep''s succeeded runs, read from the servers they ran on (or from here)';
 
 -- ---- pinned model versions (scale-out issue) ------------------------------------------
 

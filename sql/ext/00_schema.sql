@@ -27,9 +27,33 @@ CREATE TABLE mlpscale.sweep_definitions (
     trials_seed     bigint NOT NULL,
     arguments       jsonb NOT NULL,
     runs            integer NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    servers         text[]                  -- NULL: its runs are here; else where they went
 );
 COMMENT ON TABLE mlpscale.sweep_definitions IS 'one row per sweep: the grid and arguments it was queued with';
+
+-- The runs of a sweep spread over servers (mlp_sweep(..., servers)): where each went, the
+-- statement that queued it (to queue it again elsewhere), and its status as last seen there.
+CREATE TABLE mlpscale.sweep_remote_runs (
+    sweep_id        bigint NOT NULL REFERENCES mlpscale.sweep_definitions (id) ON DELETE CASCADE,
+    k               integer NOT NULL,       -- the run's number in the sweep (model 'sweep/k')
+    server          text NOT NULL,
+    remote_run_id   bigint NOT NULL,
+    combination     jsonb NOT NULL,
+    call_sql        text NOT NULL,          -- with %s for the remote mlpscale schema
+    call_params     text[] NOT NULL,
+    status          text NOT NULL DEFAULT 'queued',   -- a runs.status, or 'unreachable'
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    checked_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (sweep_id, k)
+);
+COMMENT ON TABLE mlpscale.sweep_remote_runs IS 'runs of sweeps spread over servers: where each runs and its status as last seen';
+GRANT SELECT ON mlpscale.sweep_remote_runs TO PUBLIC;
+ALTER TABLE mlpscale.sweep_remote_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sweep_remote_runs_own ON mlpscale.sweep_remote_runs FOR SELECT TO PUBLIC
+    USING (EXISTS (SELECT 1 FROM mlpscale.sweep_definitions s WHERE s.id OPERATOR(pg_catalog.=) sweep_id));
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_remote_runs', '');
 
 CREATE TABLE mlpscale.runs (
     id              bigserial PRIMARY KEY,

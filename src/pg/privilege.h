@@ -19,6 +19,7 @@
 #define MLP_EQ " OPERATOR(pg_catalog.=) "
 #define MLP_NE " OPERATOR(pg_catalog.<>) "
 #define MLP_GT " OPERATOR(pg_catalog.>) "
+#define MLP_LT " OPERATOR(pg_catalog.<) "
 #define MLP_GE " OPERATOR(pg_catalog.>=) "
 
 /*

@@ -612,6 +612,15 @@ mlp_cancel(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(MlpCancelRun(run_id));
 }
 
+bool
+MlpResumeRun(int64 run_id)
+{
+	if (!MlpRunStoreRequeue(run_id))
+		return false;
+	RememberAction(PENDING_START, run_id);
+	return true;
+}
+
 /*
  * mlp_resume(run_id): queues an interrupted, failed or canceled run again; its worker
  * continues from the last checkpoint (or from the start when there is none) to the epoch

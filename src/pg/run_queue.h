@@ -23,6 +23,12 @@ extern int64 MlpQueueTrainRun(const MlpArgs *args, const char *model_name, int64
  */
 extern bool MlpCancelRun(int64 run_id);
 
+/*
+ * Queues an interrupted, failed or canceled run again (the caller has checked that it may);
+ * false when it is not one.  The launcher is told when the transaction commits.
+ */
+extern bool MlpResumeRun(int64 run_id);
+
 /* True when this transaction queued (or resumed) the run: it cannot start before commit. */
 extern bool MlpRunQueuedInThisTransaction(int64 run_id);
 

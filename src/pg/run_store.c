@@ -210,9 +210,10 @@ MlpRunStoreQueued(void)
 int64
 MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner)
 {
-	Oid			types[8] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, INT4OID};
-	Datum		values[8];
-	char		nulls[8];
+	Oid			types[9] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, INT4OID,
+	TEXTARRAYOID};
+	Datum		values[9];
+	char		nulls[9];
 	bool		isnull;
 	int64		id;
 
@@ -227,12 +228,15 @@ MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner)
 	values[5] = Int64GetDatum(def->trials_seed);
 	values[6] = CStringGetTextDatum(def->arguments);
 	values[7] = Int32GetDatum(def->runs);
+	values[8] = def->servers;
+	if (def->servers == (Datum) 0)
+		nulls[8] = 'n';
 
 	MlpSpiConnect();
 	ExecAsOwner("INSERT INTO " MLP_TABLE(sweep_definitions) " (name, owner, source, grid, "
-				"trials, trials_seed, arguments, runs) VALUES ($1, $2, $3, $4::pg_catalog.jsonb, "
-				"$5, $6, $7::pg_catalog.jsonb, $8) RETURNING id",
-				8, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
+				"trials, trials_seed, arguments, runs, servers) VALUES ($1, $2, $3, $4::pg_catalog.jsonb, "
+				"$5, $6, $7::pg_catalog.jsonb, $8, $9) RETURNING id",
+				9, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
 	if (SPI_processed != 1)
 		elog(ERROR, "could not insert the sweep");
 	id = DatumGetInt64(ResultDatum(1, &isnull));
@@ -243,9 +247,9 @@ MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner)
 bool
 MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner, bool *same)
 {
-	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6];
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTARRAYOID};
+	Datum		values[7];
+	char		nulls[7];
 	bool		isnull;
 	bool		found;
 
@@ -258,13 +262,15 @@ MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner, bool 
 		nulls[3] = 'n';
 	values[4] = Int64GetDatum(def->trials_seed);
 	values[5] = CStringGetTextDatum(def->arguments);
+	values[6] = def->servers;
+	nulls[6] = def->servers == (Datum) 0 ? 'n' : ' ';
 
 	MlpSpiConnect();
 	ExecAsOwner("SELECT id, owner, source" MLP_EQ "$2 AND grid" MLP_EQ "$3::pg_catalog.jsonb "
 				"AND trials IS NOT DISTINCT FROM $4 AND trials_seed" MLP_EQ "$5 "
-				"AND arguments" MLP_EQ "$6::pg_catalog.jsonb "
+				"AND arguments" MLP_EQ "$6::pg_catalog.jsonb AND servers IS NOT DISTINCT FROM $7 "
 				"FROM " MLP_TABLE(sweep_definitions) " WHERE name" MLP_EQ "$1",
-				6, types, values, nulls, true, SPI_OK_SELECT, false);
+				7, types, values, nulls, true, SPI_OK_SELECT, false);
 	found = SPI_processed == 1;
 	if (found)
 	{
@@ -277,7 +283,7 @@ MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner, bool 
 }
 
 bool
-MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status)
+MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status, char **name, bool *remote)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(sweep_id)};
@@ -286,7 +292,7 @@ MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status)
 
 	MlpSpiConnect();
 	/* the view derives the status; as the owner it counts every run of the sweep */
-	ExecAsOwner("SELECT d.owner, s.status FROM " MLP_TABLE(sweep_definitions) " d "
+	ExecAsOwner("SELECT d.owner, s.status, d.name, d.servers IS NOT NULL FROM " MLP_TABLE(sweep_definitions) " d "
 				"JOIN " MLP_TABLE(sweeps) " s ON s.id" MLP_EQ "d.id WHERE d.id" MLP_EQ "$1",
 				1, types, values, NULL, false, SPI_OK_SELECT, false);
 	found = SPI_processed == 1;
@@ -294,9 +300,40 @@ MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status)
 	{
 		*owner = DatumGetObjectId(ResultDatum(1, &isnull));
 		*status = ResultText(2);
+		*name = ResultText(3);
+		*remote = DatumGetBool(ResultDatum(4, &isnull));
 	}
 	SPI_finish();
 	return found;
+}
+
+List *
+MlpRunStoreSweepResumableRuns(int64 sweep_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(sweep_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *ids = NIL;
+
+	MlpSpiConnect();
+	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE sweep_id" MLP_EQ "$1 AND status "
+				"OPERATOR(pg_catalog.=) ANY ('{interrupted,failed,canceled}'::pg_catalog.text[]) "
+				"AND epochs_done" MLP_LT "epochs ORDER BY id",
+				1, types, values, NULL, false, SPI_OK_SELECT, false);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = MemoryContextAlloc(caller, sizeof(int64));
+		MemoryContext old;
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		old = MemoryContextSwitchTo(caller);
+		ids = lappend(ids, id);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return ids;
 }
 
 List *

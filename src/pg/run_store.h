@@ -75,6 +75,7 @@ typedef struct MlpSweepDefinition
 	int64		trials_seed;
 	const char *arguments;		/* JSON text: every other argument of the call */
 	int			runs;
+	Datum		servers;		/* text[]; 0 = the runs are here */
 } MlpSweepDefinition;
 
 extern int64 MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner);
@@ -86,8 +87,15 @@ extern int64 MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner);
 extern bool MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner,
 								 bool *same);
 
-/* The sweep's owner and status (mlpscale.sweeps); false when there is none. */
-extern bool MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status);
+/*
+ * The sweep's owner, status (mlpscale.sweeps), name, and whether its runs are on other
+ * servers; false when there is none.
+ */
+extern bool MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status, char **name,
+								 bool *remote);
+
+/* Ids (int64 *, palloc'd) of the sweep's interrupted, failed and canceled runs here. */
+extern List *MlpRunStoreSweepResumableRuns(int64 sweep_id);
 
 /* Ids (int64 *, palloc'd) of the sweep's queued and running runs. */
 extern List *MlpRunStoreSweepActiveRuns(int64 sweep_id);

@@ -30,14 +30,20 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "executor/spi.h"
+#include "funcapi.h"
 
 #include "core/rng.h"
+#include "foreign/foreign.h"
 #include "launcher.h"
+#include "mlpscale.h"
 #include "model_store.h"
 #include "privilege.h"
 #include "run_queue.h"
 #include "run_store.h"
 #include "sql_values.h"
+#include "sweep_remote.h"
 
 /* More runs than this in one sweep is a mistake in the grid, not a study. */
 #define MLP_MAX_SWEEP_RUNS	10000
@@ -46,7 +52,8 @@
 #define MLP_SWEEP_TRIALS_STREAM 0x5357454550ULL
 
 /* mlp_sweep's own arguments; every other one is mlp_train's. */
-static const char *const sweep_only_args[] = {"sweep_name", "grid", "trials", "trials_seed"};
+static const char *const sweep_only_args[] = {"sweep_name", "grid", "trials", "trials_seed",
+"servers"};
 
 typedef struct GridKey
 {
@@ -497,6 +504,8 @@ mlp_sweep(PG_FUNCTION_ARGS)
 	bool		same;
 	int64	   *chosen;
 	int			n;
+	Datum	   *servers = NULL;
+	int			nservers = 0;
 
 	MlpCheckLauncherAvailable();
 	(void) MlpExtensionOwner();	/* as in mlp_train: an old version says to update */
@@ -518,6 +527,27 @@ mlp_sweep(PG_FUNCTION_ARGS)
 					 errhint("Leave trials NULL to run every combination.")));
 	}
 	def.trials_seed = DatumGetInt64(MlpArgRequired(&args, "trials_seed"));
+	if (!MlpArgIsNull(&args, "servers"))
+	{
+		def.servers = MlpArgRequired(&args, "servers");
+		MlpArrayElements(DatumGetArrayTypeP(def.servers), TEXTOID, "servers", &servers, &nservers);
+		if (nservers == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("servers must name at least one server"),
+					 errhint("Leave servers NULL to run the sweep here.")));
+		for (int i = 0; i < nservers; i++)
+		{
+			char	   *name = TextDatumGetCString(servers[i]);
+
+			(void) GetForeignServerByName(name, false);
+			for (int j = 0; j < i; j++)
+				if (strcmp(name, TextDatumGetCString(servers[j])) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("servers names \"%s\" twice", name)));
+		}
+	}
 
 	nkeys = ParseGrid(DatumGetJsonbP(MlpArgRequired(&args, "grid")), &args, &keys);
 	for (int k = 0; k < nkeys; k++)
@@ -575,7 +605,12 @@ mlp_sweep(PG_FUNCTION_ARGS)
 		ctx.arg = psprintf("run %d of sweep \"%s\": %s", i + 1, def.name, combination);
 		ctx.previous = error_context_stack;
 		error_context_stack = &ctx;
-		(void) MlpQueueTrainRun(&run_args, psprintf("%s/%d", def.name, i + 1), sweep_id, false);
+		if (nservers > 0)
+			MlpSweepQueueRemote(&run_args, sweep_id, def.name, i + 1, combination,
+								TextDatumGetCString(servers[i % nservers]));
+		else
+			(void) MlpQueueTrainRun(&run_args, psprintf("%s/%d", def.name, i + 1), sweep_id,
+									false);
 		error_context_stack = ctx.previous;
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -583,16 +618,22 @@ mlp_sweep(PG_FUNCTION_ARGS)
 }
 
 static char *
-ReadSweep(int64 sweep_id, const char *action)
+ReadSweep(int64 sweep_id, const char *action, bool *remote, char **name)
 {
 	Oid			owner;
 	char	   *status;
+	char	   *name_;
+	bool		remote_;
 
-	if (!MlpRunStoreReadSweep(sweep_id, &owner, &status))
+	if (!MlpRunStoreReadSweep(sweep_id, &owner, &status, &name_, &remote_))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("sweep " INT64_FORMAT " does not exist", sweep_id)));
 	CheckSweepOwner(sweep_id, owner, action);
+	if (remote)
+		*remote = remote_;
+	if (name)
+		*name = name_;
 	return status;
 }
 
@@ -608,6 +649,7 @@ mlp_wait_sweep(PG_FUNCTION_ARGS)
 	char	   *status;
 	List	   *active;
 	ListCell   *lc;
+	bool		remote = false;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -622,7 +664,13 @@ mlp_wait_sweep(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("timeout_seconds must be in [0, 1e+09], not %g", timeout)));
 	}
-	(void) ReadSweep(sweep_id, "wait for");
+	(void) ReadSweep(sweep_id, "wait for", &remote, NULL);
+	if (remote && MlpSweepRemotePending())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sweep " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
+						sweep_id),
+				 errhint("Commit, then call mlp_wait_sweep.")));
 	active = MlpRunStoreSweepActiveRuns(sweep_id);
 	foreach(lc, active)
 		if (MlpRunQueuedInThisTransaction(*(int64 *) lfirst(lc)))
@@ -642,15 +690,18 @@ mlp_wait_sweep(PG_FUNCTION_ARGS)
 		long		secs;
 		int			usecs;
 
-		status = ReadSweep(sweep_id, "wait for");
+		if (remote)
+			(void) MlpSweepRefreshRemote(sweep_id);
+		status = ReadSweep(sweep_id, "wait for", NULL, NULL);
 		if (strcmp(status, "queued") != 0 && strcmp(status, "running") != 0)
 			break;
 		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 		if (timeout >= 0 && secs + usecs / 1e6 >= timeout)
 			break;
 		pfree(status);
+		/* remote servers are asked once a second */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 MLP_SWEEP_POLL_MS, PG_WAIT_EXTENSION);
+						 remote ? 1000 : MLP_SWEEP_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -665,14 +716,86 @@ mlp_cancel_sweep(PG_FUNCTION_ARGS)
 	int64		sweep_id;
 	int			canceled = 0;
 	ListCell   *lc;
+	bool		remote;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("sweep_id must not be null")));
 	sweep_id = PG_GETARG_INT64(0);
-	(void) ReadSweep(sweep_id, "cancel");
+	(void) ReadSweep(sweep_id, "cancel", &remote, NULL);
+	if (remote)
+		PG_RETURN_INT32(MlpSweepCancelRemote(sweep_id));
 	foreach(lc, MlpRunStoreSweepActiveRuns(sweep_id))
 		canceled += MlpCancelRun(*(int64 *) lfirst(lc)) ? 1 : 0;
 	PG_RETURN_INT32(canceled);
+}
+
+static int64
+SweepIdArg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("sweep_id must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
+/*
+ * mlp_resume_sweep(sweep_id, servers): the sweep's interrupted, failed and canceled runs
+ * (and, spread over servers, the unreachable ones) queued again; returns how many.
+ */
+PG_FUNCTION_INFO_V1(mlp_resume_sweep);
+Datum
+mlp_resume_sweep(PG_FUNCTION_ARGS)
+{
+	int64		sweep_id = SweepIdArg(fcinfo);
+	bool		remote;
+	int			resumed = 0;
+	ListCell   *lc;
+
+	MlpCheckLauncherAvailable();
+	(void) ReadSweep(sweep_id, "resume", &remote, NULL);
+	if (remote)
+		PG_RETURN_INT32(MlpSweepResumeRemote(sweep_id, PG_ARGISNULL(1) ? NULL :
+											 PG_GETARG_ARRAYTYPE_P(1)));
+	if (!PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sweep " INT64_FORMAT " runs here: servers applies only to a sweep spread over servers",
+						sweep_id)));
+	foreach(lc, MlpRunStoreSweepResumableRuns(sweep_id))
+		resumed += MlpResumeRun(*(int64 *) lfirst(lc)) ? 1 : 0;
+	PG_RETURN_INT32(resumed);
+}
+
+/* mlp_sweep_results(sweep_id): mlpscale.results of the sweep, wherever its runs ran. */
+PG_FUNCTION_INFO_V1(mlp_sweep_results);
+Datum
+mlp_sweep_results(PG_FUNCTION_ARGS)
+{
+	int64		sweep_id = SweepIdArg(fcinfo);
+	bool		remote;
+	char	   *name;
+
+	(void) ReadSweep(sweep_id, "read", &remote, &name);
+	InitMaterializedSRF(fcinfo, 0);
+	if (remote)
+		MlpSweepResultsRemote(fcinfo, sweep_id, name);
+	else
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(sweep_id)};
+
+		/* as the caller: its own runs, by row-level security */
+		MlpSpiConnect();
+		if (SPI_execute_with_args("SELECT * FROM " MLP_TABLE(results) " WHERE sweep_id" MLP_EQ "$1 ORDER BY run_id",
+								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the results of sweep " INT64_FORMAT " failed", sweep_id);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+		SPI_finish();
+	}
+	return (Datum) 0;
 }

@@ -150,6 +150,12 @@ is "$(q "SELECT string_agg(status, ',') FROM mlpscale.runs WHERE sweep_id = $hel
    "every run of it is canceled"
 is "$(q "SELECT mlp_cancel_sweep($held)")" 0 "canceling it again cancels nothing"
 is "$(q "SELECT count(*) FROM mlpscale.results WHERE sweep_id = $held")" 0 "canceled runs are not results"
+is "$(q "SELECT mlp_resume_sweep($held)")" 3 "mlp_resume_sweep queues the canceled runs again"
+is "$(q "SELECT mlp_wait_sweep($held)")" succeeded "and the sweep completes"
+is "$(q "SELECT count(*) FROM mlp_sweep_results($held)")" 3 "mlp_sweep_results of a sweep here"
+is "$(q "SELECT mlp_resume_sweep($held)")" 0 "nothing is left to resume"
+like "$(q "SELECT mlp_resume_sweep($held, servers => ARRAY['x'])")" 'ERROR:.*servers applies only to a sweep spread over servers' \
+     "servers for a sweep that runs here"
 
 # ---- privileges: a sweep and its runs belong to the caller ---------------------------------
 q "DO \$\$BEGIN CREATE ROLE sw_alice LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$;
@@ -167,6 +173,8 @@ is "$(q_as sw_bob "SELECT count(*) FROM mlpscale.sweeps")/$(q_as sw_bob "SELECT 
    "0/0/0" "bob sees none of it"
 like "$(q_as sw_bob "SELECT mlp_wait_sweep($asweep)")" 'ERROR:.*permission denied to wait for sweep' "bob cannot wait for it"
 like "$(q_as sw_bob "SELECT mlp_cancel_sweep($asweep)")" 'ERROR:.*permission denied to cancel sweep' "bob cannot cancel it"
+like "$(q_as sw_bob "SELECT mlp_resume_sweep($asweep)")" 'ERROR:.*permission denied to resume sweep' "bob cannot resume it"
+like "$(q_as sw_bob "SELECT count(*) FROM mlp_sweep_results($asweep)")" 'ERROR:.*permission denied to read sweep' "bob cannot read its results"
 like "$(q_as sw_bob "SELECT mlp_sweep('alice_sweep', 'bands_train', '{\"seed\": [1, 2]}', $args)")" \
      'ERROR:.*already exists and belongs to another role' "bob cannot take over its name"
 bsweep=$(q_as sw_bob "SELECT mlp_sweep('bob_sweep', 'bands_train', '{\"seed\": [1]}', $args)")

@@ -162,6 +162,10 @@ hijack_call mlp_cancel_sweep "BEGIN; SELECT mlp_sweep('b_sw2', 'bob_data', '{\"s
     "SELECT mlp_cancel_sweep(:sweep);" "COMMIT;"
 hijack_call mlp_wait_sweep "SELECT max(id) AS sweep FROM mlpscale.sweep_definitions \gset" \
     "SELECT mlp_wait_sweep(:sweep);" ""
+hijack_call mlp_resume_sweep "SELECT max(id) AS sweep FROM mlpscale.sweep_definitions \gset" \
+    "SELECT mlp_resume_sweep(:sweep);" "SELECT mlp_cancel_sweep(:sweep);"
+hijack_call mlp_sweep_results "SELECT max(id) AS sweep FROM mlpscale.sweep_definitions \gset" \
+    "SELECT count(*) FROM mlp_sweep_results(:sweep);" ""
 hijack_call "mlpscale.sweeps and mlpscale.results" "" \
     "SELECT count(*) FROM mlpscale.sweeps; SELECT count(*) FROM mlpscale.results;" ""
 
