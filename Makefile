@@ -234,3 +234,8 @@ bench: bench/bin/train_bench bench/bin/peak
 .PHONY: bench-sweep
 bench-sweep:
 	bench/sweep_bench.sh $(BENCH_ARGS)
+
+# Scoring and sweeps on 1 and 2 loopback shards against one server (postgres_fdw).
+.PHONY: bench-scaleout
+bench-scaleout:
+	bench/scaleout_bench.sh $(BENCH_ARGS)
