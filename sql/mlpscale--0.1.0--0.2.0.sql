@@ -456,6 +456,14 @@ CREATE FUNCTION mlp_sweep_results(sweep_id bigint) RETURNS SETOF mlpscale.result
 COMMENT ON FUNCTION mlp_sweep_results(bigint) IS
     'the mlpscale.results rows of a sweep''s succeeded runs, read from the servers they ran on (or from here)';
 
+CREATE FUNCTION mlp_sweep_epochs(sweep_id bigint)
+    RETURNS TABLE (k int, server text, run_id bigint, epoch int, train_loss float8,
+                   train_accuracy float8, val_loss float8, val_accuracy float8, val_top5 float8,
+                   examples_seen bigint, cumulative_flops float8, seconds float8)
+    AS 'MODULE_PATHNAME', 'mlp_sweep_epochs' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_sweep_epochs(bigint) IS
+    'one row per epoch of the sweep''s runs (k of the model ''sweep/k'', the server, its run id there), read from the servers they ran on (or from here)';
+
 -- ---- pinned model versions (scale-out issue) ------------------------------------------
 
 ALTER TABLE mlpscale.models ADD COLUMN content_sha256 bytea;

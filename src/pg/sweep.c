@@ -799,3 +799,40 @@ mlp_sweep_results(PG_FUNCTION_ARGS)
 	}
 	return (Datum) 0;
 }
+
+/*
+ * mlp_sweep_epochs(sweep_id): one row per epoch of the sweep's runs (k, server, run id and
+ * the mlpscale.epochs columns), wherever they ran.
+ */
+PG_FUNCTION_INFO_V1(mlp_sweep_epochs);
+Datum
+mlp_sweep_epochs(PG_FUNCTION_ARGS)
+{
+	int64		sweep_id = SweepIdArg(fcinfo);
+	bool		remote;
+
+	(void) ReadSweep(sweep_id, "read", &remote, NULL);
+	InitMaterializedSRF(fcinfo, 0);
+	if (remote)
+		MlpSweepEpochsRemote(fcinfo, sweep_id);
+	else
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(sweep_id)};
+
+		/* as the caller: its own runs, by row-level security */
+		MlpSpiConnect();
+		if (SPI_execute_with_args("SELECT (pg_catalog.regexp_match(r.model_name, '/([0-9]+)$'))[1]::pg_catalog.int4, "
+								  "NULL::pg_catalog.text, r.id, e.epoch, e.train_loss, e.train_accuracy, "
+								  "e.val_loss, e.val_accuracy, e.val_top5, e.examples_seen, e.cumulative_flops, e.seconds "
+								  "FROM " MLP_TABLE(epochs) " e JOIN " MLP_TABLE(runs) " r ON r.id" MLP_EQ "e.run_id "
+								  "WHERE r.sweep_id" MLP_EQ "$1 ORDER BY r.id, e.epoch",
+								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the epochs of sweep " INT64_FORMAT " failed", sweep_id);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+		SPI_finish();
+	}
+	return (Datum) 0;
+}

@@ -656,3 +656,52 @@ MlpSweepResultsRemote(FunctionCallInfo fcinfo, int64 sweep_id, const char *sweep
 	a.sweep_name = sweep_name;
 	ForEachServer(sweep_id, ReadRemoteRuns(sweep_id), ResultsServer, &a, false);
 }
+
+/* ---- epochs -------------------------------------------------------------------------------- */
+
+#define EPOCH_COLUMNS "e.epoch, e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy, " \
+	"e.val_top5, e.examples_seen, e.cumulative_flops, e.seconds"
+
+static void
+EpochsServer(PGconn *conn, const char *server, List *runs, void *arg)
+{
+	ResultsArg *a = arg;
+	const char *params[1] = {IdArray(runs)};
+	PGresult   *res = MlpRemoteExec(conn, server,
+									"SELECT r.id, " EPOCH_COLUMNS " FROM mlpscale.epochs e "
+									"JOIN mlpscale.runs r ON r.id OPERATOR(pg_catalog.=) e.run_id "
+									"WHERE r.id OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[]) ORDER BY r.id, e.epoch",
+									1, params, NULL, NULL, PGRES_TUPLES_OK);
+	int			natts = a->desc->natts;	/* k, server, run_id, then the epoch columns */
+	char	  **values = palloc(sizeof(char *) * natts);
+
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		int64		id = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(PQgetvalue(res, i, 0))));
+		ListCell   *lc;
+
+		values[0] = NULL;
+		foreach(lc, runs)
+			if (((RemoteRun *) lfirst(lc))->remote_id == id)
+				values[0] = psprintf("%d", ((RemoteRun *) lfirst(lc))->k);
+		values[1] = (char *) server;
+		for (int c = 0; c < PQnfields(res) && c + 2 < natts; c++)
+			values[c + 2] = PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+		tuplestore_puttuple(a->store, BuildTupleFromCStrings(a->meta, values));
+	}
+	PQclear(res);
+}
+
+void
+MlpSweepEpochsRemote(FunctionCallInfo fcinfo, int64 sweep_id)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ResultsArg	a;
+
+	a.store = rsinfo->setResult;
+	a.desc = rsinfo->setDesc;
+	a.meta = TupleDescGetAttInMetadata(rsinfo->setDesc);
+	a.sweep_id = sweep_id;
+	a.sweep_name = NULL;
+	ForEachServer(sweep_id, ReadRemoteRuns(sweep_id), EpochsServer, &a, false);
+}

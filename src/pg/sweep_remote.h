@@ -42,4 +42,7 @@ extern int	MlpSweepResumeRemote(int64 sweep_id, ArrayType *servers);
 extern void MlpSweepResultsRemote(FunctionCallInfo fcinfo, int64 sweep_id,
 								  const char *sweep_name);
 
+/* The epochs of the remote runs (k, server, remote run id, epoch columns) into fcinfo's result. */
+extern void MlpSweepEpochsRemote(FunctionCallInfo fcinfo, int64 sweep_id);
+
 #endif

@@ -153,6 +153,8 @@ is "$(q "SELECT count(*) FROM mlpscale.results WHERE sweep_id = $held")" 0 "canc
 is "$(q "SELECT mlp_resume_sweep($held)")" 3 "mlp_resume_sweep queues the canceled runs again"
 is "$(q "SELECT mlp_wait_sweep($held)")" succeeded "and the sweep completes"
 is "$(q "SELECT count(*) FROM mlp_sweep_results($held)")" 3 "mlp_sweep_results of a sweep here"
+is "$(q "SELECT count(*) || ' ' || string_agg(DISTINCT k::text, ',') || ' ' || count(server) FROM mlp_sweep_epochs($held)")" "9 1,2,3 0" \
+   "mlp_sweep_epochs of a sweep here: k from the model name, no server"
 is "$(q "SELECT mlp_resume_sweep($held)")" 0 "nothing is left to resume"
 like "$(q "SELECT mlp_resume_sweep($held, servers => ARRAY['x'])")" 'ERROR:.*servers applies only to a sweep spread over servers' \
      "servers for a sweep that runs here"
@@ -175,6 +177,7 @@ like "$(q_as sw_bob "SELECT mlp_wait_sweep($asweep)")" 'ERROR:.*permission denie
 like "$(q_as sw_bob "SELECT mlp_cancel_sweep($asweep)")" 'ERROR:.*permission denied to cancel sweep' "bob cannot cancel it"
 like "$(q_as sw_bob "SELECT mlp_resume_sweep($asweep)")" 'ERROR:.*permission denied to resume sweep' "bob cannot resume it"
 like "$(q_as sw_bob "SELECT count(*) FROM mlp_sweep_results($asweep)")" 'ERROR:.*permission denied to read sweep' "bob cannot read its results"
+like "$(q_as sw_bob "SELECT count(*) FROM mlp_sweep_epochs($asweep)")" 'ERROR:.*permission denied to read sweep' "nor its epochs"
 like "$(q_as sw_bob "SELECT mlp_sweep('alice_sweep', 'bands_train', '{\"seed\": [1, 2]}', $args)")" \
      'ERROR:.*already exists and belongs to another role' "bob cannot take over its name"
 bsweep=$(q_as sw_bob "SELECT mlp_sweep('bob_sweep', 'bands_train', '{\"seed\": [1]}', $args)")

@@ -191,6 +191,10 @@ is "$(on shard1 "SELECT string_agg(model_name, ',' ORDER BY id) FROM mlpscale.ru
    "dist/1,dist/3,dist/5/3" "each shard trained its runs, named after the sweep"
 is "$(q "SELECT count(*) || ' ' || min(sweep) || ' ' || bool_and(params > 0 AND train_size = 1000 AND epochs = 2 AND seed BETWEEN 1 AND 6)
          FROM mlp_sweep_results($sw)")" "6 dist true" "mlp_sweep_results reads the results from the shards"
+is "$(q "SELECT count(*) || ' ' || count(DISTINCT k) || ' ' || string_agg(DISTINCT server, ',') || ' ' || bool_and(examples_seen = 1000 * epoch AND train_loss > 0 AND run_id > 0)
+         FROM mlp_sweep_epochs($sw)")" "12 6 shard1,shard2 true" "mlp_sweep_epochs reads the epochs of every run from its shard"
+is "$(q "SELECT bool_and(e.run_id = r.remote_run_id AND e.server = r.server) FROM mlp_sweep_epochs($sw) e
+         JOIN mlpscale.sweep_remote_runs r ON r.sweep_id = $sw AND r.k = e.k")" t "with the shard's run id"
 is "$(q "SELECT mlp_sweep('dist', 'train_p', '{\"seed\": [1, 2, 3, 4, 5, 6]}', $TINY, servers => ARRAY['shard1', 'shard2'])")" "$sw" \
    "the same distributed sweep again is the same sweep"
 psql -X -A -t -q -d "$TESTDB" >/dev/null 2>&1 <<SQL
@@ -234,6 +238,8 @@ like "$out" 'interrupted$' "and the sweep ends interrupted once shard1's runs ar
 is "$(q "SELECT string_agg(server || ':' || status, ',' ORDER BY k) FROM mlpscale.sweep_remote_runs WHERE sweep_id = $sw2")" \
    "shard1:succeeded,shard2:unreachable,shard1:succeeded,shard2:unreachable" "its runs there are marked unreachable"
 is "$(q "SELECT unreachable || ' ' || status FROM mlpscale.sweeps WHERE id = $sw2")" "2 interrupted" "mlpscale.sweeps shows them"
+like "$(q "SET client_min_messages = error; SELECT mlp_resume_sweep($sw2)")" 'ERROR:.*could not connect to server "shard2"' \
+     "resuming them where they were needs their server up"
 is "$(q "SET client_min_messages = error; SELECT mlp_resume_sweep($sw2, servers => ARRAY['shard1'])")" 2 "mlp_resume_sweep queues them on another server"
 is "$(q "SELECT mlp_wait_sweep($sw2)")" succeeded "where they finish"
 is "$(q "SELECT string_agg(server, ',' ORDER BY k) FROM mlpscale.sweep_remote_runs WHERE sweep_id = $sw2")" \
