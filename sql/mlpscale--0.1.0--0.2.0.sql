@@ -324,3 +324,10 @@ CREATE VIEW mlpscale.results WITH (security_invoker = true) AS
 COMMENT ON VIEW mlpscale.results IS
     'one row per succeeded run of the current role: architecture, data, recipe, compute (paper eq. 4), best and final validation errors';
 GRANT SELECT ON mlpscale.results TO PUBLIC;
+
+-- ---- image_convert: channel conversion (issue 13) ---------------------------------------
+
+CREATE FUNCTION image_convert(img image, channels int) RETURNS image
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION image_convert(image, int) IS
+    'image with 1 (grey, BT.601 luma of RGB) or 3 (RGB, grey replicated) channels; alpha of 2 and 4 channels is dropped';
