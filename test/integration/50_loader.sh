@@ -153,6 +153,12 @@ is "$(q "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal
          FROM information_schema.columns WHERE table_name = 'nested'")" \
     "id:bigint,image:USER-DEFINED,label:integer,class_name:text,split:text" \
     "nested tree: the class names are stored in a class_name column"
+is "$(q "SELECT attcompression FROM pg_attribute WHERE attrelid = 'nested'::regclass AND attname = 'image'")" \
+    "$(q "SELECT CASE WHEN 'lz4' = ANY (enumvals) THEN 'l' ELSE '' END FROM pg_settings WHERE name = 'default_toast_compression'")" \
+    "a new table's image column is compressed with lz4 when the server has it"
+q "CREATE EXTENSION IF NOT EXISTS pageinspect" >/dev/null
+is "$(q "SELECT count(*) || ':' || count(*) FILTER (WHERE t_infomask & 768 = 768) FROM heap_page_items(get_raw_page('nested', 0))")" "6:6" \
+    "rows of a new table are written frozen (COPY FREEZE)"
 
 # ---- a flat folder with a labels file (Tiny-ImageNet's val/images + val_annotations.txt) ----------
 V=$WORK/val; mkdir -p "$V/images"
