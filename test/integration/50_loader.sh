@@ -160,6 +160,14 @@ q "CREATE EXTENSION IF NOT EXISTS pageinspect" >/dev/null
 is "$(q "SELECT count(*) || ':' || count(*) FILTER (WHERE t_infomask & 768 = 768) FROM heap_page_items(get_raw_page('nested', 0))")" "6:6" \
     "rows of a new table are written frozen (COPY FREEZE)"
 
+# the order of ImageFolder's sorted os.walk: folder paths compared whole ("a b" < "a/x")
+O=$WORK/order; mkdir -p "$O/k/a/x" "$O/k/a b"
+"$FIX" png "$O/k/a/x/1.png" 1 2 2 41; "$FIX" png "$O/k/a b/2.png" 1 2 2 42; "$FIX" png "$O/k/a/3.png" 1 2 2 43
+load --table walk_order -q "$O"
+is "$rc|$(q "SELECT string_agg(image::text, ',' ORDER BY id) FROM walk_order")" \
+    "0|$("$FIX" text 1 2 2 43),$("$FIX" text 1 2 2 42),$("$FIX" text 1 2 2 41)" \
+    "files sorted by folder path then name: k/a/3.png, k/a b/2.png, k/a/x/1.png"
+
 # ---- a flat folder with a labels file (Tiny-ImageNet's val/images + val_annotations.txt) ----------
 V=$WORK/val; mkdir -p "$V/images"
 "$FIX" png "$V/images/v2.png" 3 6 5 12
