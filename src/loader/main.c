@@ -79,6 +79,9 @@ usage(FILE *out)
 			"  -n, --limit=N             load at most the first N images\n"
 			"      --image-column=NAME   (image)   --label-column=NAME (label)\n"
 			"      --split-column=NAME   (split)   --class-column=NAME (class_name)\n"
+			"      --dry-run             read and check the input, count, touch no database\n"
+			"  -q, --quiet               no progress display\n"
+			"      --help, --version\n"
 			"\n"
 			"Folders of PNG/JPEG files:\n"
 			"      --channels=1|3        convert every image to grey (BT.601 luma) or RGB\n"
@@ -89,9 +92,6 @@ usage(FILE *out)
 			"      --classes-from=TABLE  the classes of a table loaded before (its distinct\n"
 			"                            label and class_name); with --append the default\n"
 			"  -j, --jobs=N              decoding threads (default: the online CPUs)\n"
-			"      --dry-run             read and check the input, count, touch no database\n"
-			"  -q, --quiet               no progress display\n"
-			"      --help, --version\n"
 			"\n"
 			"Connection (the libpq way: PGHOST, PGPORT, PGUSER, PGDATABASE, ... apply):\n"
 			"  -d, --dbname=DBNAME       database name or connection string (postgresql://...)\n"
@@ -783,8 +783,10 @@ print_summary(const Options *o, const LoadSource *src, const LoadStats *st, doub
 		int			shown = src->nclasses < 20 ? src->nclasses : 20;
 
 		printf("  classes:");
+		/* classes read from a table may leave labels without a name */
 		for (int i = 0; i < shown; i++)
-			printf(" %d=%s", i, src->class_names[i]);
+			if (src->class_names[i])
+				printf(" %d=%s", i, src->class_names[i]);
 		if (shown < src->nclasses)
 			printf(" ... (%d in all)", src->nclasses);
 		printf("\n");
