@@ -212,6 +212,15 @@ bad_labels "labels file: a file listed twice" "labels.txt line 4: v1.png is also
 load --table val_bad -q --labels-file "$V/val_annotations.txt" --classes-from idx_raw "$V/images"
 is "$rc" 1 "--classes-from a table without class names: exit 1"
 like "$out" "no column \"class_name\" of class names.*--classes" "... says so and names --classes"
+q "CREATE TABLE two_names (image image, label int, class_name text);
+   INSERT INTO two_names VALUES ('1x1x1:00', 0, 'a'), ('1x1x1:00', 0, 'b'), ('1x1x1:00', 1, 'c')" >/dev/null
+load --table val_bad -q --labels-file "$V/val_annotations.txt" --classes-from two_names "$V/images"
+is "$rc" 1 "--classes-from a table giving one label two names: exit 1"
+like "$out" "gives label 0 two names in column \"class_name\" \(\"a\" and \"b\"\)" "... naming the label and both names"
+q "UPDATE two_names SET label = 5 WHERE class_name = 'b'" >/dev/null
+load --table val_from2 -q --labels-file "$V/val_annotations.txt" --classes-from two_names "$V/images"
+is "$rc|$(q "SELECT string_agg(label || class_name, ',' ORDER BY id) FROM val_from2")" "0|1c,5b,0a" \
+    "--classes-from takes the table's label numbers as stored (a 0, c 1, b 5: gaps allowed)"
 load --table val_bad -q --labels-file "$V/val_annotations.txt" "$V/images"
 is "$rc" 2 "a labels file without --classes, --classes-from or --append: exit 2"
 printf 'a\n\nc\n' >"$WORK/holes.txt"
