@@ -239,3 +239,8 @@ bench-sweep:
 .PHONY: bench-scaleout
 bench-scaleout:
 	bench/scaleout_bench.sh $(BENCH_ARGS)
+
+# mlpscale-load's rows/s on a tree of 20,000 64x64 JPEGs, --jobs 1 and 2.
+.PHONY: bench-loader
+bench-loader: mlpscale-load
+	bench/loader_bench.sh $(BENCH_ARGS)

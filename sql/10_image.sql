@@ -63,6 +63,31 @@ SELECT image_resize('1x1x1:00'::image, 0, 1);
 SELECT image_resize('1x1x1:00'::image, 1, 4097);
 SELECT image_resize(NULL, 1, 1) IS NULL;
 
+-- Channel conversion: grey replicated to RGB, RGB to grey by BT.601 luma (rounded), the
+-- same channels unchanged, alpha dropped; the target must be 1 or 3
+SELECT image_convert('1x1x2:07c8'::image, 3);
+SELECT image_convert('3x1x2:ff0a008000ff'::image, 1);
+SELECT image_convert('3x1x1:0000fa'::image, 1);
+SELECT image_convert('1x1x2:07c8'::image, 1);
+SELECT image_convert('3x1x2:ff0a008000ff'::image, 3);
+SELECT image_convert('2x1x2:07c8ff00'::image, 1);
+SELECT image_convert('2x1x2:07c8ff00'::image, 3);
+SELECT image_convert('4x1x2:ff0a008000ff0102'::image, 3);
+SELECT image_convert('4x1x2:ff0a008000ff0102'::image, 1);
+SELECT image_convert(image_convert('1x2x2:00ff10a0'::image, 3), 1) = '1x2x2:00ff10a0'::image AS round_trip;
+SELECT image_convert('1x1x1:00'::image, 0);
+SELECT image_convert('1x1x1:00'::image, 2);
+SELECT image_convert('3x1x1:000000'::image, 4);
+-- the SQLSTATE of a bad channel count
+DO $$
+BEGIN
+    PERFORM image_convert('1x1x1:00'::image, -1);
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+END $$;
+SELECT image_convert('1x1x1:00'::image, NULL) IS NULL AS null_channels;
+SELECT image_convert(NULL, 3) IS NULL AS null_image;
+
 -- COPY in text and binary formats round-trips
 CREATE TABLE img_copy (id int, img image);
 INSERT INTO img_copy VALUES (1, '1x2x2:00ff10a0'), (2, '3x1x2:000102030405'), (3, NULL),

@@ -566,3 +566,10 @@ CREATE FUNCTION mlp_publish(model_ref text, server text) RETURNS text
     AS 'MODULE_PATHNAME', 'mlp_publish' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_publish(text, text) IS
     'copies one model version to a postgres_fdw foreign server under the same name@N (a no-op when it is there already) and returns the reference';
+
+-- ---- image_convert: channel conversion (issue 13) ---------------------------------------
+
+CREATE FUNCTION image_convert(img image, channels int) RETURNS image
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION image_convert(image, int) IS
+    'image with 1 (grey, BT.601 luma of RGB) or 3 (RGB, grey replicated) channels; alpha of 2 and 4 channels is dropped';

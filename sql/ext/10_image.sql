@@ -67,6 +67,11 @@ CREATE FUNCTION image_resize(img image, height int, width int) RETURNS image
 COMMENT ON FUNCTION image_resize(image, int, int) IS
     'image resized to height x width with area resampling (box filter)';
 
+CREATE FUNCTION image_convert(img image, channels int) RETURNS image
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION image_convert(image, int) IS
+    'image with 1 (grey, BT.601 luma of RGB) or 3 (RGB, grey replicated) channels; alpha of 2 and 4 channels is dropped';
+
 -- Equality
 
 CREATE FUNCTION image_eq(image, image) RETURNS boolean

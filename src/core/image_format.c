@@ -213,3 +213,33 @@ mlp_image_binary_parse(const uint8_t *buf, size_t len, MlpImageBinary *out)
 		return MLP_IMAGE_BINARY_BAD_LENGTH;
 	return MLP_IMAGE_BINARY_OK;
 }
+
+int
+mlp_image_convert_channels(const uint8_t *src, int src_channels, int height, int width,
+						   uint8_t *dst, int dst_channels)
+{
+	size_t		plane = (size_t) height * width;
+	int			colour = src_channels >= 3;	/* 2 and 4 carry alpha in their last plane */
+
+	if (src_channels < 1 || src_channels > 4 || (dst_channels != 1 && dst_channels != 3) ||
+		height < 1 || width < 1)
+		return -1;
+	if (dst_channels == 3 && colour)
+		memcpy(dst, src, 3 * plane);
+	else if (dst_channels == 3)
+		for (int c = 0; c < 3; c++)
+			memcpy(dst + c * plane, src, plane);
+	else if (!colour)
+		memcpy(dst, src, plane);
+	else
+	{
+		const uint8_t *r = src,
+				   *g = src + plane,
+				   *b = src + 2 * plane;
+
+		/* exact: the weights sum to 1000, so the largest value is (255000 + 500) / 1000 */
+		for (size_t i = 0; i < plane; i++)
+			dst[i] = (uint8_t) ((299u * r[i] + 587u * g[i] + 114u * b[i] + 500u) / 1000u);
+	}
+	return 0;
+}

@@ -102,4 +102,15 @@ typedef struct MlpImageBinary
 /* Parses and checks the binary form in buf[0..len). */
 MlpImageBinaryStatus mlp_image_binary_parse(const uint8_t *buf, size_t len, MlpImageBinary *out);
 
+/*
+ * Channel conversion of a planar image, for image_convert() and mlpscale-load --channels.
+ * The source has 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels, the result 1 or 3:
+ * alpha is dropped, grey is replicated into R, G and B, and RGB becomes grey by the ITU-R
+ * BT.601 luma weights, rounded half up: (299 R + 587 G + 114 B + 500) / 1000.  dst holds
+ * dst_channels * height * width bytes and must not overlap src.  Returns 0, or -1 (dst
+ * untouched) when either channel count is not one of those.
+ */
+int			mlp_image_convert_channels(const uint8_t *src, int src_channels, int height,
+									   int width, uint8_t *dst, int dst_channels);
+
 #endif

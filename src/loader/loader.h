@@ -32,6 +32,7 @@ typedef struct LoadSample
 	int			width;
 	const uint8_t *pixels;		/* planar; valid until the next call of next() */
 	int			label;
+	const char *name;			/* the file it came from, for messages; NULL if none */
 } LoadSample;
 
 typedef struct LoadSource LoadSource;
@@ -61,8 +62,33 @@ LoadSource *idx_source_open(const char *images_path, const char *labels_path,
 LoadSource *cifar_source_open(char *const *paths, int npaths, int cifar100, int fine_labels,
 							  char *err, size_t errlen);
 
-/* Opens a folder with one subfolder of PNG/JPEG files per class (classes in sorted order). */
-LoadSource *folder_source_open(const char *dir, char *err, size_t errlen);
+typedef struct FolderOptions
+{
+	int			jobs;			/* decoding threads, at least 1 */
+	int			channels;		/* 1 or 3: convert every image; 0: as decoded */
+	int			height;			/* with width: area-resize every image; 0: as decoded */
+	int			width;
+	const char *labels_file;	/* NULL: a tree of class folders; else a flat folder */
+	char	  **classes;		/* with labels_file: the name of label i or NULL, malloc'd */
+	int			nclasses;
+} FolderOptions;
+
+/*
+ * Opens a folder of PNG/JPEG files: one folder per class (classes in sorted order, images at
+ * any depth under each), or with opt->labels_file a flat folder labelled by "file class"
+ * lines, the classes being opt->classes (taken over by the source, also on failure).
+ * Decoding starts at once on opt->jobs threads.
+ */
+LoadSource *folder_source_open(const char *dir, const FolderOptions *opt, char *err,
+							   size_t errlen);
+
+/* Classes as --format folder numbers them: the sorted folder names in dir (malloc'd). */
+int			folder_list_classes(const char *dir, char ***names, int *count, char *err,
+								size_t errlen);
+
+/* Classes from a file of one name per line, line k + 1 naming label k (malloc'd). */
+int			folder_read_class_file(const char *path, char ***names, int *count, char *err,
+								   size_t errlen);
 
 /* Growable byte buffer used by the readers and the COPY writer. */
 typedef struct LoadBuffer

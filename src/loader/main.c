@@ -5,6 +5,7 @@
 #include "copy_writer.h"
 #include "loader.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
@@ -12,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/clock.h"
+#include "core/image_format.h"
 
 static const char *progname = "mlpscale-load";
 
@@ -31,6 +34,13 @@ typedef struct Options
 	long long	limit;			/* -1: all */
 	int			dry_run;
 	int			quiet;
+	const char *labels_file;	/* a flat folder's "file class" lines */
+	const char *classes_file;	/* --classes: a file of names, or a folder of class folders */
+	const char *classes_from;	/* --classes-from: a table loaded before */
+	int			channels;		/* 0: as decoded */
+	int			height;			/* --size; 0: as decoded */
+	int			width;
+	int			jobs;
 	char	  **inputs;
 	int			ninputs;
 } Options;
@@ -53,8 +63,9 @@ usage(FILE *out)
 			"            their folder with --split train|test (data_batch_*.bin or test_batch.bin)\n"
 			"  cifar100  CIFAR-100 binary files (coarse, fine, 3072), or their folder with\n"
 			"            --split train|test (train.bin or test.bin)\n"
-			"  folder    a folder with one subfolder of PNG/JPEG files per class; classes are\n"
-			"            numbered in sorted subfolder order\n"
+			"  folder    a folder with one folder per class, PNG/JPEG files at any depth under\n"
+			"            it (classes numbered in sorted folder order, files in sorted order);\n"
+			"            or, with --labels-file, a flat folder of images\n"
 			"\n"
 			"Options:\n"
 			"  -t, --table=NAME          table to create (or append to); may be schema.name\n"
@@ -67,10 +78,20 @@ usage(FILE *out)
 			"      --replace             drop the table first and load it afresh\n"
 			"  -n, --limit=N             load at most the first N images\n"
 			"      --image-column=NAME   (image)   --label-column=NAME (label)\n"
-			"      --split-column=NAME   (split)\n"
+			"      --split-column=NAME   (split)   --class-column=NAME (class_name)\n"
 			"      --dry-run             read and check the input, count, touch no database\n"
 			"  -q, --quiet               no progress display\n"
 			"      --help, --version\n"
+			"\n"
+			"Folders of PNG/JPEG files:\n"
+			"      --channels=1|3        convert every image to grey (BT.601 luma) or RGB\n"
+			"      --size=HxW            area-resize every image to H x W pixels\n"
+			"      --labels-file=FILE    lines \"file class ...\" for a flat folder of images\n"
+			"      --classes=FILE|DIR    the training classes in label order: one name per\n"
+			"                            line, or a folder whose class folders give them\n"
+			"      --classes-from=TABLE  the classes of a table loaded before (its distinct\n"
+			"                            label and class_name); with --append the default\n"
+			"  -j, --jobs=N              decoding threads (default: the online CPUs)\n"
 			"\n"
 			"Connection (the libpq way: PGHOST, PGPORT, PGUSER, PGDATABASE, ... apply):\n"
 			"  -d, --dbname=DBNAME       database name or connection string (postgresql://...)\n"
@@ -79,9 +100,13 @@ usage(FILE *out)
 			"Everything happens in one transaction: a bad file leaves the database unchanged.\n"
 			"Exit status: 0 loaded, 1 bad or missing input, 2 bad command line, 3 database error.\n"
 			"\n"
-			"Example:\n"
-			"  %s --table fashion --split train /usr/share/datasets/fashion-mnist\n",
-			progname, progname, progname, progname);
+			"Examples:\n"
+			"  %s --table fashion --split train /usr/share/datasets/fashion-mnist\n"
+			"  %s --table tiny --split train tiny-imagenet-200/train\n"
+			"  %s --table tiny --split val --append \\\n"
+			"      --labels-file tiny-imagenet-200/val/val_annotations.txt \\\n"
+			"      tiny-imagenet-200/val/images\n",
+			progname, progname, progname, progname, progname, progname);
 }
 
 static void
@@ -268,6 +293,70 @@ detect_file_format(const char *path)
 	exit(LOAD_EXIT_USAGE);
 }
 
+/* The libpq keywords of the options (6 entries, NULL-terminated). */
+static void
+connection_params(const Options *o, const char **keywords, const char **values)
+{
+	int			k = 0;
+
+	/* dbname first: expanded as a connection string, later keywords override it */
+	keywords[k] = "dbname";
+	values[k++] = o->dbname;
+	keywords[k] = "host";
+	values[k++] = o->host;
+	keywords[k] = "port";
+	values[k++] = o->port;
+	keywords[k] = "user";
+	values[k++] = o->user;
+	keywords[k] = "fallback_application_name";
+	values[k++] = "mlpscale-load";
+	keywords[k] = NULL;
+	values[k] = NULL;
+}
+
+/*
+ * The training classes a labels file refers to: --classes (a file of names, or a folder of
+ * class folders), or --classes-from a table (by default, with --append, the target table).
+ * Exits on failure.
+ */
+static void
+training_classes(const Options *o, FolderOptions *fo)
+{
+	char		err[4096] = "";
+	int			rc;
+
+	if (o->classes_file && is_directory(o->classes_file))
+		rc = folder_list_classes(o->classes_file, &fo->classes, &fo->nclasses, err,
+								 sizeof(err));
+	else if (o->classes_file)
+		rc = folder_read_class_file(o->classes_file, &fo->classes, &fo->nclasses, err,
+									sizeof(err));
+	else
+	{
+		const char *table = o->classes_from ? o->classes_from : o->target.table;
+		const char *keywords[6];
+		const char *values[6];
+
+		if (!o->classes_from && !o->target.append)
+			fail_usage("--labels-file needs the training classes: --classes FILE|DIR, "
+					   "--classes-from TABLE, or --append to the table of the training split");
+		connection_params(o, keywords, values);
+		rc = copy_writer_read_classes(keywords, values, table, o->target.label_column,
+									  o->target.class_column, &fo->classes, &fo->nclasses,
+									  err, sizeof(err));
+		if (rc == -2)
+		{
+			fprintf(stderr, "%s: %s\n", progname, err);
+			exit(LOAD_EXIT_DATABASE);
+		}
+	}
+	if (rc != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		exit(LOAD_EXIT_INPUT);
+	}
+}
+
 /* Chooses the reader for the command line's inputs and opens it; exits on failure. */
 static LoadSource *
 open_source(Options *o)
@@ -287,8 +376,12 @@ open_source(Options *o)
 	}
 	else if (o->ninputs == 0)
 		fail_usage("no input: name files or a folder (or give --images and --labels)");
+	if (!format && o->labels_file)
+		format = "folder";
 	if (!format)
 		format = is_directory(first) ? detect_folder_format(first) : detect_file_format(first);
+	if (strcmp(format, "folder") != 0 && (o->labels_file || o->channels || o->height))
+		fail_usage("--labels-file, --channels and --size are for --format folder");
 	if (first && !is_directory(first) && !is_file(first))
 	{
 		fprintf(stderr, "%s: %s: %s\n", progname, first, strerror(errno ? errno : ENOENT));
@@ -350,9 +443,14 @@ open_source(Options *o)
 	}
 	else if (strcmp(format, "folder") == 0)
 	{
+		FolderOptions fo = {.jobs = o->jobs, .channels = o->channels, .height = o->height,
+		.width = o->width, .labels_file = o->labels_file};
+
 		if (o->ninputs != 1 || !is_directory(first))
 			fail_usage("--format folder takes one folder");
-		src = folder_source_open(first, err, sizeof(err));
+		if (o->labels_file)
+			training_classes(o, &fo);
+		src = folder_source_open(first, &fo, err, sizeof(err));
 	}
 	else
 	{
@@ -386,10 +484,44 @@ parse_count(const char *s, const char *opt)
 	return v;
 }
 
+/* --size HxW: each side 1 to the image type's limit. */
+static void
+parse_size(const char *s, Options *o)
+{
+	char	   *end;
+	long		h,
+				w;
+
+	errno = 0;
+	h = strtol(s, &end, 10);
+	if (end != s && (*end == 'x' || *end == 'X'))
+	{
+		const char *ws = end + 1;
+
+		w = strtol(ws, &end, 10);
+		if (!errno && end != ws && !*end && isdigit((unsigned char) s[0]) &&
+			isdigit((unsigned char) ws[0]) && h >= 1 && w >= 1 &&
+			h <= MLP_IMAGE_FORMAT_MAX_SIDE && w <= MLP_IMAGE_FORMAT_MAX_SIDE)
+		{
+			o->height = (int) h;
+			o->width = (int) w;
+			return;
+		}
+	}
+	{
+		char		msg[256];
+
+		snprintf(msg, sizeof(msg), "--size must be HxW with sides of 1 to %d pixels (e.g. "
+				 "64x64), not \"%s\"", MLP_IMAGE_FORMAT_MAX_SIDE, s);
+		fail_usage(msg);
+	}
+}
+
 enum
 {
 	OPT_IMAGES = 256, OPT_LABELS, OPT_CIFAR100, OPT_REPLACE, OPT_IMAGE_COL, OPT_LABEL_COL,
-	OPT_SPLIT_COL, OPT_DRY_RUN, OPT_HELP, OPT_VERSION
+	OPT_SPLIT_COL, OPT_CLASS_COL, OPT_DRY_RUN, OPT_HELP, OPT_VERSION, OPT_CHANNELS, OPT_SIZE,
+	OPT_LABELS_FILE, OPT_CLASSES, OPT_CLASSES_FROM
 };
 
 static const struct option longopts[] = {
@@ -409,6 +541,13 @@ static const struct option longopts[] = {
 	{"image-column", required_argument, NULL, OPT_IMAGE_COL},
 	{"label-column", required_argument, NULL, OPT_LABEL_COL},
 	{"split-column", required_argument, NULL, OPT_SPLIT_COL},
+	{"class-column", required_argument, NULL, OPT_CLASS_COL},
+	{"channels", required_argument, NULL, OPT_CHANNELS},
+	{"size", required_argument, NULL, OPT_SIZE},
+	{"labels-file", required_argument, NULL, OPT_LABELS_FILE},
+	{"classes", required_argument, NULL, OPT_CLASSES},
+	{"classes-from", required_argument, NULL, OPT_CLASSES_FROM},
+	{"jobs", required_argument, NULL, 'j'},
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -475,6 +614,36 @@ apply_option(int c, const char *arg, Options *o)
 		case OPT_SPLIT_COL:
 			o->target.split_column = arg;
 			break;
+		case OPT_CLASS_COL:
+			o->target.class_column = arg;
+			break;
+		case OPT_CHANNELS:
+			if (strcmp(arg, "1") == 0 || strcmp(arg, "3") == 0)
+				o->channels = arg[0] - '0';
+			else
+				fail_usage("--channels must be 1 (grey) or 3 (RGB)");
+			break;
+		case OPT_SIZE:
+			parse_size(arg, o);
+			break;
+		case OPT_LABELS_FILE:
+			o->labels_file = arg;
+			break;
+		case OPT_CLASSES:
+			o->classes_file = arg;
+			break;
+		case OPT_CLASSES_FROM:
+			o->classes_from = arg;
+			break;
+		case 'j':
+			{
+				long long	jobs = parse_count(arg, "--jobs");
+
+				if (jobs > 256)
+					fail_usage("--jobs must be at most 256");
+				o->jobs = (int) jobs;
+			}
+			break;
 		case OPT_DRY_RUN:
 			o->dry_run = 1;
 			break;
@@ -509,6 +678,16 @@ check_options(Options *o)
 		fail_usage("--append and --replace exclude each other");
 	if (o->target.split && !*o->target.split)
 		fail_usage("--split needs a name");
+	if ((o->classes_file || o->classes_from) && !o->labels_file)
+		fail_usage("--classes and --classes-from name the classes of a --labels-file");
+	if (o->classes_file && o->classes_from)
+		fail_usage("--classes and --classes-from exclude each other");
+	if (o->jobs == 0)
+	{
+		long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o->jobs = cpus < 1 ? 1 : cpus > 256 ? 256 : (int) cpus;
+	}
 }
 
 static void
@@ -522,7 +701,8 @@ parse_options(int argc, char **argv, Options *o)
 	o->target.image_column = "image";
 	o->target.label_column = "label";
 	o->target.split_column = "split";
-	while ((c = getopt_long(argc, argv, "d:h:p:U:t:f:s:an:q", longopts, NULL)) != -1)
+	o->target.class_column = "class_name";
+	while ((c = getopt_long(argc, argv, "d:h:p:U:t:f:s:an:qj:", longopts, NULL)) != -1)
 		apply_option(c, optarg, o);
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
@@ -536,21 +716,33 @@ typedef struct LoadStats
 	long long  *class_counts;	/* [max(256, nclasses)], grown for larger labels */
 	int			max_label;
 	int			shape[3];		/* of the first image */
-	int			mixed_shapes;
+	char		first_name[4096];	/* its file, or "" */
 } LoadStats;
 
-/* Counts sample s (its shape and label); -1 when there is no memory for its label. */
+/*
+ * Counts sample s (its shape and label).  -1 when there is no memory for its label; -2 with
+ * err when its shape is not the first one's: a table of mixed shapes cannot be trained on.
+ */
 static int
-count_sample(LoadStats *st, const LoadSample *s, int nclasses)
+count_sample(LoadStats *st, const LoadSample *s, int nclasses, char *err, size_t errlen)
 {
 	if (st->rows == 0)
 	{
 		st->shape[0] = s->channels;
 		st->shape[1] = s->height;
 		st->shape[2] = s->width;
+		snprintf(st->first_name, sizeof(st->first_name), "%s", s->name ? s->name : "");
 	}
 	else if (s->channels != st->shape[0] || s->height != st->shape[1] || s->width != st->shape[2])
-		st->mixed_shapes = 1;
+	{
+		snprintf(err, errlen, "%.1500s%simage %lld is %dx%dx%d (channels x height x width), but the "
+				 "first%s%.1500s%s is %dx%dx%d; training needs one shape: --channels 1|3 and "
+				 "--size HxW convert every image to one", s->name ? s->name : "",
+				 s->name ? ": " : "", st->rows + 1, s->channels, s->height, s->width,
+				 st->first_name[0] ? " (" : "", st->first_name,
+				 st->first_name[0] ? ")" : "", st->shape[0], st->shape[1], st->shape[2]);
+		return -2;
+	}
 	if (s->label > st->max_label)
 	{
 		long long  *grown;
@@ -584,21 +776,17 @@ print_summary(const Options *o, const LoadSource *src, const LoadStats *st, doub
 		   o->target.split ? " (split " : "", o->target.split ? o->target.split : "",
 		   o->target.split ? ")" : "", seconds, seconds > 0 ? (double) rows / seconds : 0.0);
 	if (rows > 0)
-	{
-		if (st->mixed_shapes)
-			printf("  images of mixed shapes (the first is %dx%dx%d); training needs one shape\n",
-				   st->shape[0], st->shape[1], st->shape[2]);
-		else
-			printf("  images %dx%dx%d (channels x height x width), labels 0 to %d\n",
-				   st->shape[0], st->shape[1], st->shape[2], st->max_label);
-	}
+		printf("  images %dx%dx%d (channels x height x width), labels 0 to %d\n",
+			   st->shape[0], st->shape[1], st->shape[2], st->max_label);
 	if (src->class_names && src->nclasses > 0)
 	{
 		int			shown = src->nclasses < 20 ? src->nclasses : 20;
 
 		printf("  classes:");
+		/* classes read from a table may leave labels without a name */
 		for (int i = 0; i < shown; i++)
-			printf(" %d=%s", i, src->class_names[i]);
+			if (src->class_names[i])
+				printf(" %d=%s", i, src->class_names[i]);
 		if (shown < src->nclasses)
 			printf(" ... (%d in all)", src->nclasses);
 		printf("\n");
@@ -607,26 +795,14 @@ print_summary(const Options *o, const LoadSource *src, const LoadStats *st, doub
 
 /* Opens the COPY into the target table over a libpq connection made from the options. */
 static int
-begin_copy(const Options *o, CopyWriter *w, char *err, size_t errlen)
+begin_copy(const Options *o, const LoadSource *src, CopyWriter *w, char *err, size_t errlen)
 {
 	const char *keywords[6];
 	const char *values[6];
-	int			k = 0;
 
-	/* dbname first: expanded as a connection string, later keywords override it */
-	keywords[k] = "dbname";
-	values[k++] = o->dbname;
-	keywords[k] = "host";
-	values[k++] = o->host;
-	keywords[k] = "port";
-	values[k++] = o->port;
-	keywords[k] = "user";
-	values[k++] = o->user;
-	keywords[k] = "fallback_application_name";
-	values[k++] = "mlpscale-load";
-	keywords[k] = NULL;
-	values[k] = NULL;
-	return copy_writer_begin(w, keywords, values, &o->target, err, errlen);
+	connection_params(o, keywords, values);
+	return copy_writer_begin(w, keywords, values, &o->target, src->class_names, src->nclasses,
+							 err, errlen);
 }
 
 /*
@@ -638,7 +814,7 @@ static int
 copy_rows(const Options *o, LoadSource *src, CopyWriter *w, LoadStats *st,
 		  LoadProgress *progress, char *err, size_t errlen)
 {
-	LoadSample	s;
+	LoadSample	s = {0};
 	int			rc = 0;
 
 	while (o->limit < 0 || st->rows < o->limit)
@@ -646,11 +822,11 @@ copy_rows(const Options *o, LoadSource *src, CopyWriter *w, LoadStats *st,
 		rc = src->next(src, &s, err, errlen);
 		if (rc <= 0)
 			break;
-		if (count_sample(st, &s, src->nclasses) != 0)
-		{
+		rc = count_sample(st, &s, src->nclasses, err, errlen);
+		if (rc == -1)
 			snprintf(err, errlen, "out of memory");
+		if (rc != 0)
 			return -1;
-		}
 		if (!o->dry_run && copy_writer_row(w, &s, err, errlen) != 0)
 			return -2;
 		st->rows++;
@@ -708,7 +884,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", progname);
 		return LOAD_EXIT_INPUT;
 	}
-	if (!o.dry_run && begin_copy(&o, &w, err, sizeof(err)) != 0)
+	if (!o.dry_run && begin_copy(&o, src, &w, err, sizeof(err)) != 0)
 	{
 		fprintf(stderr, "%s: %s\n", progname, err);
 		copy_writer_abort(&w, NULL);

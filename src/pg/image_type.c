@@ -354,6 +354,30 @@ image_resize(PG_FUNCTION_ARGS)
 	PG_RETURN_MLP_IMAGE_P(out);
 }
 
+/*
+ * The channel conversion of mlpscale-load --channels (src/core/image_format.c): grey to RGB
+ * by replication, RGB to grey by BT.601 luma, alpha of 2- and 4-channel images dropped.
+ */
+PG_FUNCTION_INFO_V1(image_convert);
+Datum
+image_convert(PG_FUNCTION_ARGS)
+{
+	MlpImage   *img = PG_GETARG_MLP_IMAGE_P(0);
+	int32		channels = PG_GETARG_INT32(1);
+	MlpImage   *out;
+
+	if (channels != 1 && channels != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("channels must be 1 or 3, not %d", channels),
+				 errhint("1 converts to grey, 3 to RGB.")));
+	out = MlpImageAlloc(channels, img->height, img->width);
+	if (mlp_image_convert_channels(img->data, img->channels, img->height, img->width,
+								   out->data, channels) != 0)
+		elog(ERROR, "cannot convert an image of %d channels", img->channels);
+	PG_RETURN_MLP_IMAGE_P(out);
+}
+
 PG_FUNCTION_INFO_V1(image_channels);
 Datum
 image_channels(PG_FUNCTION_ARGS)

@@ -127,6 +127,191 @@ G=$WORK/grey; mkdir -p "$G/a" "$G/b"
 load --table grey -q "$G"
 is "$rc|$(q "SELECT string_agg(image_channels(image)::text, ',') FROM grey")" "0|1,1" "folder: grey PNG and JPEG give 1 channel"
 
+# ---- trees of class folders: images at any depth, sorted like torchvision's ImageFolder ----------
+N=$WORK/nested; mkdir -p "$N/a/images/sub" "$N/b/images" "$N/c/images"
+"$FIX" png "$N/a/z.png" 3 6 5 1              # in the class folder itself
+"$FIX" png "$N/a/images/b.PNG" 3 6 5 2
+"$FIX" jpeg "$N/a/images/a.JPEG" 3 6 5 3
+"$FIX" png "$N/a/images/sub/c.png" 3 6 5 4
+"$FIX" jpeg "$N/b/images/1.Jpg" 3 6 5 5
+"$FIX" png "$N/c/images/x.pNg" 3 6 5 6
+echo "a 0 0 5 6" >"$N/a/a_boxes.txt"
+load --table nested -q --split train "$N"
+is "$rc" 0 "nested tree (depth 2, mixed-case extensions): exit 0"
+like "$out" "loaded 6 rows, 3 classes" "nested tree: every image at every depth"
+like "$out" "skipped 1 entries .*a_boxes.txt" "nested tree: the boxes file is skipped with a note"
+is "$(q "SELECT string_agg(label || ':' || class_name, ',' ORDER BY id) FROM nested")" \
+    "0:a,0:a,0:a,0:a,1:b,2:c" "nested tree: labels and class names by top-level folder"
+is "$(q "SELECT string_agg(image::text, ',' ORDER BY id) FROM nested WHERE label = 0 AND id <> (SELECT min(id) + 1 FROM nested)")" \
+    "$("$FIX" text 3 6 5 1),$("$FIX" text 3 6 5 2),$("$FIX" text 3 6 5 4)" \
+    "nested tree: ImageFolder order (a/z.png, then a/images/a.JPEG, b.PNG, then a/images/sub/c.png)"
+is "$(q "SELECT image_channels(image) || 'x' || image_height(image) || 'x' || image_width(image) FROM nested ORDER BY id OFFSET 1 LIMIT 1")" \
+    "3x6x5" "nested tree: the JPEG second in order"
+is "$(q "SELECT image::text FROM nested WHERE label = 2")" "$("$FIX" text 3 6 5 6)" \
+    "nested tree: .pNg read as PNG"
+is "$(q "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position)
+         FROM information_schema.columns WHERE table_name = 'nested'")" \
+    "id:bigint,image:USER-DEFINED,label:integer,class_name:text,split:text" \
+    "nested tree: the class names are stored in a class_name column"
+is "$(q "SELECT attcompression FROM pg_attribute WHERE attrelid = 'nested'::regclass AND attname = 'image'")" \
+    "$(q "SELECT CASE WHEN 'lz4' = ANY (enumvals) THEN 'l' ELSE '' END FROM pg_settings WHERE name = 'default_toast_compression'")" \
+    "a new table's image column is compressed with lz4 when the server has it"
+q "CREATE EXTENSION IF NOT EXISTS pageinspect" >/dev/null
+is "$(q "SELECT count(*) || ':' || count(*) FILTER (WHERE t_infomask & 768 = 768) FROM heap_page_items(get_raw_page('nested', 0))")" "6:6" \
+    "rows of a new table are written frozen (COPY FREEZE)"
+
+# the order of ImageFolder's sorted os.walk: folder paths compared whole ("a b" < "a/x")
+O=$WORK/order; mkdir -p "$O/k/a/x" "$O/k/a b"
+"$FIX" png "$O/k/a/x/1.png" 1 2 2 41; "$FIX" png "$O/k/a b/2.png" 1 2 2 42; "$FIX" png "$O/k/a/3.png" 1 2 2 43
+load --table walk_order -q "$O"
+is "$rc|$(q "SELECT string_agg(image::text, ',' ORDER BY id) FROM walk_order")" \
+    "0|$("$FIX" text 1 2 2 43),$("$FIX" text 1 2 2 42),$("$FIX" text 1 2 2 41)" \
+    "files sorted by folder path then name: k/a/3.png, k/a b/2.png, k/a/x/1.png"
+
+# ---- a flat folder with a labels file (Tiny-ImageNet's val/images + val_annotations.txt) ----------
+V=$WORK/val; mkdir -p "$V/images"
+"$FIX" png "$V/images/v2.png" 3 6 5 12
+"$FIX" png "$V/images/v1.png" 3 6 5 11
+"$FIX" png "$V/images/v10.PNG" 3 6 5 13
+printf 'v1.png\tc\t0\t0\t4\t4\nv2.png\ta\t1\t1\t3\t3\r\n\nv10.PNG b 0 0 5 6\n' >"$V/val_annotations.txt"
+load --table nested -q --split val --append --labels-file "$V/val_annotations.txt" "$V/images"
+is "$rc" 0 "labels file, classes from the table it is appended to: exit 0"
+is "$(q "SELECT string_agg(label || ':' || class_name, ',' ORDER BY id) FROM nested WHERE split = 'val'")" \
+    "2:c,1:b,0:a" "labels file: each file's class, files in byte order of the names (v1.png, v10.PNG, v2.png)"
+is "$(q "SELECT image::text FROM nested WHERE split = 'val' ORDER BY id LIMIT 1 OFFSET 1")" "$("$FIX" text 3 6 5 13)" \
+    "labels file: v10.PNG second"
+printf 'a\nb\nc\n' >"$WORK/classes.txt"
+load --table val_file -q --labels-file "$V/val_annotations.txt" --classes "$WORK/classes.txt" "$V/images"
+is "$rc|$(q "SELECT string_agg(label::text, ',' ORDER BY id) FROM val_file")" "0|2,1,0" \
+    "labels file with --classes FILE (one name per line, in label order)"
+load --table val_dir -q --labels-file "$V/val_annotations.txt" --classes "$N" "$V/images"
+is "$rc|$(q "SELECT string_agg(label::text, ',' ORDER BY id) FROM val_dir")" "0|2,1,0" \
+    "labels file with --classes DIR (the training tree's class folders)"
+load --table val_from -q --labels-file "$V/val_annotations.txt" --classes-from nested "$V/images"
+is "$rc|$(q "SELECT string_agg(label || class_name, ',' ORDER BY id) FROM val_from")" "0|2c,1b,0a" \
+    "labels file with --classes-from TABLE"
+
+# bad_labels NAME MESSAGE-REGEX LABELS-FILE-CONTENT: a labels file that must be refused
+bad_labels() {
+    printf "$3" >"$WORK/labels.txt"
+    load --table val_bad -q --labels-file "$WORK/labels.txt" --classes "$WORK/classes.txt" "$V/images"
+    is "$rc" 1 "$1: exit 1"
+    like "$out" "$2" "$1: message"
+    no_table val_bad "$1"
+}
+bad_labels "labels file: unknown class" "labels.txt line 2: unknown class \"zebra\"" \
+    'v1.png a\nv2.png zebra\nv10.PNG b\n'
+bad_labels "labels file: a listed file is missing" "labels.txt line 3: .*/images/v3.png does not exist" \
+    'v1.png a\nv2.png b\nv3.png c\nv10.PNG b\n'
+bad_labels "labels file: an image not listed" "images/v2.png is not in the labels file .*labels.txt" \
+    'v1.png a\nv10.PNG b\n'
+bad_labels "labels file: a line without a class" "labels.txt line 1: \"v1.png\" has no class" \
+    'v1.png\nv2.png a\nv10.PNG b\n'
+bad_labels "labels file: a file listed twice" "labels.txt line 4: v1.png is also on line 1" \
+    'v1.png a\nv2.png b\nv10.PNG b\nv1.png c\n'
+load --table val_bad -q --labels-file "$V/val_annotations.txt" --classes-from idx_raw "$V/images"
+is "$rc" 1 "--classes-from a table without class names: exit 1"
+like "$out" "no column \"class_name\" of class names.*--classes" "... says so and names --classes"
+q "CREATE TABLE two_names (image image, label int, class_name text);
+   INSERT INTO two_names VALUES ('1x1x1:00', 0, 'a'), ('1x1x1:00', 0, 'b'), ('1x1x1:00', 1, 'c')" >/dev/null
+load --table val_bad -q --labels-file "$V/val_annotations.txt" --classes-from two_names "$V/images"
+is "$rc" 1 "--classes-from a table giving one label two names: exit 1"
+like "$out" "gives label 0 two names in column \"class_name\" \(\"a\" and \"b\"\)" "... naming the label and both names"
+q "UPDATE two_names SET label = 5 WHERE class_name = 'b'" >/dev/null
+load --table val_from2 -q --labels-file "$V/val_annotations.txt" --classes-from two_names "$V/images"
+is "$rc|$(q "SELECT string_agg(label || class_name, ',' ORDER BY id) FROM val_from2")" "0|1c,5b,0a" \
+    "--classes-from takes the table's label numbers as stored (a 0, c 1, b 5: gaps allowed)"
+load --table val_bad -q --labels-file "$V/val_annotations.txt" "$V/images"
+is "$rc" 2 "a labels file without --classes, --classes-from or --append: exit 2"
+printf 'a\n\nc\n' >"$WORK/holes.txt"
+load --table val_bad -q --labels-file "$V/val_annotations.txt" --classes "$WORK/holes.txt" "$V/images"
+is "$rc" 1 "--classes FILE with an empty line: exit 1"
+like "$out" "holes.txt line 2: empty" "... naming the line"
+
+# ---- --channels and --size: a tree of mixed images becomes one shape ------------------------------
+M=$WORK/mixed; mkdir -p "$M/g/deep" "$M/k"
+"$FIX" png "$M/g/1.png" 1 4 4 21         # grey
+"$FIX" png "$M/g/deep/2.png" 2 4 4 22    # grey + alpha
+"$FIX" png "$M/k/3.png" 3 4 4 23         # RGB
+"$FIX" png "$M/k/4.png" 4 4 4 24         # RGBA
+load --table mixed -q "$M"
+is "$rc" 1 "mixed grey and RGB without --channels: exit 1"
+like "$out" "3.png: image 3 is 3x4x4 .* but the first \(.*1.png\) is 1x4x4.*--channels 1\|3 and --size HxW" \
+    "... names both files and the options that help"
+no_table mixed "mixed shapes"
+# expected pixels: the fixture's pattern with alpha dropped (the first C planes), then converted
+ga=$(q "SELECT image_from_bytes(substr(image_to_bytes('$("$FIX" text 2 4 4 22)'::image), 1, 16), 1, 4, 4)")
+rgba=$(q "SELECT image_from_bytes(substr(image_to_bytes('$("$FIX" text 4 4 4 24)'::image), 1, 48), 3, 4, 4)")
+load --table mixed3 -q --channels 3 "$M"
+is "$rc" 0 "--channels 3 on grey, grey+alpha, RGB and RGBA PNGs: exit 0"
+is "$(q "SELECT string_agg(image::text, ',' ORDER BY id) FROM mixed3")" \
+    "$(q "SELECT concat_ws(',', image_convert('$("$FIX" text 1 4 4 21)', 3), image_convert('$ga', 3),
+                              '$("$FIX" text 3 4 4 23)'::image, '$rgba'::image)")" \
+    "--channels 3: grey replicated, alpha dropped, RGB kept"
+is "$(q "SELECT substr(image::text, 7, 6) FROM mixed3 ORDER BY id LIMIT 1")" \
+    "$(printf '%02x' $(( (31 * 21) % 256 )))$(printf '%02x' $(( (31 * 21 + 7) % 256 )))$(printf '%02x' $(( (31 * 21 + 14) % 256 )))" \
+    "--channels 3: the first grey pixels as the fixture wrote them"
+load --table mixed1 -q --channels 1 "$M"
+is "$rc" 0 "--channels 1: exit 0"
+is "$(q "SELECT string_agg(image::text, ',' ORDER BY id) FROM mixed1")" \
+    "$(q "SELECT concat_ws(',', '$("$FIX" text 1 4 4 21)'::image, '$ga'::image,
+                              image_convert('$("$FIX" text 3 4 4 23)', 1), image_convert('$rgba', 1))")" \
+    "--channels 1: grey kept, alpha dropped, RGB to BT.601 luma"
+# pixel 0 of the RGB image by hand: R, G, B = 31*23 + 7*{0, 16, 32} mod 256
+r=$(( (31 * 23) % 256 )); g=$(( (31 * 23 + 112) % 256 )); b=$(( (31 * 23 + 224) % 256 ))
+is "$(q "SELECT substr(image::text, 7, 2) FROM mixed1 ORDER BY id OFFSET 2 LIMIT 1")" \
+    "$(printf '%02x' $(( (299 * r + 587 * g + 114 * b + 500) / 1000 )))" "--channels 1: luma of the first RGB pixel by hand"
+
+S=$WORK/sizes; mkdir -p "$S/a/x" "$S/b"
+"$FIX" png "$S/a/1.png" 3 8 8 31
+"$FIX" png "$S/a/x/2.png" 3 6 5 32
+"$FIX" png "$S/b/3.png" 1 4 4 33
+load --table sized -q --size 4x4 "$S"
+is "$rc" 1 "--size alone on grey and RGB: exit 1 (channels still differ)"
+like "$out" "--channels" "... with the hint"
+load --table sized -q --size 4x4 --channels 3 "$S"
+is "$rc" 0 "--size 4x4 --channels 3 on 8x8, 6x5 and 4x4 images: exit 0"
+is "$(q "SELECT string_agg(image::text, ',' ORDER BY id) FROM sized")" \
+    "$(q "SELECT concat_ws(',', image_resize('$("$FIX" text 3 8 8 31)', 4, 4), image_resize('$("$FIX" text 3 6 5 32)', 4, 4),
+                              image_convert('$("$FIX" text 1 4 4 33)', 3))")" \
+    "--size: area resampling as image_resize, a 4x4 image unchanged"
+load --table sized_bad -q --size 0x4 "$S"
+is "$rc" 2 "--size 0x4: exit 2"
+load --table sized_bad -q --size 64 "$S"
+is "$rc" 2 "--size without HxW: exit 2"
+load --table sized_bad -q --channels 2 "$S"
+is "$rc|$(printf '%s' "$out" | grep -c 'must be 1 (grey) or 3')" "2|1" "--channels 2: exit 2 naming the values"
+load --table sized_bad -q --channels 3 "$D/train-images-idx3-ubyte"
+is "$rc" 2 "--channels with IDX input: exit 2"
+
+# ---- decoding threads: --jobs 1 and --jobs 2 give the same table -------------------------------
+J=$WORK/jobs
+for c in 0 1 2; do
+    mkdir -p "$J/c$c/images"
+    for k in $(seq 1 15); do
+        case $(( k % 3 )) in
+            0) "$FIX" png "$J/c$c/images/$k.png" 1 9 7 $(( c * 100 + k )) ;;
+            1) "$FIX" jpeg "$J/c$c/images/$k.jpg" 3 12 10 $(( c * 100 + k )) ;;
+            2) "$FIX" png "$J/c$c/images/$k.PNG" 4 5 6 $(( c * 100 + k )) ;;
+        esac
+    done
+done
+load --table jobs1 -q --jobs 1 --channels 3 --size 6x6 "$J"
+is "$rc" 0 "--jobs 1: exit 0"
+load --table jobs2 -q --jobs 2 --channels 3 --size 6x6 "$J"
+is "$rc" 0 "--jobs 2: exit 0"
+is "$(q "SELECT count(*) FROM jobs1 a JOIN jobs2 b ON a.id = b.id AND a.image = b.image AND a.label = b.label")|$(q "SELECT count(*) FROM jobs2")" \
+    "45|45" "--jobs 1 and --jobs 2: the same rows in the same order"
+"$FIX" png "$J/c1/images/8.png" 3 6 6 1
+head -c 40 "$J/c1/images/8.png" >"$J/c1/images/80.png"
+head -c 3000 /dev/urandom >"$J/c2/images/9.jpg"
+for j in 1 2; do
+    load --table jobs_bad -q --jobs $j --channels 3 --size 6x6 "$J"
+    is "$rc" 1 "--jobs $j, two corrupt images: exit 1"
+    like "$out" "c1/images/80.png: cannot decode" "--jobs $j: the first corrupt file in file order is named"
+    no_table jobs_bad "--jobs $j corrupt"
+done
+
 # ---- bad inputs: clear message, exit 1, nothing left behind --------------------------------
 B=$WORK/bad; mkdir -p "$B"
 # bad NAME TABLE MESSAGE-REGEX LOADER-ARGS...
@@ -182,6 +367,8 @@ head -c 60 "$T/a/2.png" >"$T/a/3.png"
 bad "folder with a truncated PNG" bad11 "3.png: cannot decode" "$T"
 E=$WORK/empty; mkdir -p "$E/x"
 bad "folder without images" bad12 "no .png, .jpg or .jpeg files" "$E"
+mkdir -p "$E/y/images/deeper"; touch "$E/y/images/notes.txt"
+bad "tree without images at any depth" bad13 "no .png, .jpg or .jpeg files at any depth in its 2 class folders" "$E"
 
 before=$(q "SELECT count(*) FROM pets")
 load --table pets -q --append "$GB"

@@ -9,15 +9,20 @@
  *   idx IMAGES LABELS N ROWS COLS NLABELS   IDX files, image k has seed k, label k % 10
  *   cifar FILE N 10|100 FIRST               CIFAR-10/100 records, seeds FIRST..; CIFAR-10
  *                                           label k % 10; CIFAR-100 coarse k % 20, fine k % 100
- *   png FILE C H W SEED                     a grey (C=1) or RGB (C=3) PNG
+ *   png FILE C H W SEED                     a grey (C=1), grey+alpha (2), RGB (3) or RGBA (4)
+ *                                           PNG
  *   jpeg FILE C H W SEED                    a grey or RGB JPEG (quality 95)
  *   text C H W SEED                         prints the text form of that image
+ *   tree DIR CLASSES N H W                  the benchmark's tree: DIR/cNNN/images/NNNNNN.JPEG,
+ *                                           N RGB JPEGs of H x W per class (Tiny-ImageNet's
+ *                                           layout), seeds numbered across the tree
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jpeglib.h>			/* needs stddef.h and stdio.h first */
 #include <png.h>
@@ -114,7 +119,8 @@ write_png(const char *path, int c, int h, int w, int seed)
 	img.version = PNG_IMAGE_VERSION;
 	img.width = (png_uint_32) w;
 	img.height = (png_uint_32) h;
-	img.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+	img.format = c == 1 ? PNG_FORMAT_GRAY : c == 2 ? PNG_FORMAT_GA : c == 3 ? PNG_FORMAT_RGB :
+		PNG_FORMAT_RGBA;
 	if (!png_image_write_to_file(&img, path, 0, p, 0, NULL))
 	{
 		fprintf(stderr, "%s: %s\n", path, img.message);
@@ -165,6 +171,28 @@ print_text(int c, int h, int w, int seed)
 	return 0;
 }
 
+static int
+write_tree(const char *dir, int classes, int n, int h, int w)
+{
+	char		path[4096];
+
+	mkdir(dir, 0777);
+	for (int c = 0; c < classes; c++)
+	{
+		snprintf(path, sizeof(path), "%s/c%03d", dir, c);
+		mkdir(path, 0777);
+		snprintf(path, sizeof(path), "%s/c%03d/images", dir, c);
+		mkdir(path, 0777);
+		for (int k = 0; k < n; k++)
+		{
+			snprintf(path, sizeof(path), "%s/c%03d/images/%06d.JPEG", dir, c, c * n + k);
+			if (write_jpeg(path, 3, h, w, c * n + k) != 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,6 +205,8 @@ main(int argc, char **argv)
 		return write_png(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (argc == 7 && strcmp(argv[1], "jpeg") == 0)
 		return write_jpeg(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (argc == 7 && strcmp(argv[1], "tree") == 0)
+		return write_tree(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (argc == 6 && strcmp(argv[1], "text") == 0)
 		return print_text(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of loader_fixture.c\n");

@@ -621,11 +621,39 @@ test_without_memory(void)
 	}
 }
 
+/* The u8 resize mlpscale-load --size and image_resize use, pixel by pixel on small cases. */
+static void
+test_resize_u8_exact(void)
+{
+	const uint8_t row3[3] = {0, 30, 90};
+	const uint8_t block[4] = {10, 20, 30, 41};
+	const uint8_t pair[2] = {10, 20};
+	const uint8_t two_planes[8] = {0, 4, 8, 12, 100, 100, 200, 200};
+	uint8_t		out[8];
+
+	mlp_resize_area_u8(row3, 1, 1, 3, out, 1, 2);
+	ok(out[0] == 10 && out[1] == 70, "1x3 -> 1x2: (0 + 30/2)/1.5, (30/2 + 90)/1.5 (%d %d)",
+	   out[0], out[1]);
+	mlp_resize_area_u8(block, 1, 2, 2, out, 1, 1);
+	is_int(out[0], 25, "2x2 -> 1x1: the rounded mean 25.25");
+	mlp_resize_area_u8(pair, 1, 1, 2, out, 1, 4);
+	ok(out[0] == 10 && out[1] == 10 && out[2] == 20 && out[3] == 20,
+	   "1x2 -> 1x4: an integer upscale repeats pixels");
+	mlp_resize_area_u8(pair, 1, 1, 2, out, 1, 3);
+	ok(out[0] == 10 && out[1] == 15 && out[2] == 20,
+	   "1x2 -> 1x3: the middle pixel covers half of each (%d %d %d)", out[0], out[1], out[2]);
+	mlp_resize_area_u8(two_planes, 2, 2, 2, out, 2, 1);
+	ok(out[0] == 2 && out[1] == 10 && out[2] == 100 && out[3] == 200,
+	   "2x2x2 -> 2x2x1: each channel plane on its own (%d %d %d %d)", out[0], out[1], out[2],
+	   out[3]);
+}
+
 int
 main(void)
 {
 	test_constant_resize();
 	test_exact_cases();
+	test_resize_u8_exact();
 	test_against_reference();
 	test_normalisation();
 	test_augment_flip_and_determinism();

@@ -1,5 +1,6 @@
 /* test_image_format.c - the text and binary forms of the image type (image_in, image_recv) */
 #include <stdint.h>
+#include <string.h>
 
 #include "image_format.h"
 #include "tap.h"
@@ -70,10 +71,70 @@ test_binary(void)
 	ok(b.dim == MLP_IMAGE_DIM_CHANNELS && b.channels == INT32_MAX, "channels named");
 }
 
+/* Channel conversion (image_convert, mlpscale-load --channels), pixel by pixel. */
+static void
+test_convert(void)
+{
+	/* a 1x2 image: planes of 2 pixels */
+	const uint8_t grey[2] = {7, 200};
+	const uint8_t grey_alpha[4] = {7, 200, 255, 0};
+	const uint8_t rgb[6] = {255, 10, 0, 128, 0, 255};
+	const uint8_t rgba[8] = {255, 10, 0, 128, 0, 255, 1, 2};
+	const uint8_t white_black[6] = {255, 0, 255, 0, 255, 0};
+	uint8_t		out[6];
+	uint8_t		untouched[6] = {42, 42, 42, 42, 42, 42};
+
+	is_int(mlp_image_convert_channels(grey, 1, 1, 2, out, 3), 0, "1 -> 3 converts");
+	ok(memcmp(out, (const uint8_t[]) {7, 200, 7, 200, 7, 200}, 6) == 0, "grey replicated into R, G, B");
+	is_int(mlp_image_convert_channels(grey, 1, 1, 2, out, 1), 0, "1 -> 1 converts");
+	ok(out[0] == 7 && out[1] == 200, "1 -> 1 is the identity");
+	is_int(mlp_image_convert_channels(rgb, 3, 1, 2, out, 3), 0, "3 -> 3 converts");
+	ok(memcmp(out, rgb, 6) == 0, "3 -> 3 is the identity");
+
+	/* planar: pixel 0 is (255, 0, 0): .299*255 = 76.245 -> 76; pixel 1 is (10, 128, 255):
+	 * 2.99 + 75.136 + 29.07 = 107.196 -> 107 */
+	is_int(mlp_image_convert_channels(rgb, 3, 1, 2, out, 1), 0, "3 -> 1 converts");
+	ok(out[0] == 76 && out[1] == 107, "BT.601 luma, rounded (%d %d)", out[0], out[1]);
+	mlp_image_convert_channels(white_black, 3, 1, 2, out, 1);
+	ok(out[0] == 255 && out[1] == 0, "white stays 255, black 0 (%d %d)", out[0], out[1]);
+	{
+		/* 0.299*1 + 0.587*1 + 0.114*0 = 0.886 -> 1; 0.114*5 = 0.57 -> 1; 0.299*1 = 0.299 -> 0 */
+		const uint8_t small[9] = {1, 0, 1, 1, 0, 0, 0, 5, 0};
+
+		mlp_image_convert_channels(small, 3, 1, 3, out, 1);
+		ok(out[0] == 1 && out[1] == 1 && out[2] == 0, "rounding near 0 (%d %d %d)", out[0],
+		   out[1], out[2]);
+	}
+	{
+		/* (0, 0, 250): .114*250 = 28.5 exactly, which rounds half up to 29 */
+		const uint8_t half[3] = {0, 0, 250};
+
+		mlp_image_convert_channels(half, 3, 1, 1, out, 1);
+		is_int(out[0], 29, "an exact half (28.5) rounds up");
+	}
+
+	is_int(mlp_image_convert_channels(grey_alpha, 2, 1, 2, out, 1), 0, "2 -> 1 converts");
+	ok(out[0] == 7 && out[1] == 200, "grey+alpha -> grey drops alpha");
+	is_int(mlp_image_convert_channels(grey_alpha, 2, 1, 2, out, 3), 0, "2 -> 3 converts");
+	ok(memcmp(out, (const uint8_t[]) {7, 200, 7, 200, 7, 200}, 6) == 0, "grey+alpha -> RGB");
+	is_int(mlp_image_convert_channels(rgba, 4, 1, 2, out, 3), 0, "4 -> 3 converts");
+	ok(memcmp(out, rgb, 6) == 0, "RGBA -> RGB drops alpha");
+	is_int(mlp_image_convert_channels(rgba, 4, 1, 2, out, 1), 0, "4 -> 1 converts");
+	ok(out[0] == 76 && out[1] == 107, "RGBA -> grey: luma of RGB");
+
+	is_int(mlp_image_convert_channels(rgb, 3, 1, 2, untouched, 2), -1, "3 -> 2 refused");
+	is_int(mlp_image_convert_channels(rgb, 3, 1, 2, untouched, 4), -1, "3 -> 4 refused");
+	is_int(mlp_image_convert_channels(rgb, 3, 1, 2, untouched, 0), -1, "3 -> 0 refused");
+	is_int(mlp_image_convert_channels(rgb, 5, 1, 2, untouched, 3), -1, "5 -> 3 refused");
+	is_int(mlp_image_convert_channels(rgb, 0, 1, 2, untouched, 3), -1, "0 -> 3 refused");
+	ok(untouched[0] == 42 && untouched[5] == 42, "a refused conversion leaves dst alone");
+}
+
 int
 main(void)
 {
 	test_text();
 	test_binary();
+	test_convert();
 	return tap_done();
 }
