@@ -445,6 +445,59 @@ gemm_task(void *arg, int part, int parts)
 		gemm_part(g, 0, g->M, lo, hi - lo, &part_buffers[part]);
 }
 
+/* ---- matrix-vector products with a bf16 matrix ------------------------------------------- */
+
+/*
+ * y[M] += A[M,N] x: A already bf16, x rounded once to bf16 in the same memory order, so
+ * that VDPBF16PS pairs element 2w with 2w and 2w+1 with 2w+1; 32 columns per instruction,
+ * two accumulators per row to cover its latency.
+ */
+TARGET static void
+gemv_bf16_rows(int M, int N, const uint16_t *A, int lda, const float *x, float *y)
+{
+	int			np = N / 32;
+	int			tail = N - np * 32;
+	__m512i    *xp = NULL;
+	__m512i		xt = _mm512_setzero_si512();
+
+	xp = (__m512i *) aligned_alloc(64, sizeof(__m512i) * (size_t) (np > 0 ? np : 1));
+	for (int j = 0; j < np; j++)
+		xp[j] = (__m512i) _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 32 * j + 16),
+											  _mm512_loadu_ps(x + 32 * j));
+	if (tail > 0)
+	{
+		float		buf[32] = {0};
+
+		memcpy(buf, x + 32 * np, sizeof(float) * tail);
+		xt = (__m512i) _mm512_cvtne2ps_pbh(_mm512_loadu_ps(buf + 16), _mm512_loadu_ps(buf));
+	}
+	for (int i = 0; i < M; i++)
+	{
+		const uint16_t *a = A + (size_t) i * lda;
+		__m512		acc0 = _mm512_setzero_ps(),
+					acc1 = _mm512_setzero_ps();
+		int			j = 0;
+
+		for (; j + 1 < np; j += 2)
+		{
+			acc0 = _mm512_dpbf16_ps(acc0, (__m512bh) _mm512_loadu_si512(a + 32 * j), (__m512bh) xp[j]);
+			acc1 = _mm512_dpbf16_ps(acc1, (__m512bh) _mm512_loadu_si512(a + 32 * j + 32), (__m512bh) xp[j + 1]);
+		}
+		for (; j < np; j++)
+			acc0 = _mm512_dpbf16_ps(acc0, (__m512bh) _mm512_loadu_si512(a + 32 * j), (__m512bh) xp[j]);
+		if (tail > 0)
+		{
+			/* the last columns, zero-padded to 32 */
+			uint16_t	buf[32] = {0};
+
+			memcpy(buf, a + 32 * np, sizeof(uint16_t) * tail);
+			acc1 = _mm512_dpbf16_ps(acc1, (__m512bh) _mm512_loadu_si512(buf), (__m512bh) xt);
+		}
+		y[i] += _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+	}
+	free(xp);
+}
+
 #endif							/* HAVE_X86 */
 
 int
@@ -481,4 +534,48 @@ mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
 #else
 	return -1;
 #endif
+}
+
+int
+mlp_gemv_bf16(int M, int N, const uint16_t *A, int lda, const float *x, float beta, float *y)
+{
+#ifdef HAVE_X86
+	static int	supported = -1;
+
+	if (supported < 0)
+		supported = mlp_gemm_bf16_supported();
+	if (!supported || M <= 0 || N <= 0)
+		return -1;
+	if (beta == 0.0f)
+		memset(y, 0, sizeof(float) * M);
+	else if (beta != 1.0f)
+		for (int i = 0; i < M; i++)
+			y[i] *= beta;
+	gemv_bf16_rows(M, N, A, lda, x, y);
+	return 0;
+#else
+	return -1;
+#endif
+}
+
+void
+mlp_gemv_bf16_reference(int M, int N, const uint16_t *A, int lda, const float *x, float beta,
+						float *y)
+{
+	for (int i = 0; i < M; i++)
+	{
+		double		s = 0.0;
+
+		for (int k = 0; k < N; k++)
+			s += (double) mlp_bf16_to_float(A[(size_t) i * lda + k]) *
+				mlp_bf16_to_float(mlp_float_to_bf16(x[k]));
+		y[i] = (float) (s + (beta == 0.0f ? 0.0 : (double) beta * y[i]));
+	}
+}
+
+void
+mlp_floats_to_bf16(const float *src, uint16_t *dst, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = mlp_float_to_bf16(src[i]);
 }

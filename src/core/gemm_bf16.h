@@ -10,6 +10,7 @@
 #define MLP_GEMM_BF16_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* True when the CPU (and the OS) support the AVX-512 BF16 instructions. */
@@ -30,6 +31,22 @@ int			mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
 void		mlp_gemm_bf16_reference(bool transA, bool transB, int M, int N, int K,
 									float alpha, const float *A, int lda, const float *B,
 									int ldb, float beta, float *C, int ldc);
+
+/*
+ * y[M] = A[M,N] x + beta * y with A already in bf16 (row-major, lda >= N) and x rounded to
+ * bf16, sums in float: one image's layer in bf16 scoring, reading 2 bytes per weight instead
+ * of 4.  beta = 0 ignores y.  Returns 0, or -1 without touching y when the CPU lacks
+ * AVX512_BF16 or a dimension is not positive.  Reentrant (no shared buffers, no threads).
+ */
+int			mlp_gemv_bf16(int M, int N, const uint16_t *A, int lda, const float *x, float beta,
+						  float *y);
+
+/* The same product by a naive loop, sums in double. */
+void		mlp_gemv_bf16_reference(int M, int N, const uint16_t *A, int lda, const float *x,
+									float beta, float *y);
+
+/* n floats rounded to bf16 (nearest even). */
+void		mlp_floats_to_bf16(const float *src, uint16_t *dst, size_t n);
 
 /* Round to nearest even (NaN stays NaN), and back: the scalar meaning of the conversion. */
 uint16_t	mlp_float_to_bf16(float f);

@@ -128,9 +128,8 @@ mlp_gelu_grad(float x)
 
 /* ---- linear ---------------------------------------------------------------------------- */
 
-void
-mlp_linear_forward(float *out, const float *inp, const float *weight,
-				   const float *bias, const float *resid, int B, int K, int N)
+float
+mlp_linear_init_out(float *out, const float *bias, const float *resid, int B, int N)
 {
 	float		beta = 0.0f;
 
@@ -151,6 +150,15 @@ mlp_linear_forward(float *out, const float *inp, const float *weight,
 		}
 		beta = 1.0f;
 	}
+	return beta;
+}
+
+void
+mlp_linear_forward(float *out, const float *inp, const float *weight,
+				   const float *bias, const float *resid, int B, int K, int N)
+{
+	float		beta = mlp_linear_init_out(out, bias, resid, B, N);
+
 	/*
 	 * One image is a matrix-vector product, bound by reading the weights once; SGEMM with
 	 * M = 1 packs and blocks for reuse that is not there and runs about three times slower.

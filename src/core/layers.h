@@ -26,6 +26,12 @@ void		mlp_linear_forward(float *out, const float *inp, const float *weight,
 							   const float *bias, const float *resid, int B, int K, int N);
 
 /*
+ * The additions of mlp_linear_forward: out = bias + resid (either may be NULL); returns the
+ * beta with which the product must accumulate into out (0 when there was nothing to add).
+ */
+float		mlp_linear_init_out(float *out, const float *bias, const float *resid, int B, int N);
+
+/*
  * dinp[B,K] = dout[B,N] W[N,K] (skipped when dinp is NULL, e.g. for the input layer);
  * dweight[N,K] += dout^T inp; dbias[N] += column sums of dout (skipped when NULL).
  */

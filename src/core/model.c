@@ -8,6 +8,7 @@
  *   S_: linear_in.*, layers.{i}.{weight,bias}, layernorms.{i}.*, linear_out.*
  */
 #include "model.h"
+#include "gemm_bf16.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -514,8 +515,32 @@ mlp_model_scratch_floats(const MlpModel *m, int B)
 	return round_up((size_t) B * W) * 2;
 }
 
-void
-mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits, float *scratch)
+/*
+ * One linear layer of inference: the fp32 path (mlp_linear_forward), or with w16 the bf16
+ * one: a single image by mlp_gemv_bf16 on the converted weights (2 bytes per weight read),
+ * a batch by mlp_gemm_bf16, which rounds the same weights to the same bf16 values.
+ */
+static void
+infer_linear(const MlpModel *m, const uint16_t *w16, float *out, const float *inp,
+			 const float *weight, const float *bias, const float *resid, int B, int K, int N)
+{
+	float		beta;
+
+	if (w16 == NULL)
+	{
+		mlp_linear_forward(out, inp, weight, bias, resid, B, K, N);
+		return;
+	}
+	beta = mlp_linear_init_out(out, bias, resid, B, N);
+	if (B == 1 && mlp_gemv_bf16(N, K, w16 + (weight - m->params), K, inp, beta, out) == 0)
+		return;
+	if (mlp_gemm_bf16(false, true, B, N, K, 1.0f, inp, K, weight, K, beta, out, N) != 0)
+		mlp_gemm_bf16_reference(false, true, B, N, K, 1.0f, inp, K, weight, K, beta, out, N);
+}
+
+static void
+infer(const MlpModel *m, const uint16_t *w16, const float *x, int B, float *logits,
+	  float *scratch)
 {
 	const MlpArch *ar = &m->arch;
 	int			W = ar->width,
@@ -529,7 +554,7 @@ mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits, float *
 
 	if (B <= 0)
 		return;
-	mlp_linear_forward(xs, x, P(m, t_in_w()), P(m, t_in_w() + 1), NULL, B, D, W);
+	infer_linear(m, w16, xs, x, P(m, t_in_w()), P(m, t_in_w() + 1), NULL, B, D, W);
 	for (int l = 0; l < nl; l++)
 	{
 		int			tn = t_norm(m, l);
@@ -539,17 +564,40 @@ mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits, float *
 		{
 			int			tb = t_block(l);
 
-			mlp_linear_forward(h, tmp, P(m, tb), NULL, NULL, B, W, kW);
+			infer_linear(m, w16, h, tmp, P(m, tb), NULL, NULL, B, W, kW);
 			mlp_bias_gelu_forward(h, h, P(m, tb + 1), B, kW);
-			mlp_linear_forward(xs, h, P(m, tb + 2), P(m, tb + 3), xs, B, kW, W);
+			infer_linear(m, w16, xs, h, P(m, tb + 2), P(m, tb + 3), xs, B, kW, W);
 		}
 		else
 		{
 			int			tl = t_layer(l);
 
 			mlp_bias_gelu_forward(tmp, tmp, NULL, B, W);
-			mlp_linear_forward(xs, tmp, P(m, tl), P(m, tl + 1), NULL, B, W, W);
+			infer_linear(m, w16, xs, tmp, P(m, tl), P(m, tl + 1), NULL, B, W, W);
 		}
 	}
-	mlp_linear_forward(logits, xs, P(m, t_out_w(m)), P(m, t_out_w(m) + 1), NULL, B, W, C);
+	infer_linear(m, w16, logits, xs, P(m, t_out_w(m)), P(m, t_out_w(m) + 1), NULL, B, W, C);
+}
+
+void
+mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits, float *scratch)
+{
+	infer(m, NULL, x, B, logits, scratch);
+}
+
+uint16_t *
+mlp_model_bf16_weights(const MlpModel *m)
+{
+	uint16_t   *w16 = malloc(sizeof(uint16_t) * (m->num_params > 0 ? m->num_params : 1));
+
+	if (w16 != NULL)
+		mlp_floats_to_bf16(m->params, w16, m->num_params);
+	return w16;
+}
+
+void
+mlp_model_infer_bf16(const MlpModel *m, const uint16_t *w16, const float *x, int B,
+					 float *logits, float *scratch)
+{
+	infer(m, w16, x, B, logits, scratch);
 }

@@ -102,4 +102,15 @@ size_t		mlp_model_scratch_floats(const MlpModel *m, int B);
 void		mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits,
 							float *scratch);
 
+/*
+ * bf16 scoring: the parameters rounded to bf16 (malloc'd, num_params values in the same
+ * layout; NULL without memory), and inference whose products take bf16 operands with float
+ * sums (needs AVX512_BF16; LayerNorm, GELU and the additions stay float).  One image reads
+ * 2 bytes per weight from w16; a batch uses mlp_gemm_bf16 on m's float weights, which it
+ * rounds to the same values.
+ */
+uint16_t   *mlp_model_bf16_weights(const MlpModel *m);
+void		mlp_model_infer_bf16(const MlpModel *m, const uint16_t *w16, const float *x, int B,
+								 float *logits, float *scratch);
+
 #endif

@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "mlpscale.h"
+#include "core/blas.h"
 #include "model_cache.h"
 #include "privilege.h"
 #include "settings.h"
@@ -91,6 +92,8 @@ ReleaseEntryModel(MlpCachedModel *entry)
 		mlp_model_free(&entry->model);
 		mlp_model_meta_free(&entry->meta);
 	}
+	free(entry->w16);
+	entry->w16 = NULL;
 	if (entry->row_input)
 		pfree(entry->row_input);
 	if (entry->row_logits)
@@ -212,6 +215,7 @@ MlpModelCacheGet(const char *ref)
 		entry->validated_for = InvalidOid;
 		entry->pins = 0;
 		entry->row_input = entry->row_logits = entry->row_scratch = NULL;
+		entry->w16 = NULL;
 	}
 	entry->last_used = ++use_counter;
 
@@ -300,4 +304,23 @@ MlpDeployedModelRef(void)
 				 errmsg("no model is deployed in this database"),
 				 errhint("Deploy one with SELECT mlp_deploy('model name'), or name the model: classify('model name', image).")));
 	return deployed_ref;
+}
+
+void
+MlpModelCacheInfer(MlpCachedModel *entry, const float *x, int B, float *logits, float *scratch)
+{
+	if (mlp_scoring_precision != MLP_MATMUL_BF16)
+	{
+		mlp_model_infer(&entry->model, x, B, logits, scratch);
+		return;
+	}
+	if (entry->w16 == NULL)
+	{
+		entry->w16 = mlp_model_bf16_weights(&entry->model);
+		if (entry->w16 == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory for the bf16 copy of model \"%s\"", entry->ref)));
+	}
+	mlp_model_infer_bf16(&entry->model, entry->w16, x, B, logits, scratch);
 }

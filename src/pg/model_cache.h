@@ -28,6 +28,7 @@ typedef struct MlpCachedModel
 	Oid			validated_for;	/* role whose access that validation checked */
 	uint64		last_used;		/* for eviction */
 	int			pins;			/* > 0 while a batch function holds the entry */
+	uint16_t   *w16;			/* bf16 copy of the parameters (malloc'd), made on first use */
 	/* single-image buffers of the per-row functions */
 	float	   *row_input;
 	float	   *row_logits;
@@ -40,6 +41,13 @@ extern MlpCachedModel *MlpModelCacheGet(const char *ref);
 /* Keeps an entry from being replaced or evicted while a batch function uses it. */
 extern void MlpModelCachePin(MlpCachedModel *entry);
 extern void MlpModelCacheUnpin(MlpCachedModel *entry);
+
+/*
+ * Inference of B normalised images in the precision of mlpscale.scoring_precision (bf16
+ * keeps a converted copy of the weights in the entry).
+ */
+extern void MlpModelCacheInfer(MlpCachedModel *entry, const float *x, int B, float *logits,
+							   float *scratch);
 
 /* Reference of the deployed model, read once per statement (ERROR when none is deployed). */
 extern const char *MlpDeployedModelRef(void);

@@ -70,7 +70,7 @@ ScoreOne(MlpCachedModel *e, const MlpImage *img)
 {
 	PreprocessImage(e, img->channels, img->height, img->width, img->data, e->row_input);
 	MlpScoringPrepareBlas(1);
-	mlp_model_infer(&e->model, e->row_input, 1, e->row_logits, e->row_scratch);
+	MlpModelCacheInfer(e, e->row_input, 1, e->row_logits, e->row_scratch);
 }
 
 static int
@@ -400,7 +400,7 @@ FlushBatch(BatchState *s)
 	if (s->n == 0)
 		return;
 	MlpScoringPrepareBlas(s->n);
-	mlp_model_infer(&s->e->model, s->buf.x, s->n, s->buf.logits, s->buf.scratch);
+	MlpModelCacheInfer(s->e, s->buf.x, s->n, s->buf.logits, s->buf.scratch);
 	mlp_softmax(s->buf.logits, s->n, classes, s->probs);
 	for (int i = 0; i < s->n; i++)
 	{

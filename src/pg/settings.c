@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "settings.h"
+#include "core/blas.h"
 
 /* training */
 int			mlp_max_concurrent_runs = 1;
@@ -23,6 +24,26 @@ int			mlp_scoring_batch_size = 256;
 int			mlp_scoring_threads = 0;
 int			mlp_model_cache_size = 4;
 int			mlp_evaluate_max_memory_mb = 4096;
+int			mlp_scoring_precision = MLP_MATMUL_FP32;
+
+static const struct config_enum_entry scoring_precision_options[] = {
+	{"fp32", MLP_MATMUL_FP32, false},
+	{"bf16", MLP_MATMUL_BF16, false},
+	{NULL, 0, false}
+};
+
+/* bf16 scoring needs AVX512_BF16: refuse the setting, not every later query. */
+static bool
+CheckScoringPrecision(int *newval, void **extra, GucSource source)
+{
+	if (*newval == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
+	{
+		GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
+		GUC_check_errmsg("mlpscale.scoring_precision 'bf16' needs a CPU with AVX512_BF16");
+		return false;
+	}
+	return true;
+}
 
 static void (*model_cache_size_hook) (void) = NULL;
 
@@ -70,6 +91,11 @@ MlpSettingsInit(void)
 							"Rows per matrix product in mlp_classify_batch and mlp_evaluate.",
 							NULL, &mlp_scoring_batch_size, 256, 1, 65536,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("mlpscale.scoring_precision",
+							 "Precision of the matrix products of classify, predict_proba, classify_label, classify_topk and mlp_classify_batch.",
+							 "'bf16' rounds the operands to bfloat16 (sums stay float) and keeps a bf16 copy of each cached model: one image reads half the bytes. Needs AVX512_BF16. mlp_evaluate stays fp32.",
+							 &mlp_scoring_precision, MLP_MATMUL_FP32, scoring_precision_options,
+							 PGC_USERSET, 0, CheckScoringPrecision, NULL, NULL);
 	DefineCustomIntVariable("mlpscale.scoring_threads",
 							"OpenBLAS threads of scoring in a backend (0: automatic).",
 							"Automatic is one per CPU core. Single images (the per-row functions) always use one, as do parallel workers and the leader of a parallel query.",

@@ -14,6 +14,7 @@ extern int	mlp_scoring_batch_size;
 extern int	mlp_scoring_threads;
 extern int	mlp_model_cache_size;
 extern int	mlp_evaluate_max_memory_mb;
+extern int	mlp_scoring_precision;	/* MlpMatmulPrecision */
 
 /* testing: the hold points of test_hold.c */
 extern bool mlp_test_hold_points;
