@@ -235,6 +235,11 @@ bench: bench/bin/train_bench bench/bin/peak
 bench-sweep:
 	bench/sweep_bench.sh $(BENCH_ARGS)
 
+# bf16 scoring against fp32 on CIFAR-10's data_batch_5: agreement, accuracy and rates.
+.PHONY: bench-precision
+bench-precision:
+	bench/scoring_precision_bench.sh $(BENCH_ARGS)
+
 # Scoring and sweeps on 1 and 2 loopback shards against one server (postgres_fdw).
 .PHONY: bench-scaleout
 bench-scaleout:
