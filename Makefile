@@ -235,6 +235,11 @@ bench: bench/bin/train_bench bench/bin/peak
 bench-sweep:
 	bench/sweep_bench.sh $(BENCH_ARGS)
 
+# The image column's storage choices: load rate, size and read rate at 28x28, 32x32x3, 64x64x3.
+.PHONY: bench-storage
+bench-storage: mlpscale-load
+	bench/storage_bench.sh $(BENCH_ARGS)
+
 # bf16 scoring against fp32 on CIFAR-10's data_batch_5: agreement, accuracy and rates.
 .PHONY: bench-precision
 bench-precision:
