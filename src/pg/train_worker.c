@@ -3,10 +3,12 @@
  *
  * Life of a worker: claim the run ('queued' -> 'running'), read the source and validation
  * once into uint8 memory as the role that queued the run (and keep the train_size subset of
- * the source, train_subset.c), check the memory the trainer needs against
- * mlpscale.max_training_memory, then train epoch by epoch.  After every epoch one short
- * transaction commits the epoch's row, the checkpoint (with early_stop, keeping the best
- * epoch's state too) and epochs_done, so a crash loses at most one epoch.  With early_stop
+ * the source, train_subset.c) when they fit mlpscale.max_training_memory with the trainer,
+ * or else (or with mlpscale.streaming) survey them and stream them window by window each
+ * epoch (StreamEpoch; docs/design.md, "Streaming training"), then train epoch by epoch.
+ * After every epoch one short transaction commits the epoch's row, the checkpoint (with
+ * early_stop, keeping the best epoch's state too) and epochs_done, so a crash loses at most
+ * one epoch.  With early_stop
  * the run ends once the validation loss has not improved for that many epochs, and the best
  * epoch's state, read back from the table, becomes the model.
  * The numeric core runs outside any transaction; between mini-batches it calls back here
@@ -573,21 +575,6 @@ BuildConfig(const RunSpec *spec, const MlpSourceData *train, const MlpChannelHis
 	cfg->precision = spec->cfg.matmul_precision;
 }
 
-static void
-CheckMemory(const MlpTrainConfig *cfg, Size data_bytes)
-{
-	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg);
-	Size		limit = TrainingMemoryLimit();
-
-	if (data_bytes + trainer_bytes > limit)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("training would need %zu MB (data %zu MB, model and buffers %zu MB), more than mlpscale.max_training_memory (%d MB)",
-						(data_bytes + trainer_bytes) >> 20, data_bytes >> 20,
-						trainer_bytes >> 20, mlp_max_training_memory_mb),
-				 errhint("Use a smaller batch_size or architecture, or raise mlpscale.max_training_memory.")));
-}
-
 /* ---- bookkeeping ------------------------------------------------------------------------- */
 
 /* stream_window_rows: 0 when the data is held in memory */
@@ -1144,10 +1131,7 @@ RunTraining(const RunSpec *spec)
 					plan.window_rows);
 	}
 	else
-	{
-		CheckMemory(&cfg, SourceBytes(&train) + (has_val ? SourceBytes(&val) : 0));
 		RecordSizes(spec, &cfg, train.n, has_val ? val.n : 0, has_val, 0);
-	}
 
 	MlpEnsureBlas();
 	mlp_blas_set_threads(cfg.threads);
