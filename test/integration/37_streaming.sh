@@ -112,6 +112,40 @@ run=$(q "$S SELECT mlp_train('st_subset', 'bands', arch => 'B_1-Wi_16', epochs =
 like "$(ended $run "status || '|' || error")" "^failed\|train_size cannot be used with a streamed run" \
    "train_size with a streamed run fails with the reason"
 
+# ---- bad rows, found by the survey or by an epoch's read -------------------------------------------
+# st_fail SOURCE [ARGS]: a one-epoch streamed run on SOURCE; prints "status|error"
+st_fail() {
+    local run
+    run=$(q "$S SELECT mlp_train('st_bad', \$src\$$1\$src\$, arch => 'B_1-Wi_16', epochs => 1${2:+, $2})")
+    [[ $run =~ ^[0-9]+$ ]] || { echo "refused: $run"; return; }
+    ended "$run" "status || '|' || coalesce(error, '')"
+}
+like "$(st_fail "SELECT CASE WHEN id = 77 THEN NULL ELSE image END AS image, label FROM bands")" \
+   "^failed\|row [0-9]+ read of the source has a null image" "a null image fails a streamed run"
+like "$(st_fail "SELECT image, CASE WHEN id = 77 THEN NULL ELSE label END AS label FROM bands")" \
+   "^failed\|row [0-9]+ read of the source has a null label" "a null label fails it"
+like "$(st_fail "SELECT CASE WHEN id = 77 THEN image_from_bytes('\\x00'::bytea, 1, 1, 1) ELSE image END AS image, label FROM bands")" \
+   "^failed\|row [0-9]+ read of the source has an image of shape 1x1x1, not 1x8x8" "an image of another shape fails it"
+like "$(st_fail "SELECT image, label FROM bands" "classes => 2")" \
+   "^failed\|row [0-9]+ read of the source has label 2, outside \[0, 2\)" "a label out of range fails it"
+like "$(st_fail "SELECT image, label FROM bands WHERE false")" \
+   "^failed\|source .* has no rows" "an empty source fails it"
+like "$(st_fail "bands" "validation => 'SELECT image, label + 5 AS label FROM bands_val'")" \
+   "^failed\|row [0-9]+ read of the validation has label [5-7], outside \[0, 3\)" \
+   "a validation label the source does not have fails it"
+
+# ---- the user's SQL runs as the run's role, in every read of every epoch ---------------------------
+q "DO \$\$BEGIN CREATE ROLE st_role LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END\$\$;
+   GRANT SELECT ON bands TO st_role; GRANT USAGE ON SCHEMA mlpscale TO st_role" >/dev/null
+run=$(q_as st_role "$S SELECT mlp_train('st_role_run', 'SELECT image, label FROM public.bands
+          WHERE current_user = ''st_role'' AND session_user = ''st_role''
+            AND pg_catalog.current_setting(''is_superuser'') = ''off''
+            AND pg_catalog.set_config(''search_path'', ''pg_temp'', false) IS NOT NULL',
+          arch => 'B_1-Wi_16', epochs => 2, batch_size => 32, seed => 1)")
+is "$(ended $run "status || ' ' || coalesce(error, '')")" "succeeded " \
+   "a query that sees only the run's role (not superuser) and sets search_path streams"
+is "$(per_epoch $run)" "600,600" "... every read of every epoch ran as the role"
+
 # ---- data over the memory budget ------------------------------------------------------------------
 load_fashion fashion train 24000
 q "ALTER SYSTEM SET mlpscale.max_training_memory = '16MB'" >/dev/null
