@@ -82,6 +82,7 @@ CORE_SRCS = \
 	src/core/rng.c \
 	src/core/safetensors.c \
 	src/core/status.c \
+	src/core/stream.c \
 	src/core/subset.c \
 	src/core/thread_pool.c \
 	src/core/trainer.c \

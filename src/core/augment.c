@@ -682,45 +682,72 @@ mlp_mixup_batch(float *x, int B, int64_t D, float lam)
 	}
 }
 
-void
-mlp_channel_stats(const uint8_t *images, int64_t n, MlpImageSpec spec, float *mean, float *std)
+/* mean and std (0-1 scale) of count pixels of one channel from their histogram */
+static void
+stats_from_hist(const uint64_t *hist, double count, float *mean, float *std)
+{
+	double		s1 = 0.0,
+				s2 = 0.0,
+				m,
+				var;
+
+	for (int v = 0; v < 256; v++)
+	{
+		s1 += (double) hist[v] * v;
+		s2 += (double) hist[v] * v * v;
+	}
+	if (count <= 0.0)
+	{
+		*mean = 0.0f;
+		*std = 1.0f;
+		return;
+	}
+	m = s1 / count;
+	var = s2 / count - m * m;
+	if (var < 0.0)
+		var = 0.0;
+	*mean = (float) (m / 255.0);
+	*std = var > 0.0 ? (float) (sqrt(var) / 255.0) : 1.0f;
+}
+
+static void
+add_channel(uint64_t *hist, const uint8_t *images, int64_t n, MlpImageSpec spec, int c)
 {
 	size_t		plane = (size_t) spec.height * spec.width;
 
+	for (int64_t i = 0; i < n; i++)
+	{
+		const uint8_t *p = images + ((size_t) i * spec.channels + c) * plane;
+
+		for (size_t k = 0; k < plane; k++)
+			hist[p[k]]++;
+	}
+}
+
+void
+mlp_channel_stats(const uint8_t *images, int64_t n, MlpImageSpec spec, float *mean, float *std)
+{
 	for (int c = 0; c < spec.channels; c++)
 	{
 		/* a histogram keeps the sums exact whatever the number of pixels */
 		uint64_t	hist[256] = {0};
-		double		count,
-					s1 = 0.0,
-					s2 = 0.0,
-					m,
-					var;
 
-		for (int64_t i = 0; i < n; i++)
-		{
-			const uint8_t *p = images + ((size_t) i * spec.channels + c) * plane;
-
-			for (size_t k = 0; k < plane; k++)
-				hist[p[k]]++;
-		}
-		count = (double) n * plane;
-		for (int v = 0; v < 256; v++)
-		{
-			s1 += (double) hist[v] * v;
-			s2 += (double) hist[v] * v * v;
-		}
-		if (count <= 0.0)
-		{
-			mean[c] = 0.0f;
-			std[c] = 1.0f;
-			continue;
-		}
-		m = s1 / count;
-		var = s2 / count - m * m;
-		if (var < 0.0)
-			var = 0.0;
-		mean[c] = (float) (m / 255.0);
-		std[c] = var > 0.0 ? (float) (sqrt(var) / 255.0) : 1.0f;
+		add_channel(hist, images, n, spec, c);
+		stats_from_hist(hist, (double) n * spec.height * spec.width, &mean[c], &std[c]);
 	}
+}
+
+void
+mlp_channel_hist_add(MlpChannelHist *h, const uint8_t *images, int64_t n, MlpImageSpec spec)
+{
+	for (int c = 0; c < spec.channels; c++)
+		add_channel(h->hist[c], images, n, spec, c);
+	h->n += n;
+}
+
+void
+mlp_channel_hist_stats(const MlpChannelHist *h, MlpImageSpec spec, float *mean, float *std)
+{
+	for (int c = 0; c < spec.channels; c++)
+		stats_from_hist(h->hist[c], (double) h->n * spec.height * spec.width, &mean[c], &std[c]);
 }

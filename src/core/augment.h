@@ -82,4 +82,20 @@ void		mlp_augment_test_set_alloc(void *(*alloc) (size_t));
 void		mlp_channel_stats(const uint8_t *images, int64_t n, MlpImageSpec spec,
 							  float *mean, float *std);
 
+/*
+ * The same statistics in parts, for a source read in chunks: a histogram per channel is
+ * exact, so the result does not depend on how the images were split (it is bit for bit
+ * mlp_channel_stats of all of them).
+ */
+typedef struct MlpChannelHist
+{
+	uint64_t	hist[MLP_MAX_CHANNELS][256];
+	int64_t		n;				/* images added */
+} MlpChannelHist;
+
+void		mlp_channel_hist_add(MlpChannelHist *h, const uint8_t *images, int64_t n,
+								 MlpImageSpec spec);
+void		mlp_channel_hist_stats(const MlpChannelHist *h, MlpImageSpec spec, float *mean,
+								   float *std);
+
 #endif

@@ -51,6 +51,25 @@ struct MlpTrainer
 	int64_t    *eval_rows;		/* [batch] */
 	int64_t    *order;			/* [order_n] permutation of the epoch */
 	int64_t		order_n;
+	/* a streamed epoch (mlp_trainer_epoch_begin .. epoch_end) */
+	struct
+	{
+		int			epoch;
+		int64_t		steps;		/* for the callback */
+		int64_t		step;		/* steps done */
+		double		start;
+		double		loss_sum;
+		int64_t		correct;
+		int64_t		seen;
+		float		lr;
+		bool		have_spec;	/* spec and aug are the first chunk's */
+		MlpImageSpec spec;
+		MlpAugmentConfig aug;
+		uint8_t    *carry;		/* [batch - 1] images of a chunk's end */
+		int32_t    *carry_labels;
+		size_t		carry_image_bytes;	/* of the images carry has room for */
+		int			carry_n;
+	}			ep;
 };
 
 static void
@@ -281,6 +300,8 @@ mlp_trainer_free(MlpTrainer *t)
 	free(t->image_seeds);
 	free(t->eval_rows);
 	free(t->order);
+	free(t->ep.carry);
+	free(t->ep.carry_labels);
 	free(t);
 }
 
@@ -513,6 +534,200 @@ mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
 	return MLP_OK;
 }
 
+/* ---- a streamed epoch ---------------------------------------------------------------- */
+
+size_t
+mlp_trainer_stream_memory(const MlpTrainConfig *cfg, size_t image_bytes)
+{
+	return (size_t) cfg->batch_size * (image_bytes + sizeof(int32_t));
+}
+
+MlpStatus
+mlp_trainer_epoch_begin(MlpTrainer *t, int epoch, int64_t n, MlpEpochStats *stats,
+						MlpError *err)
+{
+	const MlpTrainConfig *cfg = &t->cfg;
+
+	if (n < 1)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "the dataset has no images");
+	memset(stats, 0, sizeof(*stats));
+	stats->epoch = epoch + 1;
+	mlp_blas_set_matmul_precision(cfg->precision);
+	mlp_pool_set_threads(cfg->threads);
+	t->ep.epoch = epoch;
+	t->ep.steps = (n + cfg->batch_size - 1) / cfg->batch_size;
+	t->ep.step = 0;
+	t->ep.start = mlp_seconds_now();
+	t->ep.loss_sum = 0;
+	t->ep.correct = 0;
+	t->ep.seen = 0;
+	t->ep.lr = cfg->cosine ? mlp_cosine_lr(cfg->opt.lr, epoch, cfg->epochs) : cfg->opt.lr;
+	t->ep.have_spec = false;
+	t->ep.carry_n = 0;
+	return MLP_OK;
+}
+
+static void
+stream_stats(MlpTrainer *t, MlpEpochStats *stats)
+{
+	stats->examples = t->ep.seen;
+	stats->train_loss = t->ep.seen > 0 ? t->ep.loss_sum / t->ep.seen : 0;
+	stats->train_accuracy = t->ep.seen > 0 ? (double) t->ep.correct / t->ep.seen : 0;
+	stats->seconds = mlp_seconds_now() - t->ep.start;
+	stats->images_per_second = stats->seconds > 0 ? t->ep.seen / stats->seconds : 0;
+}
+
+/* One step of the streamed epoch over the B images at rows of data, and the callback. */
+static MlpStatus
+stream_step(MlpTrainer *t, const MlpDataset *data, const int64_t *rows, int B,
+			MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats, MlpError *err)
+{
+	MlpLossResult res;
+	MlpStatus	st;
+	double		elapsed;
+
+	if ((st = train_step(t, data, &t->ep.aug, t->ep.epoch, t->ep.step, rows, B, t->ep.lr,
+						 &res, err)) != MLP_OK)
+		return st;
+	t->ep.step++;
+	t->ep.loss_sum += res.loss * B;
+	t->ep.correct += res.correct;
+	t->ep.seen += B;
+	elapsed = mlp_seconds_now() - t->ep.start;
+	stats->images_per_second = elapsed > 0 ? t->ep.seen / elapsed : 0;
+	if (cb && cb(cb_arg, t->ep.epoch + 1, t->ep.step, t->ep.steps, res.loss,
+				 stats->images_per_second))
+	{
+		stream_stats(t, stats);
+		stats->stopped = true;
+	}
+	return MLP_OK;
+}
+
+/* The carried-over images as a dataset, and rows 0..carry_n-1 in t->eval_rows. */
+static MlpDataset
+carry_dataset(MlpTrainer *t)
+{
+	MlpDataset	d = {t->ep.carry, t->ep.carry_labels, t->ep.carry_n, t->ep.spec};
+
+	for (int i = 0; i < t->ep.carry_n; i++)
+		t->eval_rows[i] = i;
+	return d;
+}
+
+static void
+carry_row(MlpTrainer *t, const MlpDataset *chunk, int64_t row, size_t image_bytes)
+{
+	memcpy(t->ep.carry + (size_t) t->ep.carry_n * image_bytes,
+		   chunk->images + (size_t) row * image_bytes, image_bytes);
+	t->ep.carry_labels[t->ep.carry_n++] = chunk->labels[row];
+}
+
+static MlpStatus
+first_chunk(MlpTrainer *t, const MlpDataset *chunk, size_t image_bytes, MlpError *err)
+{
+	size_t		B = (size_t) t->cfg.batch_size;
+
+	if (t->ep.carry == NULL || t->ep.carry_image_bytes != image_bytes)
+	{
+		uint8_t    *carry = realloc(t->ep.carry, B * image_bytes);
+		int32_t    *labels = realloc(t->ep.carry_labels, B * sizeof(int32_t));
+
+		if (carry)
+			t->ep.carry = carry;
+		if (labels)
+			t->ep.carry_labels = labels;
+		if (carry == NULL || labels == NULL)
+			return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+								 "out of memory for the carry-over batch of a streamed epoch");
+		t->ep.carry_image_bytes = image_bytes;
+	}
+	t->ep.spec = chunk->spec;
+	augment_config_for(t, &chunk->spec, t->cfg.augment, &t->ep.aug);
+	t->ep.have_spec = true;
+	return MLP_OK;
+}
+
+MlpStatus
+mlp_trainer_train_chunk(MlpTrainer *t, const MlpDataset *chunk, const int64_t *rows,
+						MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats, MlpError *err)
+{
+	int			B = t->cfg.batch_size;
+	size_t		image_bytes;
+	int64_t		i = 0;
+	MlpStatus	st;
+
+	if ((st = check_dataset(t, chunk, true, err)) != MLP_OK ||
+		(st = check_labels(t, chunk, err)) != MLP_OK)
+		return st;
+	image_bytes = (size_t) chunk->spec.channels * chunk->spec.height * chunk->spec.width;
+	if (!t->ep.have_spec)
+	{
+		if ((st = first_chunk(t, chunk, image_bytes, err)) != MLP_OK)
+			return st;
+	}
+	else if (chunk->spec.height != t->ep.spec.height || chunk->spec.width != t->ep.spec.width)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "a chunk has images of %dx%d, the first chunk of the epoch %dx%d",
+							 chunk->spec.height, chunk->spec.width, t->ep.spec.height,
+							 t->ep.spec.width);
+
+	/* a batch begun by the previous chunk is completed first */
+	if (t->ep.carry_n > 0)
+	{
+		for (; t->ep.carry_n < B && i < chunk->n; i++)
+			carry_row(t, chunk, rows ? rows[i] : i, image_bytes);
+		if (t->ep.carry_n == B)
+		{
+			MlpDataset	d = carry_dataset(t);
+
+			t->ep.carry_n = 0;
+			if ((st = stream_step(t, &d, t->eval_rows, B, cb, cb_arg, stats, err)) != MLP_OK ||
+				stats->stopped)
+				return st;
+		}
+	}
+	for (; chunk->n - i >= B; i += B)
+	{
+		const int64_t *batch_rows = rows ? rows + i : NULL;
+
+		if (batch_rows == NULL)
+		{
+			for (int k = 0; k < B; k++)
+				t->eval_rows[k] = i + k;
+			batch_rows = t->eval_rows;
+		}
+		if ((st = stream_step(t, chunk, batch_rows, B, cb, cb_arg, stats, err)) != MLP_OK ||
+			stats->stopped)
+			return st;
+	}
+	for (; i < chunk->n; i++)
+		carry_row(t, chunk, rows ? rows[i] : i, image_bytes);
+	return MLP_OK;
+}
+
+MlpStatus
+mlp_trainer_epoch_end(MlpTrainer *t, MlpStepCallback cb, void *cb_arg, MlpEpochStats *stats,
+					  MlpError *err)
+{
+	MlpStatus	st;
+
+	if (t->ep.carry_n > 0)
+	{
+		MlpDataset	d = carry_dataset(t);
+		int			B = t->ep.carry_n;
+
+		t->ep.carry_n = 0;
+		if ((st = stream_step(t, &d, t->eval_rows, B, cb, cb_arg, stats, err)) != MLP_OK ||
+			stats->stopped)
+			return st;
+	}
+	if (t->ep.seen == 0)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT, "the epoch had no images");
+	stream_stats(t, stats);
+	return MLP_OK;
+}
+
 /* ---- evaluation -------------------------------------------------------------------------- */
 
 /*
@@ -520,15 +735,12 @@ mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epoch,
  * validation figures are those of the model being trained, bit for bit.
  */
 MlpStatus
-mlp_trainer_eval_dataset(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats,
-						 MlpError *err)
+mlp_trainer_eval_chunk(MlpTrainer *t, const MlpDataset *data, MlpEvalTotals *tot, MlpError *err)
 {
 	MlpAugmentConfig pre;
-	MlpEvalTotals tot = {0};
 	MlpStatus	st;
 	int			batch = t->cfg.batch_size;
 
-	memset(stats, 0, sizeof(*stats));
 	if ((st = check_dataset(t, data, true, err)) != MLP_OK)
 		return st;
 	mlp_blas_set_matmul_precision(t->cfg.precision);
@@ -542,8 +754,25 @@ mlp_trainer_eval_dataset(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *st
 			t->eval_rows[i] = first + i;
 		assemble_batch(&pre, data, t->eval_rows, NULL, t->x, t->in_dim, B, t->cfg.threads);
 		mlp_model_forward(&t->model, &t->acts, t->x, B, t->logits);
-		mlp_eval_add_logits(&tot, t->logits, B, t->classes, data->labels + first);
+		mlp_eval_add_logits(tot, t->logits, B, t->classes, data->labels + first);
 	}
+	return MLP_OK;
+}
+
+/*
+ * The forward of training (with its saved activations, into the trainer's buffers), so that
+ * validation figures are those of the model being trained, bit for bit.
+ */
+MlpStatus
+mlp_trainer_eval_dataset(MlpTrainer *t, const MlpDataset *data, MlpEvalStats *stats,
+						 MlpError *err)
+{
+	MlpEvalTotals tot = {0};
+	MlpStatus	st;
+
+	memset(stats, 0, sizeof(*stats));
+	if ((st = mlp_trainer_eval_chunk(t, data, &tot, err)) != MLP_OK)
+		return st;
 	mlp_eval_stats(&tot, stats);
 	return MLP_OK;
 }

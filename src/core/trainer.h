@@ -97,6 +97,41 @@ MlpStatus	mlp_trainer_train_epoch(MlpTrainer *t, const MlpDataset *data, int epo
 									MlpError *err);
 
 /*
+ * An epoch over a source too large for memory, as a sequence of chunks (the worker's
+ * stream windows).  epoch_begin starts epoch (0-based) of n rows (for the callback's step
+ * count only); train_chunk trains the rows of chunk in the order rows[0..chunk->n) (NULL:
+ * 0, 1, ...); epoch_end trains what is left and fills stats for the whole epoch.
+ *
+ * Batches are cut across chunk boundaries: the rows of a chunk that do not fill a batch are
+ * copied into a carry-over buffer of batch_size - 1 images and begin the next batch, so every
+ * step but the epoch's last has batch_size images and step s draws its randomness from
+ * (seed, epoch, s) as train_epoch does.  Given the chunks of one dataset in train_epoch's
+ * order, the result is train_epoch's, bit for bit.  The carry-over buffer (allocated at the
+ * first chunk) is counted by mlp_trainer_stream_memory.
+ *
+ * train_chunk returns MLP_OK with stats->stopped when the callback stops the epoch (then
+ * do not call epoch_end); the errors of train_epoch, and MLP_ERR_INVALID_ARGUMENT for a
+ * chunk whose image shape differs from the first chunk's.
+ */
+MlpStatus	mlp_trainer_epoch_begin(MlpTrainer *t, int epoch, int64_t n, MlpEpochStats *stats,
+									MlpError *err);
+MlpStatus	mlp_trainer_train_chunk(MlpTrainer *t, const MlpDataset *chunk,
+									const int64_t *rows, MlpStepCallback cb, void *cb_arg,
+									MlpEpochStats *stats, MlpError *err);
+MlpStatus	mlp_trainer_epoch_end(MlpTrainer *t, MlpStepCallback cb, void *cb_arg,
+								  MlpEpochStats *stats, MlpError *err);
+
+/* Bytes of the carry-over buffer of a streamed epoch over images of image_bytes. */
+size_t		mlp_trainer_stream_memory(const MlpTrainConfig *cfg, size_t image_bytes);
+
+/*
+ * Validation in chunks: adds the chunk's rows to tot (mlp_eval_stats gives the figures).
+ * mlp_trainer_eval_dataset is this over one chunk.
+ */
+MlpStatus	mlp_trainer_eval_chunk(MlpTrainer *t, const MlpDataset *chunk, MlpEvalTotals *tot,
+								   MlpError *err);
+
+/*
  * Evaluation (evaluate.h) without augmentation, images resized to the model input, with the
  * forward of training: MLP_OK, or MLP_ERR_INVALID_ARGUMENT for a dataset that does not fit.
  */

@@ -7,7 +7,9 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -19,8 +21,12 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/regproc.h"
+#include "utils/rel.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
 
 #include "core/arch.h"
+#include "core/stream.h"
 #include "data_source.h"
 #include "image_type.h"
 
@@ -392,8 +398,11 @@ OpenSourceCursor(SourceReader *r, const char *shown)
 	return portal;
 }
 
-/* Room for row n (0-based) in out->images and out->labels, within the memory limit. */
-static void
+/*
+ * Room for row n (0-based) in out->images and out->labels, within the memory limit; false
+ * (with stop_over_limit) when there is none.
+ */
+static bool
 MakeRoom(SourceReader *r, int64 n)
 {
 	const MlpSourceOptions *opts = r->opts;
@@ -401,8 +410,14 @@ MakeRoom(SourceReader *r, int64 n)
 	int64		want;
 
 	if (n < r->capacity)
-		return;
+		return true;
 	want = r->capacity == 0 ? 1024 : r->capacity * 2;
+	if (opts->memory_limit > 0 && (Size) (n + 1) * r->image_bytes > opts->memory_limit &&
+		opts->stop_over_limit)
+	{
+		out->over_limit = true;
+		return false;
+	}
 	if (opts->memory_limit > 0 && (Size) (n + 1) * r->image_bytes > opts->memory_limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -427,10 +442,14 @@ MakeRoom(SourceReader *r, int64 n)
 			out->labels = repalloc_huge(out->labels, want * sizeof(int32));
 	}
 	r->capacity = want;
+	return true;
 }
 
-/* The image of row n (0-based), detoasted in batch_cxt, checked against the first row's shape. */
-static void
+/*
+ * The image of row n (0-based), detoasted in batch_cxt, checked against the first row's
+ * shape; false when it does not fit the memory limit (stop_over_limit).
+ */
+static bool
 ReadImage(SourceReader *r, HeapTuple tup, TupleDesc desc, int64 n, MemoryContext batch_cxt)
 {
 	MlpSourceData *out = r->out;
@@ -464,8 +483,10 @@ ReadImage(SourceReader *r, HeapTuple tup, TupleDesc desc, int64 n, MemoryContext
 						(long long) (n + 1), r->what, img->channels, img->height, img->width,
 						out->channels, out->height, out->width),
 				 errhint("Resize the images in a query with image_resize(image, height, width).")));
-	MakeRoom(r, n);
+	if (!MakeRoom(r, n))
+		return false;
 	memcpy(out->images + (Size) n * r->image_bytes, img->data, r->image_bytes);
+	return true;
 }
 
 /* The label of row n (0-based), checked to be in [0, classes). */
@@ -529,21 +550,279 @@ MlpLoadSource(const MlpSourceOptions *opts, MlpSourceData *out)
 		SPI_cursor_fetch(portal, true, MLP_SOURCE_FETCH_ROWS);
 		if (SPI_processed == 0)
 			break;
-		for (uint64 i = 0; i < SPI_processed; i++, n++)
+		for (uint64 i = 0; i < SPI_processed && !out->over_limit; i++, n++)
 		{
-			ReadImage(&r, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n, batch_cxt);
+			if (!ReadImage(&r, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n, batch_cxt))
+				break;
 			if (r.label_column != NULL)
 				ReadLabel(&r, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n);
 		}
 		SPI_freetuptable(SPI_tuptable);
 		MemoryContextReset(batch_cxt);
+		if (out->over_limit)
+			break;
 	}
 	SPI_cursor_close(portal);
 	MemoryContextDelete(batch_cxt);
+	if (out->over_limit)
+	{
+		/* the caller streams instead: give the memory back now */
+		if (out->images)
+			pfree(out->images);
+		if (out->labels)
+			pfree(out->labels);
+		out->images = NULL;
+		out->labels = NULL;
+		out->n = 0;
+		return;
+	}
 
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s \"%s\" has no rows", r.what, shown)));
 	out->n = n;
+}
+
+/* ---- streaming ------------------------------------------------------------------------------ */
+
+
+bool
+MlpSourceRangeReadable(Oid relid)
+{
+	char		kind = OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
+
+	return kind == RELKIND_RELATION || kind == RELKIND_MATVIEW;
+}
+
+BlockNumber
+MlpSourceBlocks(Oid relid)
+{
+	Relation	rel;
+	BlockNumber n;
+
+	if (!MlpSourceRangeReadable(relid))
+		return 0;
+	rel = table_open(relid, AccessShareLock);
+	n = RelationGetNumberOfBlocks(rel);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+void
+MlpStreamOpen(MlpSourceStream *s, const MlpSourceOptions *opts, int64 range_blocks,
+			  uint64 seed, int epoch, int channels, int height, int width)
+{
+	const char *label_column = opts->label_column;
+	char	   *sql;
+
+	memset(s, 0, sizeof(*s));
+	s->opts = *opts;
+	s->what = opts->what ? opts->what : "source";
+	s->image_column = opts->image_column ? opts->image_column : "image";
+	if (opts->source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", s->what)));
+	s->shown = ShownSource(opts->source);
+	s->channels = channels;
+	s->height = height;
+	s->width = width;
+	s->image_bytes = (Size) channels * height * width;
+	s->max_label = -1;
+	s->by_ranges = range_blocks > 0 && MlpSourceRangeReadable(opts->relid);
+	if (OidIsValid(opts->relid))
+	{
+		char	   *rel = QualifiedRelationName(opts->relid, s->what, s->shown);
+		char	   *cols = label_column ?
+			psprintf("%s, %s", quote_identifier(s->image_column), quote_identifier(label_column)) :
+			pstrdup(quote_identifier(s->image_column));
+
+		/* qualified operators: the user's search_path may come before pg_catalog */
+		if (s->by_ranges)
+			sql = psprintf("SELECT %s FROM %s WHERE ctid OPERATOR(pg_catalog.>=) $1 "
+						   "AND ctid OPERATOR(pg_catalog.<) $2", cols, rel);
+		else
+			sql = psprintf("SELECT %s FROM %s", cols, rel);
+	}
+	else
+		sql = psprintf("SELECT * FROM %s", SourceFromClause(opts->source, s->what));
+
+	if (s->by_ranges)
+	{
+		Oid			types[2] = {TIDOID, TIDOID};
+
+		s->plan = SPI_prepare(sql, 2, types);
+		s->range_blocks = range_blocks;
+		s->nblocks = MlpSourceBlocks(opts->relid);
+		s->nranges = ((int64) s->nblocks + range_blocks - 1) / range_blocks;
+		s->ranges = palloc(sizeof(int64) * Max(s->nranges, 1));
+		mlp_stream_range_order(seed, epoch, s->ranges, s->nranges);
+	}
+	else
+		s->plan = SPI_prepare(sql, 0, NULL);
+	if (s->plan == NULL)
+		elog(ERROR, "SPI_prepare failed for %s \"%s\": %s", s->what, s->shown,
+			 SPI_result_code_string(SPI_result));
+	s->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlpscale stream batch",
+										 ALLOCSET_DEFAULT_SIZES);
+}
+
+/* The cursor of the next range (or the only cursor); false when there is none left. */
+static bool
+StreamNextPortal(MlpSourceStream *s)
+{
+	if (s->by_ranges)
+	{
+		ItemPointerData from,
+					to;
+		Datum		values[2];
+		int64		r;
+		BlockNumber first,
+					end;
+
+		if (s->next_range >= s->nranges)
+			return false;
+		r = s->ranges[s->next_range++];
+		first = (BlockNumber) (r * s->range_blocks);
+		/* the last range is open above: rows of blocks added since are visible to none */
+		end = r == s->nranges - 1 ? MaxBlockNumber : (BlockNumber) ((r + 1) * s->range_blocks);
+		ItemPointerSet(&from, first, 0);
+		ItemPointerSet(&to, end, 0);
+		values[0] = PointerGetDatum(&from);
+		values[1] = PointerGetDatum(&to);
+		s->portal = SPI_cursor_open(NULL, s->plan, values, NULL, true);
+	}
+	else
+	{
+		if (s->done)
+			return false;
+		s->done = true;			/* one cursor only */
+		s->portal = SPI_cursor_open(NULL, s->plan, NULL, NULL, true);
+	}
+	if (s->image_att == 0)
+		CheckColumns(s->portal->tupDesc, s->image_column, s->opts.label_column, s->what,
+					 &s->image_att, &s->label_att, &s->label_type);
+	return true;
+}
+
+/* Row s->rows of the stream into images[at] and labels[at], checked. */
+static void
+StreamRow(MlpSourceStream *s, HeapTuple tup, TupleDesc desc, uint8 *images, int32 *labels,
+		  int64 at)
+{
+	int64		n = s->rows;
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, s->image_att, &isnull);
+	MlpImage   *img;
+	MemoryContext old;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("row %lld read of the %s has a null image", (long long) (n + 1), s->what),
+				 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
+						 quote_identifier(s->image_column))));
+	old = MemoryContextSwitchTo(s->batch_cxt);
+	img = DatumGetMlpImageP(d);
+	MemoryContextSwitchTo(old);
+	if (s->channels == 0)
+	{
+		s->channels = img->channels;
+		s->height = img->height;
+		s->width = img->width;
+		s->image_bytes = MlpImageNumBytes(img);
+	}
+	else if (img->channels != s->channels || img->height != s->height ||
+			 img->width != s->width)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("row %lld read of the %s has an image of shape %dx%dx%d, not %dx%dx%d like the others",
+						(long long) (n + 1), s->what, img->channels, img->height, img->width,
+						s->channels, s->height, s->width),
+				 errhint("Resize the images in a query with image_resize(image, height, width).")));
+	if (images == NULL)
+	{
+		if (s->scratch == NULL)
+		{
+			s->scratch = MemoryContextAllocHuge(s->scratch_cxt, s->scratch_rows * s->image_bytes);
+			s->scratch_labels = MemoryContextAlloc(s->scratch_cxt,
+												   s->scratch_rows * sizeof(int32));
+		}
+		images = s->scratch;
+		labels = s->scratch_labels;
+	}
+	memcpy(images + (Size) at * s->image_bytes, img->data, s->image_bytes);
+
+	if (s->opts.label_column != NULL)
+	{
+		int			limit = s->opts.classes > 0 ? s->opts.classes : MLP_ARCH_MAX_CLASSES;
+		int64		label;
+
+		d = SPI_getbinval(tup, desc, s->label_att, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("row %lld read of the %s has a null label", (long long) (n + 1),
+							s->what),
+					 errhint("Filter the rows in a query: WHERE %s IS NOT NULL.",
+							 quote_identifier(s->opts.label_column))));
+		label = MlpIntegerDatum(d, s->label_type);
+		if (label < 0 || label >= limit)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("row %lld read of the %s has label %lld, outside [0, %d)",
+							(long long) (n + 1), s->what, (long long) label, limit),
+					 s->opts.classes > 0 ?
+					 errdetail("The model has %d classes.", s->opts.classes) : 0));
+		labels[at] = (int32) label;
+		s->max_label = Max(s->max_label, (int32) label);
+	}
+	s->rows++;
+}
+
+int64
+MlpStreamRead(MlpSourceStream *s, uint8 *images, int32 *labels, int64 capacity)
+{
+	int64		got = 0;
+
+	if (images == NULL && s->scratch_rows == 0)
+	{
+		s->scratch_rows = capacity;
+		s->scratch_cxt = CurrentMemoryContext;
+	}
+	Assert(images != NULL || capacity <= s->scratch_rows);
+	while (got < capacity)
+	{
+		if (s->portal == NULL && !StreamNextPortal(s))
+			break;
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(s->portal, true, (long) Min(capacity - got, MLP_STREAM_FETCH_ROWS));
+		if (SPI_processed == 0)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			SPI_cursor_close(s->portal);
+			s->portal = NULL;
+			continue;
+		}
+		for (uint64 i = 0; i < SPI_processed; i++, got++)
+			StreamRow(s, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, images, labels, got);
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextReset(s->batch_cxt);
+	}
+	return got;
+}
+
+void
+MlpStreamClose(MlpSourceStream *s)
+{
+	if (s->portal)
+		SPI_cursor_close(s->portal);
+	s->portal = NULL;
+	if (s->plan)
+		SPI_freeplan(s->plan);
+	s->plan = NULL;
+	if (s->batch_cxt)
+		MemoryContextDelete(s->batch_cxt);
+	s->batch_cxt = NULL;
 }

@@ -21,6 +21,7 @@ typedef enum OptionType
 	OPT_INT64_0_NULL,			/* int64, 0 stored as null */
 	OPT_REAL,					/* double, written as %.9g: the arguments are float4 */
 	OPT_BOOL,
+	OPT_BOOL_FALSE_ABSENT,		/* bool, false not stored at all */
 	OPT_TEXT,					/* char *, NULL stored as null */
 	OPT_FLOATS,					/* float[MLP_MAX_CHANNELS] with a count; 0 values = null */
 	OPT_PRECISION,				/* MlpMatmulPrecision, by name */
@@ -74,6 +75,8 @@ static const Option options[] = {
 	OPT("train_size", OPT_INT64_0_NULL, train_size),
 	OPT("per_class", OPT_INT64_0_NULL, per_class),
 	OPT("early_stop", OPT_INT_0_NULL, early_stop),
+	OPT("streaming", OPT_BOOL_FALSE_ABSENT, streaming),
+	OPT("stream_buffer_rows", OPT_INT64_0_ABSENT, stream_buffer_rows),
 };
 
 #define FIELD(cfg, opt, type) ((type *) ((char *) (cfg) + (opt)->offset))
@@ -135,6 +138,7 @@ WriteValue(StringInfo buf, const MlpRunConfig *cfg, const Option *o)
 			appendStringInfo(buf, "%.9g", *FIELD(cfg, o, const double));
 			break;
 		case OPT_BOOL:
+		case OPT_BOOL_FALSE_ABSENT:
 			appendStringInfoString(buf, *FIELD(cfg, o, const bool) ? "true" : "false");
 			break;
 		case OPT_TEXT:
@@ -185,7 +189,8 @@ MlpRunConfigToJson(const MlpRunConfig *cfg)
 		const Option *o = &options[i];
 
 		if ((o->type == OPT_INT64_0_ABSENT && *FIELD(cfg, o, const int64) == 0) ||
-			(o->type == OPT_OID_ABSENT && !OidIsValid(*FIELD(cfg, o, const Oid))))
+			(o->type == OPT_OID_ABSENT && !OidIsValid(*FIELD(cfg, o, const Oid))) ||
+			(o->type == OPT_BOOL_FALSE_ABSENT && !*FIELD(cfg, o, const bool)))
 			continue;
 		if (!first)
 			appendStringInfoString(&buf, ", ");
@@ -273,6 +278,7 @@ ReadValue(const JsonbValue *v, MlpRunConfig *cfg, const Option *o)
 			*FIELD(cfg, o, double) = NumericValue(v, o->key);
 			break;
 		case OPT_BOOL:
+		case OPT_BOOL_FALSE_ABSENT:
 			if (v->type != jbvBool)
 				BadValue(o->key, "true or false");
 			*FIELD(cfg, o, bool) = v->val.boolean;
@@ -321,6 +327,7 @@ ClearValue(MlpRunConfig *cfg, const Option *o)
 			*FIELD(cfg, o, double) = 0;
 			break;
 		case OPT_BOOL:
+		case OPT_BOOL_FALSE_ABSENT:
 			*FIELD(cfg, o, bool) = false;
 			break;
 		case OPT_TEXT:

@@ -56,6 +56,8 @@ typedef struct MlpRunConfig
 	int64		train_size;		/* rows of the class-balanced subset; 0 = every row */
 	int64		per_class;		/* train_size / the classes of the source at the call */
 	int			early_stop;		/* epochs without a better val_loss before stopping; 0 = off */
+	bool		streaming;		/* mlpscale.streaming of the call: stream even when it fits */
+	int64		stream_buffer_rows; /* mlpscale.stream_buffer_rows of the call; 0 = budget's */
 } MlpRunConfig;
 
 /* runs.config of cfg, as JSON text (every key of the table; NULL options as null). */

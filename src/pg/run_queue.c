@@ -378,6 +378,8 @@ ParseCommonArgs(const MlpArgs *args, RunArgs *a)
 					 errhint("Give validation => a table, view or query of held-out rows: early stopping watches their loss.")));
 	}
 	a->cfg.threads = mlp_training_threads;
+	a->cfg.streaming = mlp_streaming;
+	a->cfg.stream_buffer_rows = mlp_stream_buffer_rows;
 	a->cfg.body_lr_mult = 1.0;
 }
 

@@ -407,23 +407,30 @@ MlpRunStoreClaim(int64 run_id, int pid, MemoryContext cxt, MlpRunConfig *cfg, Oi
 
 void
 MlpRunStoreRecordSizes(int64 run_id, int64 params, double flops_per_image, int64 train_rows,
-					   int64 val_rows, bool has_val)
+					   int64 val_rows, bool has_val, int64 stream_window_rows)
 {
-	Oid			types[5] = {INT8OID, INT8OID, FLOAT8OID, INT8OID, INT8OID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {INT8OID, INT8OID, FLOAT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(run_id);
 	values[1] = Int64GetDatum(params);
 	values[2] = Float8GetDatum(flops_per_image);
 	values[3] = Int64GetDatum(train_rows);
 	values[4] = Int64GetDatum(val_rows);
+	values[5] = Int64GetDatum(stream_window_rows);
 	if (!has_val)
 		nulls[4] = 'n';
 	MlpSpiConnect();
+	/* a resumed run decides again: the keys say how its last worker read the data */
 	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET params = $2, flops_per_image = $3, train_rows = $4, "
-				"validation_rows = $5 WHERE id" MLP_EQ "$1",
-				5, types, values, nulls, false, SPI_OK_UPDATE, false);
+				"validation_rows = $5, config = CASE WHEN $6 OPERATOR(pg_catalog.>) 0 "
+				"THEN config OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
+				"'streamed', true, 'stream_window_rows', $6) "
+				"ELSE config OPERATOR(pg_catalog.-) "
+				"ARRAY['streamed', 'stream_window_rows']::pg_catalog.text[] END "
+				"WHERE id" MLP_EQ "$1",
+				6, types, values, nulls, false, SPI_OK_UPDATE, false);
 	SPI_finish();
 }
 

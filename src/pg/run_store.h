@@ -110,7 +110,8 @@ extern bool MlpRunStoreClaim(int64 run_id, int pid, MemoryContext cxt, MlpRunCon
 							 Oid *run_as, int *epochs_done, Jsonb **config);
 
 extern void MlpRunStoreRecordSizes(int64 run_id, int64 params, double flops_per_image,
-								   int64 train_rows, int64 val_rows, bool has_val);
+								   int64 train_rows, int64 val_rows, bool has_val,
+								   int64 stream_window_rows);
 
 /*
  * The epoch's row, the checkpoint state (a bytea), epochs_done and the run's best_epoch

@@ -15,6 +15,8 @@
 int			mlp_max_concurrent_runs = 1;
 int			mlp_max_training_memory_mb = 8192;
 int			mlp_training_threads = 2;
+bool		mlp_streaming = false;
+int			mlp_stream_buffer_rows = 0;
 
 /* testing */
 bool		mlp_test_hold_points = false;
@@ -87,6 +89,18 @@ MlpSettingsInit(void)
 							2, 1, 256,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("mlpscale.streaming",
+							 "Stream the training source instead of holding it in memory.",
+							 "Read when a run is queued and recorded in its config.  Off: a "
+							 "run streams only when its data does not fit "
+							 "mlpscale.max_training_memory.",
+							 &mlp_streaming, false, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mlpscale.stream_buffer_rows",
+							"Rows of the shuffle window of a streamed run; 0: as many as "
+							"mlpscale.max_training_memory allows.",
+							"Read when a run is queued and recorded in its config.",
+							&mlp_stream_buffer_rows, 0, 0, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlpscale.scoring_batch_size",
 							"Rows per matrix product in mlp_classify_batch and mlp_evaluate.",
 							NULL, &mlp_scoring_batch_size, 256, 1, 65536,

@@ -8,6 +8,8 @@
 extern int	mlp_max_concurrent_runs;
 extern int	mlp_max_training_memory_mb;
 extern int	mlp_training_threads;
+extern bool mlp_streaming;
+extern int	mlp_stream_buffer_rows;
 
 /* scoring */
 extern int	mlp_scoring_batch_size;

@@ -3,10 +3,12 @@
  *
  * Life of a worker: claim the run ('queued' -> 'running'), read the source and validation
  * once into uint8 memory as the role that queued the run (and keep the train_size subset of
- * the source, train_subset.c), check the memory the trainer needs against
- * mlpscale.max_training_memory, then train epoch by epoch.  After every epoch one short
- * transaction commits the epoch's row, the checkpoint (with early_stop, keeping the best
- * epoch's state too) and epochs_done, so a crash loses at most one epoch.  With early_stop
+ * the source, train_subset.c) when they fit mlpscale.max_training_memory with the trainer,
+ * or else (or with mlpscale.streaming) survey them and stream them window by window each
+ * epoch (StreamEpoch; docs/design.md, "Streaming training"), then train epoch by epoch.
+ * After every epoch one short transaction commits the epoch's row, the checkpoint (with
+ * early_stop, keeping the best epoch's state too) and epochs_done, so a crash loses at most
+ * one epoch.  With early_stop
  * the run ends once the validation loss has not improved for that many epochs, and the best
  * epoch's state, read back from the table, becomes the model.
  * The numeric core runs outside any transaction; between mini-batches it calls back here
@@ -47,6 +49,7 @@
 
 #include "core/arch.h"
 #include "core/blas.h"
+#include "core/stream.h"
 #include "core/trainer.h"
 #include "data_source.h"
 #include "mlpscale.h"
@@ -239,74 +242,249 @@ SourceBytes(const MlpSourceData *d)
 	return (Size) d->n * d->channels * d->height * d->width + (Size) d->n * sizeof(int32);
 }
 
-/*
- * Reads source and validation as the run's role.  A permission error is the role's error:
- * it ends the run as 'failed' with PostgreSQL's message.
- */
-static void
-LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val, bool *has_val)
+/* While the user's SQL runs: what to restore after it. */
+typedef struct UserContext
 {
-	MlpSourceOptions opts;
 	Oid			saved_user;
 	int			saved_sec;
 	int			guc_nest;
-	MemoryContext old;
+} UserContext;
 
-	TxBegin("mlpscale: reading the training data");
-
-	/*
-	 * Like REFRESH MATERIALIZED VIEW, run the user's SQL as a restricted operation, so it
-	 * can neither switch roles nor create temporary objects; and in a GUC nest level of its
-	 * own, rolled back below (even a session-level set_config), so that none of its settings
-	 * reaches a statement of ours.
-	 */
-	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(spec->run_as, saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+/*
+ * Like REFRESH MATERIALIZED VIEW, run the user's SQL as a restricted operation, so it can
+ * neither switch roles nor create temporary objects; and in a GUC nest level of its own,
+ * rolled back by LeaveUserContext (even a session-level set_config), so that none of its
+ * settings reaches a statement of ours.  An error on the way is undone by the abort.
+ */
+static void
+EnterUserContext(const RunSpec *spec, UserContext *u)
+{
+	GetUserIdAndSecContext(&u->saved_user, &u->saved_sec);
+	SetUserIdAndSecContext(spec->run_as, u->saved_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	guc_nest = NewGUCNestLevel();
+	u->guc_nest = NewGUCNestLevel();
 	/* A query means what it meant in the call: the caller's search_path (pg_temp aside). */
 	if (spec->cfg.search_path != NULL)
 		(void) set_config_option("search_path", spec->cfg.search_path, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+}
 
-	memset(&opts, 0, sizeof(opts));
-	opts.source = spec->cfg.source;
-	opts.relid = spec->cfg.source_relid;
-	opts.what = "source";
-	opts.image_column = spec->cfg.image_column;
-	opts.label_column = spec->cfg.label_column;
-	opts.classes = spec->cfg.classes;
+static void
+LeaveUserContext(UserContext *u)
+{
+	AtEOXact_GUC(false, u->guc_nest);
+	SetUserIdAndSecContext(u->saved_user, u->saved_sec);
+}
+
+/* The options of reading the source (or the validation source) of the run. */
+static void
+SourceOptions(const RunSpec *spec, bool validation, int classes, MlpSourceOptions *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->source = validation ? spec->cfg.validation : spec->cfg.source;
+	opts->relid = validation ? spec->cfg.validation_relid : spec->cfg.source_relid;
+	opts->what = validation ? "validation" : "source";
+	opts->image_column = spec->cfg.image_column;
+	opts->label_column = spec->cfg.label_column;
+	opts->classes = classes;
+	opts->memory_setting = "mlpscale.max_training_memory";
+}
+
+/*
+ * Reads source and validation as the run's role.  A permission error is the role's error:
+ * it ends the run as 'failed' with PostgreSQL's message.  Data over the memory budget sets
+ * train->over_limit (or val->over_limit) and is not kept: the run streams.
+ */
+static void
+LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val)
+{
+	MlpSourceOptions opts;
+	UserContext u;
+	MemoryContext old;
+
+	TxBegin("mlpscale: reading the training data");
+	EnterUserContext(spec, &u);
+
+	SourceOptions(spec, false, spec->cfg.classes, &opts);
 	opts.memory_limit = TrainingMemoryLimit();
-	opts.memory_setting = "mlpscale.max_training_memory";
+	opts.stop_over_limit = true;
 	old = MemoryContextSwitchTo(worker_context);
 	MlpLoadSource(&opts, train);
 	MemoryContextSwitchTo(old);
 
-	*has_val = spec->cfg.validation != NULL;
-	if (*has_val)
+	if (spec->cfg.validation != NULL && !train->over_limit)
 	{
-		opts.source = spec->cfg.validation;
-		opts.relid = spec->cfg.validation_relid;
-		opts.what = "validation";
 		/* With classes not given, validation labels must fit the training labels. */
-		opts.classes = spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1;
+		SourceOptions(spec, true,
+					  spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1, &opts);
 		opts.memory_limit = TrainingMemoryLimit() > SourceBytes(train) ?
 			TrainingMemoryLimit() - SourceBytes(train) : 1;
+		opts.stop_over_limit = true;
 		old = MemoryContextSwitchTo(worker_context);
 		MlpLoadSource(&opts, val);
 		MemoryContextSwitchTo(old);
 	}
 
-	AtEOXact_GUC(false, guc_nest);
-	SetUserIdAndSecContext(saved_user, saved_sec);
+	LeaveUserContext(&u);
 	TxCommit();
+}
+
+/* ---- streaming (docs/design.md, "Streaming training") ------------------------------------ */
+
+/* Ranges per window: the rows of that many places of the table are shuffled together. */
+#define STREAM_RANGES_PER_WINDOW 8
+/* Rows per read of the survey. */
+#define SURVEY_ROWS 256
+
+/* What a streamed run reads each epoch, and the window it reads into. */
+typedef struct StreamPlan
+{
+	MlpSourceOptions train_opts;
+	MlpSourceOptions val_opts;
+	int64		train_rows;		/* of the survey */
+	int64		val_rows;
+	int			channels;
+	int			height;
+	int			width;
+	int			val_height;
+	int			val_width;
+	int32		max_label;
+	BlockNumber blocks;			/* of the source table at the survey; 0: not range readable */
+	int64		range_blocks;	/* 0: a cursor in the source's order */
+	int64		window_rows;
+	uint8	   *images;			/* [window_rows] images of the larger of the two shapes */
+	int32	   *labels;
+	int64	   *order;
+} StreamPlan;
+
+/*
+ * One read of the source (and the validation source) before training, in their order:
+ * the rows, their shape and labels checked, and (hist not NULL) the histogram of the
+ * normalisation statistics.  Exact sums: the result does not depend on how rows are read.
+ */
+static void
+SurveyStream(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist, bool has_val)
+{
+	MlpSourceStream s;
+	UserContext u;
+	int64		n;
+
+	TxBegin("mlpscale: surveying the training data for streaming");
+	EnterUserContext(spec, &u);
+	SourceOptions(spec, false, spec->cfg.classes, &p->train_opts);
+	MlpStreamOpen(&s, &p->train_opts, 0, 0, 0, 0, 0, 0);
+	while ((n = MlpStreamRead(&s, NULL, NULL, SURVEY_ROWS)) > 0)
+	{
+		if (hist)
+			mlp_channel_hist_add(hist, s.scratch, n,
+								 (MlpImageSpec) {s.channels, s.height, s.width});
+	}
+	if (s.rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\" has no rows", s.shown)));
+	p->train_rows = s.rows;
+	p->channels = s.channels;
+	p->height = s.height;
+	p->width = s.width;
+	p->max_label = s.max_label;
+	if (s.scratch)
+		pfree(s.scratch);
+	if (s.scratch_labels)
+		pfree(s.scratch_labels);
+	MlpStreamClose(&s);
+	p->blocks = MlpSourceBlocks(p->train_opts.relid);
+
+	if (has_val)
+	{
+		SourceOptions(spec, true,
+					  spec->cfg.classes > 0 ? spec->cfg.classes : p->max_label + 1, &p->val_opts);
+		MlpStreamOpen(&s, &p->val_opts, 0, 0, 0, 0, 0, 0);
+		while (MlpStreamRead(&s, NULL, NULL, SURVEY_ROWS) > 0)
+			;
+		if (s.rows == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("validation \"%s\" has no rows", s.shown)));
+		if (s.channels != p->channels)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("validation images have %d channels but the source's have %d",
+							s.channels, p->channels)));
+		p->val_rows = s.rows;
+		p->val_height = s.height;
+		p->val_width = s.width;
+		if (s.scratch)
+			pfree(s.scratch);
+		if (s.scratch_labels)
+			pfree(s.scratch_labels);
+		MlpStreamClose(&s);
+	}
+	LeaveUserContext(&u);
+	TxCommit();
+}
+
+/*
+ * The window of a streamed run: what the budget leaves once the trainer (model, optimizer,
+ * activations, batch), the carry-over batch and the rows of one fetch are counted.  ERROR
+ * 53400 when not even one batch of rows fits.
+ */
+static void
+PlanStream(const RunSpec *spec, const MlpTrainConfig *cfg, StreamPlan *p, bool has_val)
+{
+	Size		limit = TrainingMemoryLimit();
+	Size		image_bytes = (Size) p->channels * p->height * p->width;
+	Size		val_bytes = has_val ? (Size) p->channels * p->val_height * p->val_width : 0;
+	Size		row_bytes = Max(image_bytes, val_bytes);
+	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg);
+	Size		carry_bytes = mlp_trainer_stream_memory(cfg, image_bytes);
+	Size		fetch_bytes = (Size) MLP_STREAM_FETCH_ROWS * 2 * row_bytes;
+	Size		per_row = row_bytes + sizeof(int32) + sizeof(int64);
+	Size		fixed = trainer_bytes + carry_bytes + fetch_bytes;
+	Size		min_window = per_row * cfg->batch_size;
+	int64		window;
+
+	if (fixed + min_window > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("training would need %zu MB even when streaming (model and buffers %zu MB, a window of one batch %zu MB, reading %zu MB), more than mlpscale.max_training_memory (%d MB)",
+						(fixed + min_window) >> 20, (trainer_bytes + carry_bytes) >> 20,
+						min_window >> 20, fetch_bytes >> 20, mlp_max_training_memory_mb),
+				 errdetail("In bytes: model, optimizer and activations %zu, carry-over batch %zu, one batch of rows %zu, one fetch %zu; the limit %zu.",
+						   trainer_bytes, carry_bytes, min_window, fetch_bytes, limit),
+				 errhint("Use a smaller batch_size or architecture, or raise mlpscale.max_training_memory.")));
+	window = (int64) ((limit - fixed) / per_row);
+	if (spec->cfg.stream_buffer_rows > 0)
+		window = Min(window, spec->cfg.stream_buffer_rows);
+	window = Min(window, Max(p->train_rows, p->val_rows));
+	p->window_rows = Max(window, 1);
+
+	/* ranges of about a window / STREAM_RANGES_PER_WINDOW rows: several places per window */
+	p->range_blocks = 0;
+	if (p->blocks > 0)
+	{
+		int64		rows_per_block = Max((p->train_rows + p->blocks - 1) / p->blocks, 1);
+
+		p->range_blocks = Max(p->window_rows / (STREAM_RANGES_PER_WINDOW * rows_per_block), 1);
+	}
+	p->images = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * row_bytes);
+	p->labels = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * sizeof(int32));
+	p->order = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * sizeof(int64));
+	elog(LOG, "mlpscale: run " INT64_FORMAT " streams its source: %lld rows, windows of %lld rows, %s",
+		 spec->run_id, (long long) p->train_rows, (long long) p->window_rows,
+		 p->range_blocks > 0 ? psprintf("table ranges of %lld blocks", (long long) p->range_blocks) :
+		 "a cursor in the source's order");
 }
 
 /* ---- the trainer's configuration --------------------------------------------------------- */
 
+/*
+ * The trainer's config from the run's; the normalisation statistics (when not given) from
+ * train's images, or from hist when the run streams (train->images is then NULL).
+ */
 static void
-BuildConfig(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta *base_meta,
-			 MlpTrainConfig *cfg)
+BuildConfig(const RunSpec *spec, const MlpSourceData *train, const MlpChannelHist *hist,
+			 const MlpModelMeta *base_meta, MlpTrainConfig *cfg)
 {
 	char		err[256];
 	int			kind = mlp_opt_kind_parse(spec->cfg.optimizer);
@@ -369,7 +547,10 @@ BuildConfig(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta 
 		{
 			MlpImageSpec s = {train->channels, train->height, train->width};
 
-			mlp_channel_stats(train->images, train->n, s, cfg->mean, cfg->std);
+			if (hist)
+				mlp_channel_hist_stats(hist, s, cfg->mean, cfg->std);
+			else
+				mlp_channel_stats(train->images, train->n, s, cfg->mean, cfg->std);
 		}
 	}
 	cfg->arch.in_dim = (int64_t) cfg->input.channels * cfg->input.height * cfg->input.width;
@@ -394,30 +575,17 @@ BuildConfig(const RunSpec *spec, const MlpSourceData *train, const MlpModelMeta 
 	cfg->precision = spec->cfg.matmul_precision;
 }
 
-static void
-CheckMemory(const MlpTrainConfig *cfg, Size data_bytes)
-{
-	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg);
-	Size		limit = TrainingMemoryLimit();
-
-	if (data_bytes + trainer_bytes > limit)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("training would need %zu MB (data %zu MB, model and buffers %zu MB), more than mlpscale.max_training_memory (%d MB)",
-						(data_bytes + trainer_bytes) >> 20, data_bytes >> 20,
-						trainer_bytes >> 20, mlp_max_training_memory_mb),
-				 errhint("Use a smaller batch_size or architecture, or raise mlpscale.max_training_memory.")));
-}
-
 /* ---- bookkeeping ------------------------------------------------------------------------- */
 
+/* stream_window_rows: 0 when the data is held in memory */
 static void
 RecordSizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, int64 val_rows,
-			 bool has_val)
+			 bool has_val, int64 stream_window_rows)
 {
 	TxBegin("mlpscale: recording the run's sizes");
 	MlpRunStoreRecordSizes(spec->run_id, mlp_arch_param_count(&cfg->arch),
-						   mlp_arch_forward_flops(&cfg->arch), train_rows, val_rows, has_val);
+						   mlp_arch_forward_flops(&cfg->arch), train_rows, val_rows, has_val,
+						   stream_window_rows);
 	TxCommit();
 }
 
@@ -584,6 +752,14 @@ CancelRequestedInTable(int64 run_id)
 {
 	bool		result;
 
+	/* inside a streamed epoch's transaction: a snapshot of now, not the epoch's */
+	if (IsTransactionState())
+	{
+		PushActiveSnapshot(GetLatestSnapshot());
+		result = MlpRunStoreCancelRequested(run_id);
+		PopActiveSnapshot();
+		return result;
+	}
 	TxBegin(NULL);
 	result = MlpRunStoreCancelRequested(run_id);
 	TxCommit();
@@ -681,10 +857,92 @@ EndRun(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg, RunE
 	FinishRun(spec->run_id, status, message, model_id);
 }
 
+/*
+ * A streamed epoch, and the validation after it, in one transaction: every window is read
+ * with its snapshot, so the epoch sees the source as of its start (exactly once per row,
+ * whatever is written meanwhile).  The user's SQL runs only while reading; training runs
+ * between reads, in the transaction but outside the user's context.  Returns with
+ * st->stopped when the callback stopped the epoch.
+ */
+static void
+StreamEpoch(const RunSpec *spec, StreamPlan *p, MlpTrainer *trainer, const MlpTrainConfig *cfg,
+			int epoch, StepState *step_state, MlpEpochStats *st, bool has_val,
+			MlpEvalStats *vst)
+{
+	MlpSourceStream s;
+	UserContext u;
+	MlpError	err;
+	int64		n;
+	int64		window = 0;
+
+	TxBegin(NULL);
+	if (mlp_trainer_epoch_begin(trainer, epoch, p->train_rows, st, &err) != MLP_OK)
+		MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+	EnterUserContext(spec, &u);
+	MlpStreamOpen(&s, &p->train_opts, p->range_blocks, cfg->seed, epoch, p->channels,
+				  p->height, p->width);
+	LeaveUserContext(&u);
+	for (;;)
+	{
+		MlpDataset	chunk;
+
+		EnterUserContext(spec, &u);
+		n = MlpStreamRead(&s, p->images, p->labels, p->window_rows);
+		LeaveUserContext(&u);
+		if (n == 0)
+			break;
+		mlp_stream_window_order(cfg->seed, epoch, window++, p->order, n);
+		chunk.images = p->images;
+		chunk.labels = p->labels;
+		chunk.n = n;
+		chunk.spec = (MlpImageSpec) {p->channels, p->height, p->width};
+		if (mlp_trainer_train_chunk(trainer, &chunk, p->order, OnStep, step_state, st,
+									&err) != MLP_OK)
+			MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+		if (st->stopped)
+			break;
+	}
+	MlpStreamClose(&s);
+	if (!st->stopped &&
+		mlp_trainer_epoch_end(trainer, OnStep, step_state, st, &err) != MLP_OK)
+		MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+
+	if (!st->stopped && has_val)
+	{
+		MlpEvalTotals tot = {0};
+
+		EnterUserContext(spec, &u);
+		MlpStreamOpen(&s, &p->val_opts, 0, 0, 0, p->channels, p->val_height, p->val_width);
+		LeaveUserContext(&u);
+		for (;;)
+		{
+			MlpDataset	chunk;
+
+			EnterUserContext(spec, &u);
+			n = MlpStreamRead(&s, p->images, p->labels, p->window_rows);
+			LeaveUserContext(&u);
+			if (n == 0)
+				break;
+			chunk.images = p->images;
+			chunk.labels = p->labels;
+			chunk.n = n;
+			chunk.spec = (MlpImageSpec) {p->channels, p->val_height, p->val_width};
+			if (mlp_trainer_eval_chunk(trainer, &chunk, &tot, &err) != MLP_OK)
+				MlpReportCoreError(&err, psprintf("validation after epoch %d failed",
+												  epoch + 1));
+			CHECK_FOR_INTERRUPTS();
+		}
+		MlpStreamClose(&s);
+		mlp_eval_stats(&tot, vst);
+	}
+	TxCommit();
+}
+
 /* Trains the remaining epochs and writes how the run ended. */
 static void
 TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_in,
-			 const MlpSourceData *train_data, const MlpSourceData *val_data, bool has_val)
+			 const MlpSourceData *train_data, const MlpSourceData *val_data, bool has_val,
+			 StreamPlan *plan)
 {
 	MlpTrainConfig cfg = *cfg_in;
 	MlpSourceData train = *train_data;
@@ -708,6 +966,8 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 		ResumeBest(spec, start_epoch, &best);
 	epochs_done = start_epoch;
 
+	memset(&train_set, 0, sizeof(train_set));
+	memset(&val_set, 0, sizeof(val_set));
 	train_set.images = train.images;
 	train_set.labels = train.labels;
 	train_set.n = train.n;
@@ -724,7 +984,8 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	step_state.canceled = false;
 	step_state.last_poll = SecondsNow();
 	progress_slot = MlpProgressAcquire(spec->run_id, spec->cfg.epochs,
-									   (train.n + cfg.batch_size - 1) / cfg.batch_size);
+									   ((plan ? plan->train_rows : train.n) + cfg.batch_size - 1) /
+									   cfg.batch_size);
 	step_state.slot = progress_slot;
 	training_phase = true;
 	MlpTestHold(spec->run_id, 0, &stop_requested);
@@ -750,15 +1011,18 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 				 "mlpscale: run " INT64_FORMAT " training epoch %d of %d",
 				 spec->run_id, epoch + 1, spec->cfg.epochs);
 		pgstat_report_activity(STATE_RUNNING, training_activity);
-		if (mlp_trainer_train_epoch(trainer, &train_set, epoch, OnStep, &step_state, &st,
-									&err) != MLP_OK)
+		if (plan)
+			StreamEpoch(spec, plan, trainer, &cfg, epoch, &step_state, &st, has_val, &vst);
+		else if (mlp_trainer_train_epoch(trainer, &train_set, epoch, OnStep, &step_state, &st,
+										 &err) != MLP_OK)
 			MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
 		if (st.stopped)
 		{
 			end = step_state.canceled ? RUN_CANCELED : RUN_STOPPED;
 			break;
 		}
-		if (has_val && mlp_trainer_eval_dataset(trainer, &val_set, &vst, &err) != MLP_OK)
+		if (!plan && has_val &&
+			mlp_trainer_eval_dataset(trainer, &val_set, &vst, &err) != MLP_OK)
 			MlpReportCoreError(&err, psprintf("validation after epoch %d failed", epoch + 1));
 		examples_seen += st.examples;
 		if (has_val && (best.epoch == 0 || ValLossBefore(vst.loss, best.val_loss)))
@@ -792,7 +1056,7 @@ RunTraining(const RunSpec *spec)
 {
 	MlpSourceData train;
 	MlpSourceData val;
-	bool		has_val = false;
+	bool		has_val = spec->cfg.validation != NULL;
 	MlpModel	base;
 	MlpModelMeta base_meta;
 	bool		has_base = false;
@@ -800,12 +1064,13 @@ RunTraining(const RunSpec *spec)
 	MlpTrainer *trainer;
 	MlpError	err;
 
+	StreamPlan	plan;
+	bool		stream = spec->cfg.streaming;
+	MlpChannelHist *hist = NULL;
+
 	memset(&train, 0, sizeof(train));
 	memset(&val, 0, sizeof(val));
-	LoadData(spec, &train, &val, &has_val);
-	/* before the statistics and the sizes: both are the subset's */
-	MlpTakeTrainSubset(&spec->cfg, &train);
-
+	memset(&plan, 0, sizeof(plan));
 	if (spec->cfg.finetune)
 	{
 		TxBegin("mlpscale: loading the base model");
@@ -813,14 +1078,60 @@ RunTraining(const RunSpec *spec)
 		TxCommit();
 		has_base = true;
 	}
-	if (has_val && val.channels != train.channels)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("validation images have %d channels but the source's have %d",
-						val.channels, train.channels)));
-	BuildConfig(spec, &train, has_base ? &base_meta : NULL, &cfg);
-	CheckMemory(&cfg, SourceBytes(&train) + (has_val ? SourceBytes(&val) : 0));
-	RecordSizes(spec, &cfg, train.n, has_val ? val.n : 0, has_val);
+	if (!stream)
+	{
+		LoadData(spec, &train, &val);
+		stream = train.over_limit || val.over_limit;
+	}
+	if (!stream)
+	{
+		/* before the statistics and the sizes: both are the subset's */
+		MlpTakeTrainSubset(&spec->cfg, &train);
+		if (has_val && val.channels != train.channels)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("validation images have %d channels but the source's have %d",
+							val.channels, train.channels)));
+		BuildConfig(spec, &train, NULL, has_base ? &base_meta : NULL, &cfg);
+		/* data and trainer over the budget: stream rather than fail */
+		if (SourceBytes(&train) + (has_val ? SourceBytes(&val) : 0) +
+			mlp_trainer_memory_estimate(&cfg) > TrainingMemoryLimit())
+		{
+			stream = true;
+			pfree(train.images);
+			pfree(train.labels);
+			if (has_val)
+			{
+				pfree(val.images);
+				pfree(val.labels);
+			}
+			memset(&train, 0, sizeof(train));
+			memset(&val, 0, sizeof(val));
+		}
+	}
+	if (stream)
+	{
+		if (spec->cfg.train_size > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("train_size cannot be used with a streamed run"),
+					 errdetail("The run streams its source (mlpscale.streaming, or data over mlpscale.max_training_memory)."),
+					 errhint("Take the subset in a query source, or raise mlpscale.max_training_memory.")));
+		if (spec->cfg.num_mean == 0 && !has_base)
+			hist = MemoryContextAllocZero(worker_context, sizeof(MlpChannelHist));
+		SurveyStream(spec, &plan, hist, has_val);
+		train.n = plan.train_rows;
+		train.channels = plan.channels;
+		train.height = plan.height;
+		train.width = plan.width;
+		train.max_label = plan.max_label;
+		BuildConfig(spec, &train, hist, has_base ? &base_meta : NULL, &cfg);
+		PlanStream(spec, &cfg, &plan, has_val);
+		RecordSizes(spec, &cfg, plan.train_rows, has_val ? plan.val_rows : 0, has_val,
+					plan.window_rows);
+	}
+	else
+		RecordSizes(spec, &cfg, train.n, has_val ? val.n : 0, has_val, 0);
 
 	MlpEnsureBlas();
 	mlp_blas_set_threads(cfg.threads);
@@ -834,17 +1145,23 @@ RunTraining(const RunSpec *spec)
 	if (trainer == NULL)
 		MlpReportCoreError(&err, "could not create the trainer");
 
-	PG_TRY();
 	{
-		TrainEpochs(spec, trainer, &cfg, &train, &val, has_val);
+		/* not changed once the PG_TRY is set up */
+		const bool	with_val = has_val;
+		StreamPlan *const stream_plan = stream ? &plan : NULL;
+
+		PG_TRY();
+		{
+			TrainEpochs(spec, trainer, &cfg, &train, &val, with_val, stream_plan);
+		}
+		PG_FINALLY();
+		{
+			free(checkpoint_buf);
+			checkpoint_buf = NULL;
+			mlp_trainer_free(trainer);
+		}
+		PG_END_TRY();
 	}
-	PG_FINALLY();
-	{
-		free(checkpoint_buf);
-		checkpoint_buf = NULL;
-		mlp_trainer_free(trainer);
-	}
-	PG_END_TRY();
 }
 
 /* ---- entry point ------------------------------------------------------------------------- */
