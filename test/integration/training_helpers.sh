@@ -71,14 +71,18 @@ hold_out=
 _hold_exec() {
     local line marker="@@hold-done-$RANDOM$RANDOM"
     hold_out=
-    if [ -z "${HOLD_PID:-}" ] || ! kill -0 "$HOLD_PID" 2>/dev/null; then
+    # bash unsets HOLD when it reaps an ended coprocess, which may be before or after
+    # kill -0 stops seeing it (a server restart ends the session): check both
+    if [ -z "${HOLD_PID:-}" ] || ! kill -0 "$HOLD_PID" 2>/dev/null || [ -z "${HOLD[1]:-}" ]; then
         [ "$(q "SELECT current_setting('mlpscale.test_hold_points')")" = on ] ||
             { hold_out="hold_sql: mlpscale.test_hold_points is not on in this database"; return 1; }
         coproc HOLD { PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" \
                       psql -X -A -t -q -d "$TESTDB" 2>&1; }
     fi
-    printf '%s\n;\n\\echo %s\n' "$1" "$marker" >&"${HOLD[1]}" || return 1
-    while IFS= read -r -t 120 line <&"${HOLD[0]}"; do
+    local in=${HOLD[1]:-} out=${HOLD[0]:-}
+    [ -n "$in" ] && [ -n "$out" ] || { hold_out="hold_sql: the hold session could not start"; return 1; }
+    printf '%s\n;\n\\echo %s\n' "$1" "$marker" >&"$in" || return 1
+    while IFS= read -r -t 120 line <&"$out"; do
         [ "$line" = "$marker" ] && return 0
         [ -n "$line" ] && hold_out+="${hold_out:+$'\n'}$line"
     done
@@ -128,7 +132,7 @@ wait_held() {
 hold_end() {
     if [ -n "${HOLD_PID:-}" ] && kill -0 "$HOLD_PID" 2>/dev/null; then
         local pid=$HOLD_PID
-        exec {HOLD[1]}>&-
+        [ -n "${HOLD[1]:-}" ] && exec {HOLD[1]}>&-
         wait "$pid" 2>/dev/null
     fi
     return 0
