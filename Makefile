@@ -241,6 +241,11 @@ bench-sweep:
 bench-storage: mlpscale-load
 	bench/storage_bench.sh $(BENCH_ARGS)
 
+# Streaming against in-memory training on CIFAR-10 (32 and 64 px), and a quarter budget.
+.PHONY: bench-stream
+bench-stream: mlpscale-load
+	bench/stream_bench.sh $(BENCH_ARGS)
+
 # bf16 scoring against fp32 on CIFAR-10's data_batch_5: agreement, accuracy and rates.
 .PHONY: bench-precision
 bench-precision:

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Streaming against in-memory training (issue 13, item 4): the same seeded runs on CIFAR-10
+# (data_batch_1-4, 3x32x32; and the same images upsampled to 64x64x3), once held in memory
+# and once streamed (mlpscale.streaming = on), alternating; prints the median epoch time of
+# each, their ratio, and the validation accuracy of each on data_batch_5 (its first 2,000
+# images).  A small model then trains with mlpscale.max_training_memory a quarter of the data.  Needs ../shared/data/cifar10 (the
+# product does not) and the extension installed; its own cluster unless PGHOST/PGPORT.
+#
+#   bench/stream_bench.sh [--epochs N] [--archs "B_6-Wi_256 B_6-Wi_512"] [--rows N]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CIFAR=$ROOT/../shared/data/cifar10
+EPOCHS=2
+ARCHS="B_6-Wi_256 B_6-Wi_512"
+ROWS=40000
+PREC=fp32
+grep -qw avx512_bf16 /proc/cpuinfo && PREC=bf16
+while [ $# -gt 0 ]; do
+    case $1 in
+        --epochs) EPOCHS=$2; shift 2 ;;
+        --archs) ARCHS=$2; shift 2 ;;
+        --rows) ROWS=$2; shift 2 ;;
+        --cifar) CIFAR=$2; shift 2 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        *) echo "stream_bench.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+. "$ROOT/scripts/pg-cluster.sh"
+if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
+    DIR=$(mktemp -d /tmp/mlpscale-stream-bench.XXXXXX)
+    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
+    mlp_cluster_start "$DIR" >/dev/null
+    trap 'mlp_cluster_stop; rm -rf "$DIR"' EXIT
+fi
+DB=stream_bench
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+q "CREATE EXTENSION mlpscale" >/dev/null
+"$ROOT/mlpscale-load" -q -d "$DB" --table c32 "$CIFAR"/data_batch_{1,2,3,4}.bin >/dev/null
+"$ROOT/mlpscale-load" -q -d "$DB" --table v32 "$CIFAR/data_batch_5.bin" >/dev/null
+q "DELETE FROM c32 WHERE id > $ROWS;
+   CREATE TABLE c64 AS SELECT id, label, image_resize(image, 64, 64) AS image FROM c32;
+   CREATE TABLE v64 AS SELECT id, label, image_resize(image, 64, 64) AS image FROM v32 WHERE id <= 2000;
+   DELETE FROM v32 WHERE id > 2000" >/dev/null
+echo "RESULT stream_bench rows=$ROWS epochs=$EPOCHS precision=$PREC cpu=\"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\""
+train() {   # train NAME SOURCE VAL ARCH SETTINGS [BATCH]: the run id, once it has ended
+    local id
+    id=$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$5" -c "SELECT mlp_train('$1', '$2', arch => '$4', epochs => $EPOCHS,
+         batch_size => ${6:-1024}, validation => '$3', matmul_precision => '$PREC', seed => 7)" | tail -1)
+    [ "$(q "SELECT mlp_wait($id)")" = succeeded ] || { echo "run $1 failed: $(q "SELECT error FROM mlpscale.runs WHERE id = $id")" >&2; exit 1; }
+    echo "$id"
+}
+for shape in 32 64; do
+    bytes=$(q "SELECT sum(image_channels(image) * image_height(image) * image_width(image)) FROM c$shape")
+    quarter=$((bytes / 4 / 1048576 + 1)); [ "$quarter" -lt 16 ] && quarter=16   # the setting's minimum
+    for arch in $ARCHS; do
+        mem=$(train "mem_${shape}_$arch" c$shape v$shape "$arch" "SET mlpscale.streaming = off")
+        str=$(train "str_${shape}_$arch" c$shape v$shape "$arch" "SET mlpscale.streaming = on")
+        q "SELECT
+             'RESULT stream shape=${shape} arch=${arch} '
+             || 'in-memory epoch ' || round(m.s::numeric, 2) || ' s, streamed ' || round(s.s::numeric, 2)
+             || ' s (ratio ' || round((s.s / m.s)::numeric, 3) || '); validation accuracy in memory '
+             || round(m.a::numeric, 4) || ', streamed ' || round(s.a::numeric, 4)
+             || '; streamed: ' || (SELECT coalesce(config->>'streamed', 'false') FROM mlpscale.runs WHERE id = $str)
+           FROM (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS s, (array_agg(val_accuracy ORDER BY epoch DESC))[1] AS a
+                   FROM mlpscale.epochs WHERE run_id = $mem) m,
+                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS s, (array_agg(val_accuracy ORDER BY epoch DESC))[1] AS a
+                   FROM mlpscale.epochs WHERE run_id = $str) s"
+    done
+    # a budget a quarter of the data: the run must stream and succeed (a small model, whose
+    # memory fits the rest of the budget)
+    q "ALTER SYSTEM SET mlpscale.max_training_memory = '${quarter}MB'" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    low=$(train "low_${shape}" c$shape v$shape B_2-Wi_128 "SET mlpscale.streaming = off" 256)
+    q "ALTER SYSTEM RESET mlpscale.max_training_memory" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    q "SELECT 'RESULT stream shape=${shape} budget ${quarter} MB for ' || round($bytes / 1048576.0, 1)
+              || ' MB of images: ' || r.status || ', streamed ' || coalesce(r.config->>'streamed', 'false')
+              || ', validation accuracy ' || round((SELECT val_accuracy FROM mlpscale.epochs e WHERE e.run_id = r.id ORDER BY epoch DESC LIMIT 1)::numeric, 4)
+         FROM mlpscale.runs r WHERE r.id = $low"
+done
