@@ -38,7 +38,9 @@ PG_SRCS = \
 	src/pg/settings.c \
 	src/pg/shmem.c \
 	src/pg/sql_values.c \
+	src/pg/sweep.c \
 	src/pg/test_hold.c \
+	src/pg/train_subset.c \
 	src/pg/train_worker.c
 OBJS = $(PG_SRCS:.c=.o)
 
@@ -77,6 +79,7 @@ CORE_SRCS = \
 	src/core/rng.c \
 	src/core/safetensors.c \
 	src/core/status.c \
+	src/core/subset.c \
 	src/core/thread_pool.c \
 	src/core/trainer.c \
 	src/core/weights.c
@@ -210,5 +213,19 @@ bench/bin/train_bench: bench/train_bench.c bench/bench_time.h $(CORE_LIB) $(wild
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(CORE_LIB) $(CORE_LIBS)
 
-bench: bench/bin/train_bench
+# The machine's arithmetic peak (register-only FMA loops); make bench reports against it.
+bench/bin/peak: bench/peak.c bench/bench_time.h src/core/clock.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -pthread -o $@ $< -lpthread
+
+.PHONY: bench-peak
+bench-peak: bench/bin/peak
+	bench/bin/peak
+
+bench: bench/bin/train_bench bench/bin/peak
 	bench/run.sh $(BENCH_ARGS)
+
+# The queue's overhead per run: a sweep of 200 tiny runs against the same runs one by one.
+.PHONY: bench-sweep
+bench-sweep:
+	bench/sweep_bench.sh $(BENCH_ARGS)

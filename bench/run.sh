@@ -103,6 +103,8 @@ START=$SECONDS
 } | tee -a "$RESULTS"
 ours env info
 torch_side env info
+# The machine's arithmetic peak, with the same threads: every throughput is also a % of it.
+record env "$ROOT/bench/bin/peak" --threads "$THREADS"
 
 # Steps per repetition: enough images per repetition that one step's noise does not dominate.
 if [ $QUICK = 1 ]; then S256=2; S1024=1; REPS=2; else S256=6; S1024=2; REPS=3; fi

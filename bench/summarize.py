@@ -109,7 +109,7 @@ def main():
     env = select(recs, group="env")
     info = {}
     for r in env:
-        if r.get("mode") != "info":
+        if r.get("mode") not in ("info", "peak"):
             info.update(r)
     w(f"Run of {info.get('date', '?')} at commit {info.get('commit', '?')} on "
       f"{info.get('cpu', '?')}, {info.get('host_cpus', '?')} CPUs, {info.get('threads', '?')} "
@@ -127,6 +127,20 @@ def main():
         w(f"PyTorch {t.get('torch')}: OpenBLAS kernel {t.get('blas_core')} through "
           f"{t.get('blas_libs', '').replace(',', ', ')}.")
     w("")
+    peaks = next((r for r in env if r.get("mode") == "peak"), {})
+
+    def pct_of_peak(gflops, prec):
+        peak = num(peaks.get("bf16_gflops" if prec == "bf16" else "fp32_gflops"))
+        return fmt(100 * gflops / peak if gflops and peak else None, 0, " %")
+    if peaks:
+        w(f"Peak of this machine ({peaks.get('cpu', '?')}, {peaks.get('threads', '?')} threads, "
+          f"bench/bin/peak): FP32 FMA ({peaks.get('fp32_isa', '?')}) "
+          f"{fmt(num(peaks.get('fp32_gflops')))} GFLOP/s"
+          + (f", VDPBF16PS {fmt(num(peaks.get('bf16_gflops')))} GFLOP/s"
+             if peaks.get("bf16_gflops") else ", no AVX512_BF16")
+          + (f", AMX TDPBF16PS {fmt(num(peaks.get('amx_gflops')))} GFLOP/s"
+             if peaks.get("amx_gflops") else ", no AMX") + ".")
+        w("")
 
     # ---- 1. headline -------------------------------------------------------------------------
     archs = ("B_6-Wi_256", "B_6-Wi_1024")
@@ -143,16 +157,24 @@ def main():
           "bf16 changes the arithmetic, so its rows are not the same computation as the fp32 "
           "rows.")
         w("")
-    w("| architecture | precision | mlpscale | PyTorch | mlpscale / PyTorch |")
-    w("|---|---|---:|---:|---:|")
+    w("% of peak: training GFLOP/s (images/s x 3 x forward FLOPs of one image, paper eq. 4) "
+      "over the machine's peak measured in this run by bench/bin/peak (register-only FMA "
+      "loops on every thread: VFMADD for fp32, VDPBF16PS for bf16" +
+      (", and AMX TDPBF16PS, whose peak is given below" if peaks.get("amx_gflops") else "") + ").")
+    w("")
+    w("| architecture | precision | mlpscale | PyTorch | mlpscale / PyTorch | mlpscale % of peak | PyTorch % of peak |")
+    w("|---|---|---:|---:|---:|---:|---:|")
     ips = {}
     for arch in archs:
         for p in ("fp32", "bf16") if have_bf16 else ("fp32",):
             o, t = (runs[(side, arch, p)] for side in ("mlpscale", "torch"))
             ips[("mlpscale", arch, p)] = mo = med(o, "images_per_s")
             ips[("torch", arch, p)] = mt = med(t, "images_per_s")
+            gpi = med(o, "train_gflops") / mo if mo and med(o, "train_gflops") else None
             w(f"| {arch} | {p} | {fmt(mo)} ({len(o)} runs) | {fmt(mt)} ({len(t)} runs) | "
-              f"{fmt(mo / mt if mo and mt else None, 2, 'x')} |")
+              f"{fmt(mo / mt if mo and mt else None, 2, 'x')} | "
+              f"{pct_of_peak(mo * gpi if mo and gpi else None, p)} | "
+              f"{pct_of_peak(mt * gpi if mt and gpi else None, p)} |")
     w("")
 
     # The comparisons: (label, numerator, denominator), each (side, precision).
@@ -229,8 +251,8 @@ def main():
       "OpenBLAS SGEMM in fp32, mlpscale's own bf16 kernel in bf16. The ratio is the median of "
       "the per-pair ratios; the target is judged per precision, each against its own GEMM.")
     w("")
-    w("| architecture | precision | training GFLOP/s | GEMM GFLOP/s | ratio | target | |")
-    w("|---|---|---:|---:|---:|---:|---|")
+    w("| architecture | precision | training GFLOP/s | % of peak | GEMM GFLOP/s | GEMM % of peak | ratio | target | |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for arch in ("B_6-Wi_256", "B_6-Wi_512", "B_6-Wi_1024"):
         for p in ("fp32", "bf16"):
             rs = select(recs, p, mode="sgemm", arch=arch, batch="1024")
@@ -239,7 +261,8 @@ def main():
             tg, sg = med(rs, "train_gflops"), med(rs, "sgemm_gflops")
             ratio = med(rs, "train_over_sgemm")
             tgt = TARGET_SGEMM if arch == "B_6-Wi_1024" else None
-            w(f"| {arch} | {p} | {fmt(tg)} | {fmt(sg)} | "
+            w(f"| {arch} | {p} | {fmt(tg)} | {pct_of_peak(tg, p)} | {fmt(sg)} | "
+              f"{pct_of_peak(sg, p)} | "
               f"{fmt(None if ratio is None else 100 * ratio, 0, ' %')} | "
               f"{f'>= {100 * tgt:.0f} %' if tgt else '-'} | "
               f"{verdict(None if ratio is None else ratio >= tgt) if tgt else ''} |")

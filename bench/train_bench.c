@@ -14,6 +14,10 @@
  *   train_bench fashion-epoch      IDX loading + channel statistics + one epoch, timed.
  *   train_bench accuracy [--epochs E] [--seed S]    Fashion-MNIST test accuracy.
  *   train_bench infer [--arch A] [--n N]     inference images/s at --infer-batch and at 1.
+ *   train_bench tta [--epochs E] [--seed S] [--cifar DIR]  test accuracy and loss without
+ *       test-time augmentation and with it, for several crop scales and view counts (the
+ *       measurement behind MLP_TTA_SCALE_MIN, docs/design.md): Fashion-MNIST, or with
+ *       --cifar the CIFAR-10 binary batches in DIR (train on 1-4, test on 5).
  *
  * Every mode takes --threads T (default: online CPUs), used for BLAS and augmentation alike.
  */
@@ -32,6 +36,7 @@
 #include "bench_time.h"
 #include "augment.h"
 #include "blas.h"
+#include "evaluate.h"
 #include "idx.h"
 #include "model.h"
 #include "optimizer.h"
@@ -64,6 +69,7 @@ typedef struct Options
 	MlpImageSpec shape;			/* of the synthetic images */
 	const char *sizes;
 	const char *data_dir;
+	const char *cifar_dir;
 } Options;
 
 static void
@@ -622,6 +628,157 @@ mode_accuracy(const Options *o)
 	free_fashion(&test, &test_idx);
 }
 
+/* Test-set totals with `views` test-time views of crop scale scale_min-1 (0 views: none). */
+static MlpEvalStats
+tta_eval(const MlpModel *m, const MlpDataset *test, const float *mean, const float *std,
+		 int views, double scale_min, uint64_t seed)
+{
+	MlpAugmentConfig aug;
+	MlpImageSpec out = test->spec;
+	size_t		D = (size_t) test->spec.channels * test->spec.height * test->spec.width;
+	int			rows = 1024;
+	int			per_call = views > 0 ? (rows / views > 0 ? rows / views : 1) : rows;
+	int			nrows = views > 0 ? per_call * views : per_call;
+	float	   *x = xmalloc(sizeof(float) * nrows * m->arch.in_dim);
+	float	   *logits = xmalloc(sizeof(float) * nrows * m->arch.classes);
+	float	   *scratch = xmalloc(sizeof(float) * mlp_model_scratch_floats(m, nrows));
+	MlpEvalTotals tot = {0};
+	MlpEvalStats st;
+	MlpError	err;
+
+	mlp_tta_augment_defaults(&aug, test->spec, out);
+	aug.scale_min = scale_min;
+	memcpy(aug.mean, mean, sizeof(aug.mean));
+	memcpy(aug.std, std, sizeof(aug.std));
+	for (int64_t first = 0; first < test->n; first += per_call)
+	{
+		int			B = (int) (test->n - first < per_call ? test->n - first : per_call);
+
+		if (views == 0)
+		{
+			for (int i = 0; i < B; i++)
+				mlp_preprocess_image(&aug, test->images + (first + i) * D,
+									 x + (size_t) i * m->arch.in_dim);
+			mlp_eval_add_batch(&tot, m, x, B, test->labels + first, logits, scratch);
+		}
+		else if (mlp_eval_add_tta(&tot, m, &aug, views, seed, first, test->images + first * D,
+								  B, test->labels + first, x, logits, scratch, &err) != MLP_OK)
+			die("%s", err.message);
+	}
+	mlp_eval_stats(&tot, &st);
+	free(x);
+	free(logits);
+	free(scratch);
+	return st;
+}
+
+/* CIFAR-10 binary batches first..last of dir (label byte, then 3x32x32 planar), malloc'ed. */
+static MlpDataset
+load_cifar(const char *dir, int first, int last)
+{
+	enum
+	{
+		PER_FILE = 10000, RECORD = 3073
+	};
+	int64_t		n = (int64_t) (last - first + 1) * PER_FILE;
+	uint8_t    *images = xmalloc((size_t) n * 3072);
+	int32_t    *labels = xmalloc((size_t) n * sizeof(int32_t));
+	uint8_t    *rec = xmalloc(RECORD);
+	MlpDataset	d;
+
+	for (int b = first; b <= last; b++)
+	{
+		char		path[1024];
+		FILE	   *f;
+
+		snprintf(path, sizeof(path), "%s/data_batch_%d.bin", dir, b);
+		if ((f = fopen(path, "rb")) == NULL)
+			die("cannot open %s", path);
+		for (int r = 0; r < PER_FILE; r++)
+		{
+			int64_t		i = (int64_t) (b - first) * PER_FILE + r;
+
+			if (fread(rec, 1, RECORD, f) != RECORD)
+				die("short CIFAR-10 file %s", path);
+			labels[i] = rec[0];
+			memcpy(images + i * 3072, rec + 1, 3072);
+		}
+		fclose(f);
+	}
+	free(rec);
+	d.images = images;
+	d.labels = labels;
+	d.n = n;
+	d.spec = (MlpImageSpec) {3, 32, 32};
+	return d;
+}
+
+static void
+mode_tta(const Options *o)
+{
+	static const double scales[] = {0.08, 0.2, 0.35, 0.5, 0.75, 1.0};
+	static const int view_counts[] = {4, 8, 16};
+	MlpIdxPair	train_idx,
+				test_idx;
+	MlpDataset	train,
+				test;
+	float		mean[MLP_MAX_CHANNELS], std[MLP_MAX_CHANNELS];
+	const char *data = o->cifar_dir ? "cifar10" : "fashion";
+
+	if (o->cifar_dir)
+	{
+		train = load_cifar(o->cifar_dir, 1, 4);
+		test = load_cifar(o->cifar_dir, 5, 5);
+	}
+	else
+	{
+		train = load_fashion(o->data_dir, "train", &train_idx);
+		test = load_fashion(o->data_dir, "t10k", &test_idx);
+	}
+	MlpTrainConfig cfg;
+	MlpTrainer *t;
+	MlpEpochStats st = {0};
+	MlpEvalStats ev;
+
+	mlp_channel_stats(train.images, train.n, train.spec, mean, std);
+	blas_start(o->threads);
+	recipe_config(o, train.spec, mean, std, &cfg);
+	t = trainer_or_die(&cfg);
+	for (int e = 0; e < o->epochs; e++)
+	{
+		run_epoch_or_die(t, &train, e, NULL, NULL, &st);
+		fprintf(stderr, "epoch %d: loss %.4f\n", e + 1, st.train_loss);
+	}
+	ev = tta_eval(mlp_trainer_model(t), &test, mean, std, 0, 1.0, 0);
+	printf("RESULT mode=tta data=%s arch=%s epochs=%d seed=%llu views=0 scale_min=-"
+		   " accuracy=%.4f top5=%.4f loss=%.4f\n", data, o->arch, o->epochs,
+		   (unsigned long long) o->seed, ev.accuracy, ev.top5, ev.loss);
+	for (int v = 0; v < (int) (sizeof(view_counts) / sizeof(view_counts[0])); v++)
+		for (int k = 0; k < (int) (sizeof(scales) / sizeof(scales[0])); k++)
+		{
+			ev = tta_eval(mlp_trainer_model(t), &test, mean, std, view_counts[v], scales[k],
+						  o->seed);
+			printf("RESULT mode=tta data=%s arch=%s epochs=%d seed=%llu views=%d scale_min=%.2f"
+				   " accuracy=%.4f top5=%.4f loss=%.4f\n", data, o->arch, o->epochs,
+				   (unsigned long long) o->seed, view_counts[v], scales[k], ev.accuracy,
+				   ev.top5, ev.loss);
+			fflush(stdout);
+		}
+	mlp_trainer_free(t);
+	if (o->cifar_dir)
+	{
+		free((void *) train.images);
+		free((void *) train.labels);
+		free((void *) test.images);
+		free((void *) test.labels);
+	}
+	else
+	{
+		free_fashion(&train, &train_idx);
+		free_fashion(&test, &test_idx);
+	}
+}
+
 /* Preprocess + forward + argmax of images [first, first+B), as a scoring call does. */
 static void
 infer_batch(const MlpModel *m, const MlpAugmentConfig *pre, const MlpDataset *d, int64_t first,
@@ -714,11 +871,12 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: train_bench MODE [options]\n"
-			"  modes: throughput, epoch-scale, fashion-epoch, accuracy, infer, info\n"
+			"  modes: throughput, epoch-scale, fashion-epoch, accuracy, infer, tta, info\n"
 			"  --arch A (B_6-Wi_256)  --batch B (1024)  --steps S (4)  --reps R (5)\n"
 			"  --warmup STEPS (2)  --epochs E (10)  --seed S (0)  --threads T (CPUs)\n"
 			"  --n N (10000, infer)  --infer-batch B (1024)  --sgemm  --no-augment\n"
 			"  --sizes N1,N2,... (epoch-scale)  --data-dir DIR (%s)\n"
+			"  --cifar DIR (tta: CIFAR-10 binary batches instead of Fashion-MNIST)\n"
 			"  --shape CxHxW (3x32x32) of the synthetic images\n"
 			"  --precision fp32|bf16 (fp32) of the training products\n", FASHION_DIR);
 	exit(2);
@@ -755,6 +913,7 @@ main(int argc, char **argv)
 		{"no-augment", no_argument, NULL, 'A'},
 		{"sizes", required_argument, NULL, 'z'},
 		{"data-dir", required_argument, NULL, 'd'},
+		{"cifar", required_argument, NULL, 'c'},
 		{"shape", required_argument, NULL, 'p'},
 		{"precision", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0}
@@ -789,6 +948,7 @@ main(int argc, char **argv)
 			case 'A': o.augment = false; break;
 			case 'z': o.sizes = optarg; break;
 			case 'd': o.data_dir = optarg; break;
+			case 'c': o.cifar_dir = optarg; break;
 			case 'p':
 				if (sscanf(optarg, "%dx%dx%d", &o.shape.channels, &o.shape.height,
 						   &o.shape.width) != 3 || o.shape.channels < 1 ||
@@ -817,6 +977,8 @@ main(int argc, char **argv)
 		mode_accuracy(&o);
 	else if (strcmp(o.mode, "infer") == 0)
 		mode_infer(&o);
+	else if (strcmp(o.mode, "tta") == 0)
+		mode_tta(&o);
 	else if (strcmp(o.mode, "info") == 0)
 	{
 		blas_start(o.threads);

@@ -164,6 +164,44 @@ SELECT * FROM mlp_evaluate('sc_b', $$SELECT image_from_bytes(decode(repeat('00',
 RESET mlpscale.evaluate_max_memory;
 SELECT n, accuracy FROM mlp_evaluate('sc_b', $$SELECT '3x1x1:000000'::image AS image, classify('sc_b', '3x1x1:000000') AS label$$);
 
+-- Test-time augmentation.  tta => 0 (and any tta_seed with it) is the call without tta, bit
+-- for bit; the fixture's images are 8x8, views are crops resampled back to 8x8.
+CREATE TABLE tta_set AS SELECT img AS image, label FROM fixture_images WHERE model = 'bottleneck';
+CREATE TEMP TABLE tta_runs AS
+SELECT 'plain' AS call, * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set')
+UNION ALL SELECT 'tta 0', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 0)
+UNION ALL SELECT 'tta 0 positional', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', 'image', 'label', 0, 77)
+UNION ALL SELECT 'tta 4', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 4, tta_seed => 1)
+UNION ALL SELECT 'tta 4 again', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 4, tta_seed => 1)
+UNION ALL SELECT 'tta 4 seed 2', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 4, tta_seed => 2)
+UNION ALL SELECT 'tta 4 seed -1', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 4, tta_seed => -1)
+UNION ALL SELECT 'tta 64', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 64);
+SET mlpscale.scoring_batch_size = 3;
+INSERT INTO tta_runs SELECT 'tta 4, scoring_batch_size 3', * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 4, tta_seed => 1);
+RESET mlpscale.scoring_batch_size;
+SELECT r.call, r.n = p.n AS same_n,
+       (r.accuracy, r.top5, r.loss) = (p.accuracy, p.top5, p.loss) AS same_as_plain,
+       (r.accuracy, r.top5, r.loss) = (t.accuracy, t.top5, t.loss) AS same_as_tta_4,
+       r.accuracy BETWEEN 0 AND 1 AND r.top5 BETWEEN r.accuracy AND 1 AND r.loss > 0 AS in_range
+FROM tta_runs r, tta_runs p, tta_runs t
+WHERE p.call = 'plain' AND t.call = 'tta 4' ORDER BY r.call;
+-- another batch size: the same views, the same counts, the loss up to the products' rounding
+SELECT (r.accuracy, r.top5) = (t.accuracy, t.top5) AS same_counts, abs(r.loss - t.loss) < 1e-6 * t.loss AS same_loss
+FROM tta_runs r, tta_runs t WHERE r.call = 'tta 4, scoring_batch_size 3' AND t.call = 'tta 4';
+-- With tta the source is read without synchronized scans (image i's views are drawn from
+-- stream i, so the rows must come in the same order every time); the setting is back after
+-- it, and without tta the source reads under the session's setting, as before
+SET synchronize_seqscans = on;
+SELECT n FROM mlp_evaluate('sc_b@1', $$SELECT image, label FROM scoring_test.tta_set WHERE current_setting('synchronize_seqscans') = 'off'$$, tta => 2);
+SELECT n FROM mlp_evaluate('sc_b@1', $$SELECT image, label FROM scoring_test.tta_set WHERE current_setting('synchronize_seqscans') = 'off'$$);
+SHOW synchronize_seqscans;
+RESET synchronize_seqscans;
+-- Bad tta and tta_seed
+SELECT * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => -1);
+SELECT * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 65);
+SELECT * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => NULL);
+SELECT * FROM mlp_evaluate('sc_b@1', 'scoring_test.tta_set', tta => 2, tta_seed => NULL);
+
 -- Settings
 SET mlpscale.scoring_batch_size = 0;
 SET mlpscale.scoring_threads = -1;

@@ -83,6 +83,24 @@ SELECT mlp_train('m', '');
 SELECT mlp_train('m', 'no_such_table');
 SELECT mlp_train('m', 'no_such_schema.tiny');
 SELECT mlp_train('m', 'tiny', validation => 'no_such_table');
+-- train_size: a positive multiple of the classes of the source (tiny: 3 classes of 4 rows)
+-- that every class can give; early_stop: at least 1, with a validation source
+SELECT mlp_train('m', 'tiny', train_size => 0);
+SELECT mlp_train('m', 'tiny', train_size => -5);
+SELECT mlp_train('m', 'tiny', train_size => 7);
+SELECT mlp_train('m', 'tiny', train_size => 2);
+SELECT mlp_train('m', 'tiny', train_size => 15);
+SELECT mlp_train('m', 'SELECT image, label FROM tiny WHERE id NOT IN (3, 6)', train_size => 9);
+SELECT mlp_train('m', 'SELECT image, label FROM tiny WHERE false', train_size => 3);
+SELECT mlp_train('m', 'SELECT image, NULL::int AS label FROM tiny', train_size => 3);
+-- beyond 20 classes the detail lists the first 20 and names the smallest (class 22, 1 row)
+SELECT mlp_train('m', 'SELECT image_from_bytes(''\x00''::bytea, 1, 1, 1) AS image, g % 25 AS label
+                       FROM generate_series(1, 75) g WHERE g NOT IN (22, 47)', train_size => 50);
+SELECT mlp_train('m', 'tiny', train_size => 6, label_column => 'no_such_column');
+SELECT mlp_train('m', 'tiny', early_stop => 2);
+SELECT mlp_train('m', 'tiny', early_stop => 0, validation => 'tiny');
+SELECT mlp_train('m', 'tiny', early_stop => -1, validation => 'tiny');
+SELECT mlp_train('m', 'tiny', early_stop => 2000000, validation => 'tiny');
 SELECT count(*) AS runs_after_errors FROM mlpscale.runs;
 
 -- Fine-tuning needs an existing base model
@@ -91,6 +109,8 @@ SELECT mlp_finetune('ft', NULL, 'tiny');
 SELECT mlp_finetune('ft', 'no_such_model', 'tiny', body_lr_mult => -1);
 SELECT mlp_finetune('ft', 'no_such_model', 'tiny', matmul_precision => 'fp16');
 SELECT mlp_finetune('ft', 'no_such_model', 'tiny', matmul_precision => NULL);
+SELECT mlp_finetune('ft', 'no_such_model', 'tiny', early_stop => 3);
+SELECT mlp_finetune('ft', 'no_such_model', 'tiny', train_size => -1);
 
 -- 'bf16' is a valid value: queued where the CPU has AVX512_BF16, refused with 0A000 elsewhere
 -- (test/integration/30_training.sh trains with it)
@@ -107,9 +127,35 @@ SELECT mlp_train('positional', 'tiny', 'B_1-Wi_8', 1, 4, 'adamw', 0.001, 0, 0, 0
                  NULL, NULL, 1, 'image', 'label', false, NULL, 3,
                  ARRAY[0.5]::real[], ARRAY[0.25]::real[]) > 0 AS queued;
 SELECT config->>'optimizer' AS optimizer, config->>'classes' AS classes, config->>'std' AS std,
-       config->>'matmul_precision' AS matmul_precision
+       config->>'matmul_precision' AS matmul_precision, config->'train_size' AS train_size,
+       config->'early_stop' AS early_stop
 FROM mlpscale.runs WHERE model_name = 'positional';
 ROLLBACK;
+-- ... and train_size and early_stop follow matmul_precision
+BEGIN;
+SELECT mlp_train('positional2', 'tiny', 'B_1-Wi_8', 1, 4, 'adamw', 0.001, 0, 0, 0, false,
+                 NULL, 'tiny', 1, 'image', 'label', false, NULL, 3, NULL, NULL, 'fp32',
+                 9, 2) > 0 AS queued;
+SELECT config->'train_size' AS train_size, config->'per_class' AS per_class,
+       config->'early_stop' AS early_stop
+FROM mlpscale.runs WHERE model_name = 'positional2';
+ROLLBACK;
+
+-- mlp_subset_key: the core's key (test/unit/test_subset.c checks the same value), by which
+-- a run's subset is rebuilt in SQL
+SELECT p.oid::regprocedure AS function, p.provolatile, p.proparallel, p.proisstrict,
+       obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
+FROM pg_proc p WHERE p.proname = 'mlp_subset_key';
+SELECT mlp_subset_key('1x2x2:00ff10a0'::image, 42) AS key_42,
+       mlp_subset_key('1x2x2:00ff10a0'::image, 43) <> mlp_subset_key('1x2x2:00ff10a0'::image, 42) AS seed_matters,
+       mlp_subset_key('1x4x1:00ff10a0'::image, 42) <> mlp_subset_key('1x2x2:00ff10a0'::image, 42) AS shape_matters,
+       mlp_subset_key(NULL, 42) IS NULL AND mlp_subset_key('1x1x1:00'::image, NULL) IS NULL AS strict;
+-- the 2 rows of each class of tiny that train_size => 6, seed => 5 keeps
+SELECT label, string_agg(id::text, ',' ORDER BY id) AS ids
+FROM (SELECT id, label,
+             row_number() OVER (PARTITION BY label ORDER BY mlp_subset_key(image, 5)) AS r
+        FROM tiny) s
+WHERE r <= 2 GROUP BY label ORDER BY label;
 
 -- A rolled-back mlp_train leaves no row (and starts no worker)
 BEGIN;
@@ -181,7 +227,7 @@ SELECT mlp_train('codec', 'tiny', arch => 'S_3-Wi_16', epochs => 7, batch_size =
                  validation => 'tiny', seed => 1234567890123, image_column => 'image',
                  label_column => 'label', cosine => true, clip_norm => 2.5, classes => 5,
                  mean => ARRAY[0.25]::real[], std => ARRAY[0.5]::real[],
-                 matmul_precision => 'fp32') AS codec_run \gset
+                 matmul_precision => 'fp32', train_size => 6, early_stop => 3) AS codec_run \gset
 SELECT config = mlpscale.decode_run_config(config) AS round_trips,
        (SELECT count(*) FROM jsonb_object_keys(config)) AS keys,
        source, validation,

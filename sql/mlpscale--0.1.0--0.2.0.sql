@@ -171,3 +171,302 @@ CREATE FUNCTION mlp_compute_optimal(query text)
     AS 'MODULE_PATHNAME', 'mlp_compute_optimal' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 2;
 COMMENT ON FUNCTION mlp_compute_optimal(text) IS
     'the compute-optimal frontier of the (compute, error, params, examples) rows of a query (the lowest error per third of a decade of compute) and params* = coefficient*C^exponent, examples* likewise, fitted in log space';
+
+-- ---- train_size and early_stop (issue 12) -----------------------------------------------
+ALTER TABLE mlpscale.runs ADD COLUMN best_epoch integer;
+ALTER TABLE mlpscale.checkpoints ADD COLUMN best_epoch integer, ADD COLUMN best_state bytea;
+ALTER TABLE mlpscale.checkpoints ALTER COLUMN best_state SET STORAGE EXTERNAL;
+COMMENT ON COLUMN mlpscale.runs.best_epoch IS 'runs with validation: the epoch of the lowest val_loss so far (with early_stop, the epoch whose weights the model has)';
+COMMENT ON COLUMN mlpscale.checkpoints.best_epoch IS 'runs with early_stop: the epoch of the lowest val_loss, whose weights become the model';
+COMMENT ON COLUMN mlpscale.checkpoints.best_state IS 'runs with early_stop: the checkpoint of best_epoch; null while that is state itself (best_epoch = epochs_done)';
+
+-- The signatures gain train_size and early_stop at their end: the old ones go (no grants
+-- were made on them; EXECUTE is PUBLIC's by default).
+DROP FUNCTION mlp_train(text, text, text, integer, integer, text, real, real, real, real,
+                        boolean, integer, text, bigint, text, text, boolean, real,
+                        integer, real[], real[], text);
+DROP FUNCTION mlp_finetune(text, text, text, integer, integer, text, real, real, real,
+                           real, boolean, integer, text, bigint, text, text, boolean,
+                           real, integer, real[], real[], real, text);
+CREATE FUNCTION mlp_train(
+    model_name      text,
+    source          text,
+    arch            text    DEFAULT 'B_6-Wi_512',
+    epochs          integer DEFAULT 10,
+    batch_size      integer DEFAULT 1024,
+    optimizer       text    DEFAULT 'lion',
+    lr              real    DEFAULT NULL,
+    weight_decay    real    DEFAULT NULL,
+    label_smoothing real    DEFAULT 0.3,
+    mixup           real    DEFAULT 0.8,
+    augment         boolean DEFAULT true,
+    resolution      integer DEFAULT NULL,
+    validation      text    DEFAULT NULL,
+    seed            bigint  DEFAULT NULL,
+    image_column    text    DEFAULT 'image',
+    label_column    text    DEFAULT 'label',
+    cosine          boolean DEFAULT false,
+    clip_norm       real    DEFAULT NULL,
+    classes         integer DEFAULT NULL,
+    mean            real[]  DEFAULT NULL,
+    std             real[]  DEFAULT NULL,
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_train(text, text, text, integer, integer, text, real, real, real, real,
+                              boolean, integer, text, bigint, text, text, boolean, real,
+                              integer, real[], real[], text, bigint, integer) IS
+    'queues a training run of a new model version from a table, view or SELECT of (image, label) rows and returns the run id; the work happens in a background worker once the transaction commits';
+
+CREATE FUNCTION mlp_finetune(
+    model_name      text,
+    base_model      text,
+    source          text,
+    epochs          integer DEFAULT 10,
+    batch_size      integer DEFAULT 1024,
+    optimizer       text    DEFAULT 'sgd',
+    lr              real    DEFAULT 0.01,
+    weight_decay    real    DEFAULT NULL,
+    label_smoothing real    DEFAULT 0.3,
+    mixup           real    DEFAULT 0.8,
+    augment         boolean DEFAULT true,
+    resolution      integer DEFAULT NULL,
+    validation      text    DEFAULT NULL,
+    seed            bigint  DEFAULT NULL,
+    image_column    text    DEFAULT 'image',
+    label_column    text    DEFAULT 'label',
+    cosine          boolean DEFAULT false,
+    clip_norm       real    DEFAULT 1.0,
+    classes         integer DEFAULT NULL,
+    mean            real[]  DEFAULT NULL,
+    std             real[]  DEFAULT NULL,
+    body_lr_mult    real    DEFAULT 0.1,
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_finetune' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_finetune(text, text, text, integer, integer, text, real, real, real,
+                                 real, boolean, integer, text, bigint, text, text, boolean,
+                                 real, integer, real[], real[], real, text, bigint, integer) IS
+    'queues a fine-tuning run: the body of base_model with a new head for the classes of source; returns the run id';
+
+CREATE FUNCTION mlp_subset_key(img image, seed bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_subset_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlp_subset_key(image, bigint) IS
+    'the 64-bit hash of seed and the image (shape and pixels) by which train_size keeps the rows of each class with the smallest keys';
+
+-- ---- sweeps (scaling-studies issue) -----------------------------------------------------
+
+CREATE TABLE mlpscale.sweep_definitions (
+    id              bigserial PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    owner           oid NOT NULL,
+    source          text NOT NULL,
+    grid            jsonb NOT NULL,
+    trials          integer,
+    trials_seed     bigint NOT NULL,
+    arguments       jsonb NOT NULL,
+    runs            integer NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mlpscale.sweep_definitions IS 'one row per sweep: the grid and arguments it was queued with';
+GRANT SELECT ON mlpscale.sweep_definitions TO PUBLIC;
+ALTER TABLE mlpscale.sweep_definitions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sweep_definitions_own ON mlpscale.sweep_definitions FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions_id_seq', '');
+
+ALTER TABLE mlpscale.runs ADD COLUMN sweep_id bigint REFERENCES mlpscale.sweep_definitions (id);
+CREATE INDEX runs_sweep_idx ON mlpscale.runs (sweep_id) WHERE sweep_id IS NOT NULL;
+-- ---------------------------------------------------------------------------------------
+-- Sweeps: a grid of runs in one statement
+-- ---------------------------------------------------------------------------------------
+-- mlp_sweep queues one run per combination of the grid's values (or trials of them, drawn
+-- with trials_seed), each checked as mlp_train checks its arguments, all in the caller's
+-- transaction: an error in any of them queues nothing.  Every other argument is mlp_train's,
+-- with the same default, and applies to every run.  Run k of sweep s makes the model 's/k'.
+-- Called again with the same name and definition, it returns the existing sweep.
+
+CREATE FUNCTION mlp_sweep(
+    sweep_name      text,
+    source          text,
+    grid            jsonb,
+    trials          integer DEFAULT NULL,
+    arch            text    DEFAULT 'B_6-Wi_512',
+    epochs          integer DEFAULT 10,
+    batch_size      integer DEFAULT 1024,
+    optimizer       text    DEFAULT 'lion',
+    lr              real    DEFAULT NULL,
+    weight_decay    real    DEFAULT NULL,
+    label_smoothing real    DEFAULT 0.3,
+    mixup           real    DEFAULT 0.8,
+    augment         boolean DEFAULT true,
+    resolution      integer DEFAULT NULL,
+    validation      text    DEFAULT NULL,
+    seed            bigint  DEFAULT NULL,
+    image_column    text    DEFAULT 'image',
+    label_column    text    DEFAULT 'label',
+    cosine          boolean DEFAULT false,
+    clip_norm       real    DEFAULT NULL,
+    classes         integer DEFAULT NULL,
+    mean            real[]  DEFAULT NULL,
+    std             real[]  DEFAULT NULL,
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL,
+    trials_seed     bigint  DEFAULT 0)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_sweep(text, text, jsonb, integer, text, integer, integer, text, real,
+                              real, real, real, boolean, integer, text, bigint, text, text,
+                              boolean, real, integer, real[], real[], text, bigint, integer,
+                              bigint) IS
+    'queues one training run per combination of the grid (a JSON object of mlp_train arguments to lists of values), or trials of them drawn at random; returns the sweep id';
+
+CREATE FUNCTION mlp_wait_sweep(sweep_id bigint, timeout_seconds float8 DEFAULT NULL) RETURNS text
+    AS 'MODULE_PATHNAME', 'mlp_wait_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_wait_sweep(bigint, float8) IS
+    'waits until no run of the sweep is queued or running (or timeout_seconds have passed) and returns the sweep''s status';
+
+CREATE FUNCTION mlp_cancel_sweep(sweep_id bigint) RETURNS integer
+    AS 'MODULE_PATHNAME', 'mlp_cancel_sweep' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION mlp_cancel_sweep(bigint) IS
+    'cancels every queued or running run of the sweep (as mlp_cancel does) and returns how many';
+
+-- security_invoker: a role counts only the runs it may see, which are all the runs of its
+-- own sweeps.  Status: queued while every run is queued, running while any is queued or
+-- running, then failed, interrupted or canceled if any run ended so, else succeeded.
+CREATE VIEW mlpscale.sweeps WITH (security_invoker = true) AS
+    SELECT s.id, s.name, pg_catalog.pg_get_userbyid(s.owner) AS owner, s.source, s.grid,
+           s.trials, s.runs,
+           count(*) FILTER (WHERE r.status = 'queued') AS queued,
+           count(*) FILTER (WHERE r.status = 'running') AS running,
+           count(*) FILTER (WHERE r.status = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE r.status = 'failed') AS failed,
+           count(*) FILTER (WHERE r.status = 'canceled') AS canceled,
+           count(*) FILTER (WHERE r.status = 'interrupted') AS interrupted,
+           CASE WHEN count(r.id) = 0 THEN 'empty'
+                WHEN count(*) FILTER (WHERE r.status = 'queued') = count(r.id) THEN 'queued'
+                WHEN count(*) FILTER (WHERE r.status IN ('queued', 'running')) > 0 THEN 'running'
+                WHEN count(*) FILTER (WHERE r.status = 'failed') > 0 THEN 'failed'
+                WHEN count(*) FILTER (WHERE r.status = 'interrupted') > 0 THEN 'interrupted'
+                WHEN count(*) FILTER (WHERE r.status = 'canceled') > 0 THEN 'canceled'
+                ELSE 'succeeded' END AS status,
+           s.created_at,
+           min(r.started_at) AS started_at,
+           CASE WHEN count(*) FILTER (WHERE r.status IN ('queued', 'running')) = 0
+                THEN max(r.finished_at) END AS finished_at,
+           extract(epoch FROM coalesce(
+               CASE WHEN count(*) FILTER (WHERE r.status IN ('queued', 'running')) = 0
+                    THEN max(r.finished_at) END, now()) - min(r.started_at))::float8 AS seconds,
+           s.arguments
+      FROM mlpscale.sweep_definitions s
+      LEFT JOIN mlpscale.runs r ON r.sweep_id = s.id
+     GROUP BY s.id;
+COMMENT ON VIEW mlpscale.sweeps IS
+    'the sweeps of the current role: definition, runs by status, the status derived from them, and timings';
+GRANT SELECT ON mlpscale.sweeps TO PUBLIC;
+
+-- One row per succeeded run, in the terms of the paper.  compute is paper eq. 4: forward
+-- FLOPs of one image x 3 x examples seen; errors are 1 - accuracy on the validation source
+-- (NULL without one); best_epoch is the epoch of the lowest validation loss; seconds are
+-- those of the training epochs.
+CREATE VIEW mlpscale.results WITH (security_invoker = true) AS
+    SELECT r.id AS run_id, r.sweep_id, s.name AS sweep, r.model_name, r.kind AS run_kind,
+           r.arch,
+           substring(r.arch FROM '^([BS])_') AS kind,
+           substring(r.arch FROM '^[BS]_([0-9]+)')::integer AS depth,
+           substring(r.arch FROM '-Wi_([0-9]+)')::integer AS width,
+           CASE WHEN r.arch LIKE 'B\_%'
+                THEN coalesce(substring(r.arch FROM '-X_([0-9]+)')::integer, 4) END AS expansion,
+           r.params, r.train_rows AS train_size, r.epochs_done AS epochs,
+           (r.config ->> 'batch_size')::integer AS batch_size,
+           (r.config ->> 'augment')::boolean AS augment,
+           (r.config ->> 'mixup')::real AS mixup,
+           r.config ->> 'optimizer' AS optimizer,
+           (r.config ->> 'lr')::real AS lr,
+           (r.config ->> 'seed')::bigint AS seed,
+           r.config ->> 'matmul_precision' AS matmul_precision,
+           fin.examples_seen,
+           r.flops_per_image * 3 * fin.examples_seen AS compute,
+           agg.best_val_error, 1 - fin.val_accuracy AS final_val_error,
+           agg.best_top5_error, 1 - fin.val_top5 AS final_top5_error,
+           best.epoch AS best_epoch,
+           agg.seconds
+      FROM mlpscale.runs r
+      LEFT JOIN mlpscale.sweep_definitions s ON s.id = r.sweep_id
+      LEFT JOIN LATERAL (SELECT e.examples_seen, e.val_accuracy, e.val_top5
+                           FROM mlpscale.epochs e WHERE e.run_id = r.id
+                          ORDER BY e.epoch DESC LIMIT 1) fin ON true
+      LEFT JOIN LATERAL (SELECT e.epoch FROM mlpscale.epochs e
+                          WHERE e.run_id = r.id AND e.val_loss IS NOT NULL
+                          ORDER BY e.val_loss, e.epoch LIMIT 1) best ON true
+      LEFT JOIN LATERAL (SELECT 1 - max(e.val_accuracy) AS best_val_error,
+                                1 - max(e.val_top5) AS best_top5_error,
+                                sum(e.seconds) AS seconds
+                           FROM mlpscale.epochs e WHERE e.run_id = r.id) agg ON true
+     WHERE r.status = 'succeeded';
+COMMENT ON VIEW mlpscale.results IS
+    'one row per succeeded run of the current role: architecture, data, recipe, compute (paper eq. 4), best and final validation errors';
+GRANT SELECT ON mlpscale.results TO PUBLIC;
+
+-- ---- pinned model versions (scale-out issue) ------------------------------------------
+
+ALTER TABLE mlpscale.models ADD COLUMN content_sha256 bytea;
+UPDATE mlpscale.models SET content_sha256 = pg_catalog.sha256(weights);
+ALTER TABLE mlpscale.models ALTER COLUMN content_sha256 SET NOT NULL;
+
+CREATE FUNCTION mlpscale.refuse_model_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'model version %@% is read-only', OLD.name, OLD.version
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Store changed weights as a new version (mlp_import).';
+END $$;
+CREATE TRIGGER models_read_only
+    BEFORE UPDATE OF name, version, arch, input_shape, classes, mean, std, weights, content_sha256
+    ON mlpscale.models FOR EACH ROW EXECUTE FUNCTION mlpscale.refuse_model_change();
+
+CREATE TABLE mlpscale.model_versions_issued (
+    name            text PRIMARY KEY,
+    last_version    integer NOT NULL
+);
+COMMENT ON TABLE mlpscale.model_versions_issued IS 'the highest version number ever given to each model name';
+INSERT INTO mlpscale.model_versions_issued (name, last_version)
+    SELECT name, pg_catalog.max(version) FROM mlpscale.models GROUP BY name;
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_versions_issued', '');
+
+-- ---------------------------------------------------------------------------------------
+-- Scale-out: scoring with one pinned model version
+-- ---------------------------------------------------------------------------------------
+-- IMMUTABLE, unlike classify(model, img): a 'name@N' reference stands for one stored version,
+-- which is read-only (mlpscale.refuse_model_change) and whose number is never given again
+-- (mlpscale.model_versions_issued), so the result depends on the arguments alone.  That is
+-- what lets postgres_fdw run them on the server that holds the rows, in the WHERE, GROUP BY
+-- and ORDER BY ... LIMIT clauses it pushes down.
+
+CREATE FUNCTION classify_pinned(model_ref text, img image) RETURNS int
+    AS 'MODULE_PATHNAME', 'mlp_classify_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+COMMENT ON FUNCTION classify_pinned(text, image) IS
+    'class number (from 0) that one model version (''name@N'') predicts for the image; immutable, so postgres_fdw can ship it';
+
+CREATE FUNCTION predict_proba_pinned(model_ref text, img image) RETURNS real[]
+    AS 'MODULE_PATHNAME', 'mlp_predict_proba_pinned' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1000;
+COMMENT ON FUNCTION predict_proba_pinned(text, image) IS
+    'class probabilities of one model version (''name@N'') for the image; immutable, so postgres_fdw can ship it';
+
+-- ---- test-time augmentation in mlp_evaluate (issue 12) -------------------------------------
+-- Two arguments at the end, so positional calls keep their meaning; a new signature, so the
+-- old function is dropped (nothing in the extension depends on it).
+DROP FUNCTION mlp_evaluate(text, text, text, text);
+CREATE FUNCTION mlp_evaluate(model text, source text, image_column text DEFAULT 'image',
+                             label_column text DEFAULT 'label', tta int DEFAULT 0,
+                             tta_seed bigint DEFAULT 0)
+    RETURNS TABLE (n bigint, accuracy float8, top5 float8, loss float8)
+    AS 'MODULE_PATHNAME', 'mlp_evaluate' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
+COMMENT ON FUNCTION mlp_evaluate(text, text, text, text, int, bigint) IS
+    'top-1 and top-5 accuracy and mean cross-entropy (no smoothing) of the model on a labelled table, view or query; tta > 0 averages the softmax probabilities of that many random-resized crops with flips per image (0-64, seeded by tta_seed)';

@@ -14,6 +14,23 @@
 CREATE SCHEMA mlpscale;
 GRANT USAGE ON SCHEMA mlpscale TO PUBLIC;
 
+-- One row per sweep (mlp_sweep): its definition; its status and timings come from its runs
+-- (the view mlpscale.sweeps).  arguments holds every other argument of the call, so that
+-- calling mlp_sweep again with the same definition finds it.
+CREATE TABLE mlpscale.sweep_definitions (
+    id              bigserial PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    owner           oid NOT NULL,           -- role that called mlp_sweep; its runs are this role's
+    source          text NOT NULL,
+    grid            jsonb NOT NULL,
+    trials          integer,                -- NULL: every combination
+    trials_seed     bigint NOT NULL,
+    arguments       jsonb NOT NULL,
+    runs            integer NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mlpscale.sweep_definitions IS 'one row per sweep: the grid and arguments it was queued with';
+
 CREATE TABLE mlpscale.runs (
     id              bigserial PRIMARY KEY,
     model_name      text NOT NULL,
@@ -40,10 +57,13 @@ CREATE TABLE mlpscale.runs (
     model_id        bigint,                 -- the model version this run made
     created_at      timestamptz NOT NULL DEFAULT now(),
     started_at      timestamptz,
-    finished_at     timestamptz
+    finished_at     timestamptz,
+    best_epoch      integer,                -- runs with validation: the epoch of the lowest val_loss
+    sweep_id        bigint REFERENCES mlpscale.sweep_definitions (id)   -- the sweep that queued it
 );
 COMMENT ON TABLE mlpscale.runs IS 'one row per training or fine-tuning run';
 CREATE INDEX runs_status_idx ON mlpscale.runs (status) WHERE status IN ('queued', 'running');
+CREATE INDEX runs_sweep_idx ON mlpscale.runs (sweep_id) WHERE sweep_id IS NOT NULL;
 
 CREATE TABLE mlpscale.epochs (
     run_id          bigint NOT NULL REFERENCES mlpscale.runs (id) ON DELETE CASCADE,
@@ -79,10 +99,33 @@ CREATE TABLE mlpscale.models (
     parent_model_id bigint REFERENCES mlpscale.models (id) ON DELETE SET NULL,
     owner           oid NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    content_sha256  bytea NOT NULL,         -- SHA-256 of weights: what 'name@N' stands for
     UNIQUE (name, version)
 );
 ALTER TABLE mlpscale.models ALTER COLUMN weights SET STORAGE EXTERNAL;
 COMMENT ON TABLE mlpscale.models IS 'trained and imported models; a name means its latest version';
+
+-- A stored version never changes what it computes: 'name@N' is a function of its content
+-- (classify_pinned is IMMUTABLE on it, mlp_publish copies it by hash).  The extension's own
+-- code never updates these columns; the trigger stops anyone else who could.
+CREATE FUNCTION mlpscale.refuse_model_change() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION 'model version %@% is read-only', OLD.name, OLD.version
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Store changed weights as a new version (mlp_import).';
+END $$;
+CREATE TRIGGER models_read_only
+    BEFORE UPDATE OF name, version, arch, input_shape, classes, mean, std, weights, content_sha256
+    ON mlpscale.models FOR EACH ROW EXECUTE FUNCTION mlpscale.refuse_model_change();
+
+-- The highest version ever given to each model name, so that a dropped version's number is
+-- never given again (a pinned 'name@N' must never come to mean other weights).
+CREATE TABLE mlpscale.model_versions_issued (
+    name            text PRIMARY KEY,
+    last_version    integer NOT NULL
+);
+COMMENT ON TABLE mlpscale.model_versions_issued IS 'the highest version number ever given to each model name';
 
 ALTER TABLE mlpscale.runs
     ADD FOREIGN KEY (model_id) REFERENCES mlpscale.models (id) ON DELETE SET NULL;
@@ -92,9 +135,12 @@ CREATE TABLE mlpscale.checkpoints (
     run_id          bigint PRIMARY KEY REFERENCES mlpscale.runs (id) ON DELETE CASCADE,
     epochs_done     integer NOT NULL,
     state           bytea NOT NULL,
-    saved_at        timestamptz NOT NULL DEFAULT now()
+    saved_at        timestamptz NOT NULL DEFAULT now(),
+    best_epoch      integer,                -- early_stop: the epoch of the lowest val_loss
+    best_state      bytea                   -- its checkpoint; null while that is state
 );
 ALTER TABLE mlpscale.checkpoints ALTER COLUMN state SET STORAGE EXTERNAL;
+ALTER TABLE mlpscale.checkpoints ALTER COLUMN best_state SET STORAGE EXTERNAL;
 COMMENT ON TABLE mlpscale.checkpoints IS 'last checkpoint of each run (parameters and optimizer state)';
 
 -- The model that classify(image) uses in this database.
@@ -119,7 +165,7 @@ CREATE TABLE mlpscale.model_acl (
 COMMENT ON TABLE mlpscale.model_acl IS 'models shared by their owners (grantee 0 = every role)';
 
 GRANT SELECT ON mlpscale.runs, mlpscale.epochs, mlpscale.models, mlpscale.checkpoints,
-    mlpscale.deployment, mlpscale.model_acl TO PUBLIC;
+    mlpscale.deployment, mlpscale.model_acl, mlpscale.sweep_definitions TO PUBLIC;
 
 -- Privacy.  pg_has_role(r, 'USAGE') is true for r itself and the roles whose privileges the
 -- current role has (members of r), the same rule as for owning a table.  The expressions
@@ -129,9 +175,12 @@ ALTER TABLE mlpscale.epochs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlpscale.checkpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlpscale.models ENABLE ROW LEVEL SECURITY;
 ALTER TABLE mlpscale.model_acl ENABLE ROW LEVEL SECURITY;
+ALTER TABLE mlpscale.sweep_definitions ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY runs_own ON mlpscale.runs FOR SELECT TO PUBLIC
     USING (pg_catalog.pg_has_role(run_as, 'USAGE'));
+CREATE POLICY sweep_definitions_own ON mlpscale.sweep_definitions FOR SELECT TO PUBLIC
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'));
 CREATE POLICY epochs_own ON mlpscale.epochs FOR SELECT TO PUBLIC
     USING (EXISTS (SELECT 1 FROM mlpscale.runs r WHERE r.id OPERATOR(pg_catalog.=) run_id));
 CREATE POLICY checkpoints_own ON mlpscale.checkpoints FOR SELECT TO PUBLIC
@@ -172,6 +221,7 @@ COMMENT ON COLUMN mlpscale.runs.model_id IS 'the model version the run made';
 COMMENT ON COLUMN mlpscale.runs.created_at IS 'when the run was queued';
 COMMENT ON COLUMN mlpscale.runs.started_at IS 'when a worker first started it';
 COMMENT ON COLUMN mlpscale.runs.finished_at IS 'when it last ended';
+COMMENT ON COLUMN mlpscale.runs.best_epoch IS 'runs with validation: the epoch of the lowest val_loss so far (with early_stop, the epoch whose weights the model has)';
 COMMENT ON COLUMN mlpscale.epochs.run_id IS 'the run';
 COMMENT ON COLUMN mlpscale.epochs.epoch IS 'epoch number, from 1';
 COMMENT ON COLUMN mlpscale.epochs.train_loss IS 'mean training loss of the epoch (with smoothing and MixUp)';
@@ -204,6 +254,8 @@ COMMENT ON COLUMN mlpscale.checkpoints.run_id IS 'the run';
 COMMENT ON COLUMN mlpscale.checkpoints.epochs_done IS 'epochs the checkpoint covers';
 COMMENT ON COLUMN mlpscale.checkpoints.state IS 'parameters and optimizer state (private to the run''s role)';
 COMMENT ON COLUMN mlpscale.checkpoints.saved_at IS 'when it was written';
+COMMENT ON COLUMN mlpscale.checkpoints.best_epoch IS 'runs with early_stop: the epoch of the lowest val_loss, whose weights become the model';
+COMMENT ON COLUMN mlpscale.checkpoints.best_state IS 'runs with early_stop: the checkpoint of best_epoch; null while that is state itself (best_epoch = epochs_done)';
 COMMENT ON COLUMN mlpscale.deployment.model_name IS 'the model classify(image) uses (a name follows new versions)';
 COMMENT ON COLUMN mlpscale.deployment.deployed_by IS 'role that deployed it';
 COMMENT ON COLUMN mlpscale.model_acl.model_name IS 'the shared model (every version)';
@@ -219,3 +271,6 @@ SELECT pg_catalog.pg_extension_config_dump('mlpscale.models_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.checkpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.deployment', '');
 SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_acl', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.model_versions_issued', '');
+SELECT pg_catalog.pg_extension_config_dump('mlpscale.sweep_definitions_id_seq', '');

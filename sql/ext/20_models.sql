@@ -92,8 +92,9 @@ COMMENT ON FUNCTION mlp_classify_batch(text, text) IS
     'classifies the (id, image) rows of a query in batches of mlpscale.scoring_batch_size through matrix-matrix products; confidence is the top probability';
 
 CREATE FUNCTION mlp_evaluate(model text, source text, image_column text DEFAULT 'image',
-                             label_column text DEFAULT 'label')
+                             label_column text DEFAULT 'label', tta int DEFAULT 0,
+                             tta_seed bigint DEFAULT 0)
     RETURNS TABLE (n bigint, accuracy float8, top5 float8, loss float8)
     AS 'MODULE_PATHNAME', 'mlp_evaluate' LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 1;
-COMMENT ON FUNCTION mlp_evaluate(text, text, text, text) IS
-    'top-1 and top-5 accuracy and mean cross-entropy (no smoothing) of the model on a labelled table, view or query';
+COMMENT ON FUNCTION mlp_evaluate(text, text, text, text, int, bigint) IS
+    'top-1 and top-5 accuracy and mean cross-entropy (no smoothing) of the model on a labelled table, view or query; tta > 0 averages the softmax probabilities of that many random-resized crops with flips per image (0-64, seeded by tta_seed)';

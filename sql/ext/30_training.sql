@@ -14,7 +14,12 @@
 -- label + 1; mean and std NULL are computed from the training images.  matmul_precision
 -- 'bf16' rounds the operands of the matrix products to bfloat16 (sums stay float), which
 -- trains up to about 1.9x faster on CPUs with AVX512_BF16 and is refused on others; 'fp32'
--- is the default.  It is the last argument so that older positional calls mean the same.
+-- is the default.  train_size trains on a class-balanced subset: train_size / K rows of each
+-- of the K classes of the source, those with the smallest mlp_subset_key(image, seed) in
+-- their class (NULL: every row).  early_stop stops a run with validation once its
+-- validation loss has not improved for that many epochs, and the best epoch's weights
+-- become the model (NULL: off).  New arguments come last, so older positional calls mean
+-- the same.
 
 CREATE FUNCTION mlp_train(
     model_name      text,
@@ -38,17 +43,20 @@ CREATE FUNCTION mlp_train(
     classes         integer DEFAULT NULL,
     mean            real[]  DEFAULT NULL,
     std             real[]  DEFAULT NULL,
-    matmul_precision text   DEFAULT 'fp32')
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_train(text, text, text, integer, integer, text, real, real, real, real,
                               boolean, integer, text, bigint, text, text, boolean, real,
-                              integer, real[], real[], text) IS
+                              integer, real[], real[], text, bigint, integer) IS
     'queues a training run of a new model version from a table, view or SELECT of (image, label) rows and returns the run id; the work happens in a background worker once the transaction commits';
 
 -- Fine-tuning (the paper's recipe): a fresh head for the new classes, SGD with momentum 0.9,
 -- head lr 0.01, body lr 0.01 x body_lr_mult (0.1), gradient clipping at norm 1.0.  The input
--- shape and normalisation are the base model's; matmul_precision is as for mlp_train.
+-- shape and normalisation are the base model's; matmul_precision, train_size and early_stop
+-- are as for mlp_train.
 CREATE FUNCTION mlp_finetune(
     model_name      text,
     base_model      text,
@@ -72,13 +80,22 @@ CREATE FUNCTION mlp_finetune(
     mean            real[]  DEFAULT NULL,
     std             real[]  DEFAULT NULL,
     body_lr_mult    real    DEFAULT 0.1,
-    matmul_precision text   DEFAULT 'fp32')
+    matmul_precision text   DEFAULT 'fp32',
+    train_size      bigint  DEFAULT NULL,
+    early_stop      integer DEFAULT NULL)
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'mlp_finetune' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION mlp_finetune(text, text, text, integer, integer, text, real, real, real,
                                  real, boolean, integer, text, bigint, text, text, boolean,
-                                 real, integer, real[], real[], real, text) IS
+                                 real, integer, real[], real[], real, text, bigint, integer) IS
     'queues a fine-tuning run: the body of base_model with a new head for the classes of source; returns the run id';
+
+-- The key that orders the rows of each class for train_size: a user rebuilds a run's subset
+-- with row_number() OVER (PARTITION BY label ORDER BY mlp_subset_key(image, seed)) <= per_class.
+CREATE FUNCTION mlp_subset_key(img image, seed bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'mlp_subset_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mlp_subset_key(image, bigint) IS
+    'the 64-bit hash of seed and the image (shape and pixels) by which train_size keeps the rows of each class with the smallest keys';
 
 CREATE FUNCTION mlpscale.decode_run_config(config jsonb) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'mlp_decode_run_config' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -271,6 +271,41 @@ MlpResolveSource(const char *source, const char *what, const char *image_column,
 	SPI_freeplan(plan);
 }
 
+void
+MlpSourceClassCounts(const MlpResolvedSource *src, const char *label_column,
+					 MlpClassCounts *out)
+{
+	char	   *from = OidIsValid(src->relid) ?
+		QualifiedRelationName(src->relid, "source", src->name) : WrappedQuery(src->name);
+	char	   *sql;
+	int			ret;
+
+	/* count is qualified: the caller's search_path may put a schema before pg_catalog */
+	sql = psprintf("SELECT l, pg_catalog.count(*) FROM (SELECT %s AS l FROM %s) AS mlp_labels "
+				   "WHERE l IS NOT NULL GROUP BY l ORDER BY l",
+				   quote_identifier(label_column), from);
+	ret = SPI_execute(sql, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not count the classes of the source: %s",
+			 SPI_result_code_string(ret));
+	out->k = (int) SPI_processed;
+	out->labels = SPI_palloc(sizeof(int64) * Max(out->k, 1));
+	out->counts = SPI_palloc(sizeof(int64) * Max(out->k, 1));
+	out->total = 0;
+	for (int i = 0; i < out->k; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		out->labels[i] = MlpIntegerDatum(SPI_getbinval(tup, desc, 1, &isnull),
+										 TupleDescAttr(desc, 0)->atttypid);
+		out->counts[i] = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		out->total += out->counts[i];
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
 Portal
 MlpOpenSelectCursor(const char *query, const char *columns)
 {

@@ -57,6 +57,24 @@ typedef struct MlpResolvedSource
 extern void MlpResolveSource(const char *source, const char *what, const char *image_column,
 							 const char *label_column, MlpResolvedSource *out);
 
+/* The rows of each label of a source. */
+typedef struct MlpClassCounts
+{
+	int			k;				/* labels that have rows (null labels are not counted) */
+	int64	   *labels;			/* the k labels, ascending */
+	int64	   *counts;			/* their rows */
+	int64		total;			/* the sum of counts */
+} MlpClassCounts;
+
+/*
+ * Counts the rows of each label of a resolved source with one GROUP BY query, run as the
+ * current role under the current search_path (the call's: the caller's data, read with the
+ * caller's rights).  SPI must be connected; the arrays are allocated in the context that
+ * was current at SPI_connect.
+ */
+extern void MlpSourceClassCounts(const MlpResolvedSource *src, const char *label_column,
+								 MlpClassCounts *out);
+
 /* Attribute number of column name in desc, or 0; ERROR (42702) when what has two. */
 extern int	MlpColumnNumber(TupleDesc desc, const char *name, const char *what);
 

@@ -405,7 +405,8 @@ NextVersion(const char *name, Oid *owner_inout)
 
 	rc = SPI_execute_with_args("SELECT (SELECT owner FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1 "
 							   "ORDER BY version LIMIT 1), "
-							   "(SELECT pg_catalog.max(version) FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1)",
+							   "GREATEST((SELECT pg_catalog.max(version) FROM " MLP_TABLE(models) " WHERE name" MLP_EQ "$1), "
+							   "(SELECT last_version FROM " MLP_TABLE(model_versions_issued) " WHERE name" MLP_EQ "$1))",
 							   1, types, values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the versions of model \"%s\" failed: %s", name,
@@ -474,8 +475,10 @@ InsertVersionRow(const char *name, int version, const MlpModel *model,
 	 */
 	plan = SPI_prepare_cursor("INSERT INTO " MLP_TABLE(models) " "
 							  "(name, version, arch, input_shape, classes, mean, std, "
-							  "class_names, params, weights, run_id, parent_model_id, owner) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+							  "class_names, params, weights, run_id, parent_model_id, owner, "
+							  "content_sha256) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+							  "pg_catalog.sha256($10)) "
 							  "RETURNING id",
 							  13, types, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
@@ -487,6 +490,24 @@ InsertVersionRow(const char *name, int version, const MlpModel *model,
 		elog(ERROR, "inserting model \"%s\" failed: %s", name, SPI_result_code_string(rc));
 	id = GetInt64Column(1);
 	return id;
+}
+
+/* version is the highest ever given to name (SPI connected, as the extension owner). */
+static void
+RecordIssuedVersion(const char *name, int version)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
+	int			rc;
+
+	rc = SPI_execute_with_args("INSERT INTO " MLP_TABLE(model_versions_issued) " (name, last_version) "
+							   "VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET last_version = "
+							   "GREATEST(" MLP_TABLE(model_versions_issued) ".last_version, "
+							   "EXCLUDED.last_version)",
+							   2, types, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "recording version %d of model \"%s\" failed: %s", version, name,
+			 SPI_result_code_string(rc));
 }
 
 static int64
@@ -504,6 +525,7 @@ InsertSerialised(const char *name, const MlpModel *model, const MlpModelMeta *me
 	LockModelName(name);
 	version = NextVersion(name, &owner);
 	id = InsertVersionRow(name, version, model, meta, weights, run_id, parent_model_id, owner);
+	RecordIssuedVersion(name, version);
 	MlpRestoreUser(&saved);
 	SPI_finish();
 	if (version_out)

@@ -18,6 +18,7 @@ typedef enum OptionType
 	OPT_INT_0_NULL,				/* int, 0 stored as null */
 	OPT_INT64,					/* int64 */
 	OPT_INT64_0_ABSENT,			/* int64, 0 not stored at all */
+	OPT_INT64_0_NULL,			/* int64, 0 stored as null */
 	OPT_REAL,					/* double, written as %.9g: the arguments are float4 */
 	OPT_BOOL,
 	OPT_TEXT,					/* char *, NULL stored as null */
@@ -70,6 +71,9 @@ static const Option options[] = {
 	OPT("source_relid", OPT_OID_NULL, source_relid),
 	OPT("validation_relid", OPT_OID_ABSENT, validation_relid),
 	OPT("search_path", OPT_TEXT, search_path),
+	OPT("train_size", OPT_INT64_0_NULL, train_size),
+	OPT("per_class", OPT_INT64_0_NULL, per_class),
+	OPT("early_stop", OPT_INT_0_NULL, early_stop),
 };
 
 #define FIELD(cfg, opt, type) ((type *) ((char *) (cfg) + (opt)->offset))
@@ -119,6 +123,12 @@ WriteValue(StringInfo buf, const MlpRunConfig *cfg, const Option *o)
 		case OPT_INT64:
 		case OPT_INT64_0_ABSENT:
 			appendStringInfo(buf, INT64_FORMAT, *FIELD(cfg, o, const int64));
+			break;
+		case OPT_INT64_0_NULL:
+			if (*FIELD(cfg, o, const int64) != 0)
+				appendStringInfo(buf, INT64_FORMAT, *FIELD(cfg, o, const int64));
+			else
+				appendStringInfoString(buf, "null");
 			break;
 		case OPT_REAL:
 			/* %.9g round-trips a float4, which is what the trainer uses */
@@ -256,6 +266,7 @@ ReadValue(const JsonbValue *v, MlpRunConfig *cfg, const Option *o)
 			break;
 		case OPT_INT64:
 		case OPT_INT64_0_ABSENT:
+		case OPT_INT64_0_NULL:
 			*FIELD(cfg, o, int64) = IntegerValue(v, o->key);
 			break;
 		case OPT_REAL:
@@ -303,6 +314,7 @@ ClearValue(MlpRunConfig *cfg, const Option *o)
 			break;
 		case OPT_INT64:
 		case OPT_INT64_0_ABSENT:
+		case OPT_INT64_0_NULL:
 			*FIELD(cfg, o, int64) = 0;
 			break;
 		case OPT_REAL:

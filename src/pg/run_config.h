@@ -26,6 +26,7 @@ typedef struct MlpRunConfig
 	char	   *validation;		/* NULL = none */
 	char	   *arch;
 	int			epochs;
+	int64		sweep_id;		/* the sweep that queued the run; 0 = none */
 	/* runs.config */
 	int64		base_model_id;	/* fine-tuning: the base model's version; 0 = none */
 	int			batch_size;
@@ -52,6 +53,9 @@ typedef struct MlpRunConfig
 	Oid			source_relid;	/* the relation resolved by the call; InvalidOid: a query */
 	Oid			validation_relid;
 	char	   *search_path;	/* the caller's, for query sources; NULL = the worker's */
+	int64		train_size;		/* rows of the class-balanced subset; 0 = every row */
+	int64		per_class;		/* train_size / the classes of the source at the call */
+	int			early_stop;		/* epochs without a better val_loss before stopping; 0 = off */
 } MlpRunConfig;
 
 /* runs.config of cfg, as JSON text (every key of the table; NULL options as null). */

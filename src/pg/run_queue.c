@@ -42,9 +42,11 @@
 #include "privilege.h"
 #include "progress.h"
 #include "run_config.h"
+#include "run_queue.h"
 #include "run_store.h"
 #include "sql_values.h"
 #include "settings.h"
+#include "train_subset.h"
 
 #define MLP_MAX_EPOCHS		1000000
 #define MLP_MAX_BATCH		(1 << 20)
@@ -159,8 +161,8 @@ RememberAction(PendingKind kind, int64 run_id)
 	pending_actions = LappendWithContext(pending_actions, a, TopMemoryContext);
 }
 
-static bool
-QueuedInThisTransaction(int64 run_id)
+bool
+MlpRunQueuedInThisTransaction(int64 run_id)
 {
 	ListCell   *lc;
 
@@ -354,6 +356,27 @@ ParseCommonArgs(const MlpArgs *args, RunArgs *a)
 				 errmsg("mean and std must be given together, with one value per channel"),
 				 errdetail("mean has %d values, std %d.", a->cfg.num_mean, a->cfg.num_std)));
 	a->cfg.matmul_precision = MlpCheckMatmulPrecision(MlpArgText(args, "matmul_precision"));
+
+	/* Checked against the source's classes once it is resolved (MlpCheckTrainSize). */
+	if (!MlpArgIsNull(args, "train_size"))
+	{
+		a->cfg.train_size = DatumGetInt64(MlpArgRequired(args, "train_size"));
+		if (a->cfg.train_size < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("train_size must be positive, not " INT64_FORMAT, a->cfg.train_size),
+					 errhint("Leave it NULL to train on every row.")));
+	}
+	if (!MlpArgIsNull(args, "early_stop"))
+	{
+		a->cfg.early_stop = DatumGetInt32(MlpArgRequired(args, "early_stop"));
+		CheckIntRange("early_stop", a->cfg.early_stop, 1, MLP_MAX_EPOCHS);
+		if (a->cfg.validation == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("early_stop needs a validation source"),
+					 errhint("Give validation => a table, view or query of held-out rows: early stopping watches their loss.")));
+	}
 	a->cfg.threads = mlp_training_threads;
 	a->cfg.body_lr_mult = 1.0;
 }
@@ -369,6 +392,7 @@ QueueRun(RunArgs *a)
 	ResolveSource(a->cfg.source, "source", a->cfg.image_column, a->cfg.label_column, &src);
 	a->cfg.source = src.name;
 	a->cfg.source_relid = src.relid;
+	MlpCheckTrainSize(&a->cfg, &src);
 	if (a->cfg.validation)
 	{
 		ResolveSource(a->cfg.validation, "validation", a->cfg.image_column,
@@ -383,25 +407,22 @@ QueueRun(RunArgs *a)
 }
 
 /*
- * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
- *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
- *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision)
+ * The body of mlp_train: the run of args (named as mlp_train's, model_name aside) checked
+ * and, unless check_only, queued as model_name in sweep sweep_id (0: none).  mlp_sweep calls
+ * it once per value of its grid with check_only (cheap: no SQL), then once per combination.
  */
-PG_FUNCTION_INFO_V1(mlp_train);
-Datum
-mlp_train(PG_FUNCTION_ARGS)
+int64
+MlpQueueTrainRun(const MlpArgs *args, const char *model_name, int64 sweep_id, bool check_only)
 {
 	RunArgs		a = {0};
-	MlpArgs		args;
 	MlpArch		arch;
 	char		err[256];
 	char		canonical[64];
 
-	MlpCheckLauncherAvailable();
-	MlpArgsInit(&args, fcinfo);
-	a.cfg.model_name = MlpArgText(&args, "model_name");
-	a.cfg.source = MlpArgText(&args, "source");
-	a.cfg.arch = MlpArgText(&args, "arch");
+	a.cfg.model_name = pstrdup(model_name);
+	a.cfg.sweep_id = sweep_id;
+	a.cfg.source = MlpArgText(args, "source");
+	a.cfg.arch = MlpArgText(args, "arch");
 	if (mlp_arch_parse(a.cfg.arch, &arch, err, sizeof(err)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -410,15 +431,36 @@ mlp_train(PG_FUNCTION_ARGS)
 						 "'B_12-Wi_512-X_4' or 'S_6-Wi_1024' (standard MLP).")));
 	mlp_arch_format(&arch, canonical, sizeof(canonical));
 	a.cfg.arch = pstrdup(canonical);
-	ParseCommonArgs(&args, &a);
-	PG_RETURN_INT64(QueueRun(&a));
+	ParseCommonArgs(args, &a);
+	if (check_only)
+		return 0;
+	return QueueRun(&a);
+}
+
+/*
+ * mlp_train(model_name, source, arch, epochs, batch_size, optimizer, lr, weight_decay,
+ *           label_smoothing, mixup, augment, resolution, validation, seed, image_column,
+ *           label_column, cosine, clip_norm, classes, mean, std, matmul_precision,
+ *           train_size, early_stop)
+ */
+PG_FUNCTION_INFO_V1(mlp_train);
+Datum
+mlp_train(PG_FUNCTION_ARGS)
+{
+	MlpArgs		args;
+
+	MlpCheckLauncherAvailable();
+	/* a database still at 0.1.0 lacks the newer arguments: say to update, not "no argument" */
+	(void) MlpExtensionOwner();
+	MlpArgsInit(&args, fcinfo);
+	PG_RETURN_INT64(MlpQueueTrainRun(&args, MlpArgText(&args, "model_name"), 0, false));
 }
 
 /*
  * mlp_finetune(model_name, base_model, source, epochs, batch_size, optimizer, lr,
  *              weight_decay, label_smoothing, mixup, augment, resolution, validation, seed,
  *              image_column, label_column, cosine, clip_norm, classes, mean, std,
- *              body_lr_mult, matmul_precision)
+ *              body_lr_mult, matmul_precision, train_size, early_stop)
  */
 PG_FUNCTION_INFO_V1(mlp_finetune);
 Datum
@@ -432,6 +474,7 @@ mlp_finetune(PG_FUNCTION_ARGS)
 	int			version;
 
 	MlpCheckLauncherAvailable();
+	(void) MlpExtensionOwner();	/* as in mlp_train */
 	MlpArgsInit(&args, fcinfo);
 	a.cfg.finetune = true;
 	a.cfg.model_name = MlpArgText(&args, "model_name");
@@ -505,7 +548,7 @@ mlp_wait(PG_FUNCTION_ARGS)
 		timeout = PG_GETARG_FLOAT8(1);
 		CheckRealRange("timeout_seconds", timeout, 0, 1e9, true);
 	}
-	if (QueuedInThisTransaction(run_id))
+	if (MlpRunQueuedInThisTransaction(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
@@ -540,6 +583,16 @@ mlp_wait(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
 
+bool
+MlpCancelRun(int64 run_id)
+{
+	const char *was = MlpRunStoreCancel(run_id);
+
+	if (was != NULL && strcmp(was, "running") == 0)
+		RememberAction(PENDING_CANCEL, run_id);
+	return was != NULL;
+}
+
 /*
  * mlp_cancel(run_id): a queued run is canceled at once; a running one is asked to stop (the
  * worker sees the shared flag after its current mini-batch, or the row within a second).
@@ -551,16 +604,12 @@ mlp_cancel(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
 	MlpRunRow	row;
-	const char *was;
 
 	RequiredArg(fcinfo, 0, "run_id");
 	run_id = PG_GETARG_INT64(0);
 	ReadRun(run_id, &row);
 	CheckRunOwner(run_id, &row, "cancel");
-	was = MlpRunStoreCancel(run_id);
-	if (was != NULL && strcmp(was, "running") == 0)
-		RememberAction(PENDING_CANCEL, run_id);
-	PG_RETURN_BOOL(was != NULL);
+	PG_RETURN_BOOL(MlpCancelRun(run_id));
 }
 
 /*

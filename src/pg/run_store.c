@@ -69,10 +69,10 @@ ResultDatum(int col, bool *isnull)
 int64
 MlpRunStoreInsert(const MlpRunConfig *cfg, const char *base_model, Oid run_as)
 {
-	Oid			types[10] = {TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, INT4OID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			types[11] = {TEXTOID, TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT4OID, TEXTOID, INT8OID};
+	Datum		values[11];
+	char		nulls[11];
 	bool		isnull;
 	int64		run_id;
 
@@ -93,13 +93,16 @@ MlpRunStoreInsert(const MlpRunConfig *cfg, const char *base_model, Oid run_as)
 	values[7] = CStringGetTextDatum(cfg->arch);
 	values[8] = Int32GetDatum(cfg->epochs);
 	values[9] = CStringGetTextDatum(MlpRunConfigToJson(cfg));
+	values[10] = Int64GetDatum(cfg->sweep_id);
+	if (cfg->sweep_id == 0)
+		nulls[10] = 'n';
 
 	MlpSpiConnect();
 	ExecAsOwner("INSERT INTO " MLP_TABLE(runs) " (model_name, kind, run_as, database, "
-				"source, validation, base_model, arch, epochs, config) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb) "
+				"source, validation, base_model, arch, epochs, config, sweep_id) "
+				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11) "
 				"RETURNING id",
-				10, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
+				11, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
 	if (SPI_processed != 1)
 		elog(ERROR, "could not insert the run");
 	run_id = DatumGetInt64(ResultDatum(1, &isnull));
@@ -202,6 +205,128 @@ MlpRunStoreQueued(void)
 	return ids;
 }
 
+/* ---- sweeps --------------------------------------------------------------------------------- */
+
+int64
+MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner)
+{
+	Oid			types[8] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8];
+	bool		isnull;
+	int64		id;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = ObjectIdGetDatum(owner);
+	values[2] = CStringGetTextDatum(def->source);
+	values[3] = CStringGetTextDatum(def->grid);
+	values[4] = Int32GetDatum(def->trials);
+	if (def->trials == 0)
+		nulls[4] = 'n';
+	values[5] = Int64GetDatum(def->trials_seed);
+	values[6] = CStringGetTextDatum(def->arguments);
+	values[7] = Int32GetDatum(def->runs);
+
+	MlpSpiConnect();
+	ExecAsOwner("INSERT INTO " MLP_TABLE(sweep_definitions) " (name, owner, source, grid, "
+				"trials, trials_seed, arguments, runs) VALUES ($1, $2, $3, $4::pg_catalog.jsonb, "
+				"$5, $6, $7::pg_catalog.jsonb, $8) RETURNING id",
+				8, types, values, nulls, false, SPI_OK_INSERT_RETURNING, false);
+	if (SPI_processed != 1)
+		elog(ERROR, "could not insert the sweep");
+	id = DatumGetInt64(ResultDatum(1, &isnull));
+	SPI_finish();
+	return id;
+}
+
+bool
+MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner, bool *same)
+{
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6];
+	bool		isnull;
+	bool		found;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(def->name);
+	values[1] = CStringGetTextDatum(def->source);
+	values[2] = CStringGetTextDatum(def->grid);
+	values[3] = Int32GetDatum(def->trials);
+	if (def->trials == 0)
+		nulls[3] = 'n';
+	values[4] = Int64GetDatum(def->trials_seed);
+	values[5] = CStringGetTextDatum(def->arguments);
+
+	MlpSpiConnect();
+	ExecAsOwner("SELECT id, owner, source" MLP_EQ "$2 AND grid" MLP_EQ "$3::pg_catalog.jsonb "
+				"AND trials IS NOT DISTINCT FROM $4 AND trials_seed" MLP_EQ "$5 "
+				"AND arguments" MLP_EQ "$6::pg_catalog.jsonb "
+				"FROM " MLP_TABLE(sweep_definitions) " WHERE name" MLP_EQ "$1",
+				6, types, values, nulls, true, SPI_OK_SELECT, false);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		*id = DatumGetInt64(ResultDatum(1, &isnull));
+		*owner = DatumGetObjectId(ResultDatum(2, &isnull));
+		*same = DatumGetBool(ResultDatum(3, &isnull));
+	}
+	SPI_finish();
+	return found;
+}
+
+bool
+MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(sweep_id)};
+	bool		isnull;
+	bool		found;
+
+	MlpSpiConnect();
+	/* the view derives the status; as the owner it counts every run of the sweep */
+	ExecAsOwner("SELECT d.owner, s.status FROM " MLP_TABLE(sweep_definitions) " d "
+				"JOIN " MLP_TABLE(sweeps) " s ON s.id" MLP_EQ "d.id WHERE d.id" MLP_EQ "$1",
+				1, types, values, NULL, false, SPI_OK_SELECT, false);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		*owner = DatumGetObjectId(ResultDatum(1, &isnull));
+		*status = ResultText(2);
+	}
+	SPI_finish();
+	return found;
+}
+
+List *
+MlpRunStoreSweepActiveRuns(int64 sweep_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(sweep_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *ids = NIL;
+
+	MlpSpiConnect();
+	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE sweep_id" MLP_EQ "$1 "
+				"AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) ORDER BY id",
+				1, types, values, NULL, false, SPI_OK_SELECT, false);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = MemoryContextAlloc(caller, sizeof(int64));
+		MemoryContext old;
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		old = MemoryContextSwitchTo(caller);
+		ids = lappend(ids, id);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return ids;
+}
+
 /* ---- the training worker ------------------------------------------------------------------- */
 
 bool
@@ -266,14 +391,19 @@ MlpRunStoreRecordSizes(int64 run_id, int64 params, double flops_per_image, int64
 }
 
 void
-MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state)
+MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state, int best_epoch,
+					   bool keep_best)
 {
 	Oid			etypes[12] = {INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 	FLOAT8OID, FLOAT8OID, INT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
 	Datum		evalues[12];
 	char		enulls[12];
-	Oid			ctypes[3] = {INT8OID, INT4OID, BYTEAOID};
-	Datum		cvalues[3];
+	Oid			ctypes[4] = {INT8OID, INT4OID, BYTEAOID, INT4OID};
+	Datum		cvalues[4];
+	char		cnulls[4] = {' ', ' ', ' ', ' '};
+	Oid			rtypes[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		rvalues[3];
+	char		rnulls[3] = {' ', ' ', ' '};
 
 	memset(enulls, ' ', sizeof(enulls));
 	evalues[0] = Int64GetDatum(run_id);
@@ -293,6 +423,14 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state)
 	cvalues[0] = Int64GetDatum(run_id);
 	cvalues[1] = Int32GetDatum(e->epoch);
 	cvalues[2] = PointerGetDatum(state);
+	cvalues[3] = Int32GetDatum(best_epoch);
+	if (!keep_best || best_epoch <= 0)
+		cnulls[3] = 'n';
+	rvalues[0] = Int64GetDatum(run_id);
+	rvalues[1] = Int32GetDatum(e->epoch);
+	rvalues[2] = Int32GetDatum(best_epoch);
+	if (best_epoch <= 0)
+		rnulls[2] = 'n';
 
 	MlpSpiConnect();
 	/* A resumed run may redo an epoch whose row a crash left behind. */
@@ -308,13 +446,73 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state)
 				"cumulative_flops = EXCLUDED.cumulative_flops, lr = EXCLUDED.lr, "
 				"seconds = EXCLUDED.seconds, finished_at = pg_catalog.now()",
 				12, etypes, evalues, enulls, false, SPI_OK_INSERT, false);
-	ExecAsOwner("INSERT INTO " MLP_TABLE(checkpoints) " (run_id, epochs_done, state) "
-				"VALUES ($1, $2, $3) ON CONFLICT (run_id) DO UPDATE SET "
-				"epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, saved_at = pg_catalog.now()",
-				3, ctypes, cvalues, NULL, false, SPI_OK_INSERT, false);
-	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET epochs_done = $2 WHERE id" MLP_EQ "$1",
-				2, ctypes, cvalues, NULL, false, SPI_OK_UPDATE, false);
+
+	/*
+	 * early_stop: while the newest state is the best, best_state is null and best_epoch is
+	 * the checkpoint's own epoch; the first epoch that is not better moves that state aside
+	 * into best_state before it is replaced (one copy of it in memory, as many as the insert
+	 * makes of the new one), and a better epoch drops it again.  So improving epochs write
+	 * nothing more, and the best state is always in the table with its epoch.
+	 */
+	if (keep_best && best_epoch != e->epoch)
+		ExecAsOwner("UPDATE " MLP_TABLE(checkpoints) " SET best_state = state "
+					"WHERE run_id" MLP_EQ "$1 AND best_state IS NULL AND best_epoch" MLP_EQ "epochs_done",
+					1, ctypes, cvalues, NULL, false, SPI_OK_UPDATE, false);
+	ExecAsOwner("INSERT INTO " MLP_TABLE(checkpoints) " (run_id, epochs_done, state, best_epoch) "
+				"VALUES ($1, $2, $3, $4) "
+				"ON CONFLICT (run_id) DO UPDATE SET "
+				"epochs_done = EXCLUDED.epochs_done, state = EXCLUDED.state, "
+				"best_epoch = EXCLUDED.best_epoch, "
+				"best_state = CASE WHEN EXCLUDED.best_epoch" MLP_EQ "EXCLUDED.epochs_done THEN NULL "
+				"ELSE " MLP_TABLE(checkpoints) ".best_state END, "
+				"saved_at = pg_catalog.now()",
+				4, ctypes, cvalues, cnulls, false, SPI_OK_INSERT, false);
+	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET epochs_done = $2, best_epoch = $3 WHERE id" MLP_EQ "$1",
+				3, rtypes, rvalues, rnulls, false, SPI_OK_UPDATE, false);
 	SPI_finish();
+}
+
+/*
+ * The checkpoint's state, or its best epoch's (best_state, or state itself while that is
+ * the best), while it is read, and the examples seen by then.
+ */
+static bool
+ReadState(int64 run_id, bool best,
+		  void (*use) (const uint8_t *state, size_t len, int64 examples_seen, void *arg),
+		  void *arg)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		found = false;
+
+	MlpSpiConnect();
+	if (best)
+		ExecAsOwner("SELECT coalesce(c.best_state, c.state), (SELECT e.examples_seen FROM " MLP_TABLE(epochs) " e "
+					"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.best_epoch) "
+					"FROM " MLP_TABLE(checkpoints) " c WHERE c.run_id" MLP_EQ "$1 AND c.best_epoch IS NOT NULL",
+					1, types, values, NULL, true, SPI_OK_SELECT, false);
+	else
+		ExecAsOwner("SELECT c.state, (SELECT e.examples_seen FROM " MLP_TABLE(epochs) " e "
+					"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.epochs_done) "
+					"FROM " MLP_TABLE(checkpoints) " c WHERE c.run_id" MLP_EQ "$1",
+					1, types, values, NULL, true, SPI_OK_SELECT, false);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = ResultDatum(1, &isnull);
+
+		found = !isnull;
+		if (found)
+		{
+			bytea	   *state = DatumGetByteaPP(d);
+			Datum		seen = ResultDatum(2, &isnull);
+
+			use((const uint8_t *) VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state),
+				isnull ? 0 : DatumGetInt64(seen), arg);
+		}
+	}
+	SPI_finish();
+	return found;
 }
 
 bool
@@ -323,24 +521,37 @@ MlpRunStoreReadCheckpoint(int64 run_id,
 									   void *arg),
 						  void *arg)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(run_id)};
+	return ReadState(run_id, false, use, arg);
+}
+
+bool
+MlpRunStoreReadBestState(int64 run_id,
+						 void (*use) (const uint8_t *state, size_t len, int64 examples_seen,
+									  void *arg),
+						 void *arg)
+{
+	return ReadState(run_id, true, use, arg);
+}
+
+bool
+MlpRunStoreBestEpoch(int64 run_id, int epochs_done, int *epoch, double *val_loss)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(run_id), Int32GetDatum(epochs_done)};
 	bool		found;
 
 	MlpSpiConnect();
-	ExecAsOwner("SELECT c.state, (SELECT e.examples_seen FROM " MLP_TABLE(epochs) " e "
-				"WHERE e.run_id" MLP_EQ "c.run_id AND e.epoch" MLP_EQ "c.epochs_done) "
-				"FROM " MLP_TABLE(checkpoints) " c WHERE c.run_id" MLP_EQ "$1",
-				1, types, values, NULL, true, SPI_OK_SELECT, false);
+	/* float8 sorts NaN after every number, as the worker's comparison does */
+	ExecAsOwner("SELECT epoch, val_loss FROM " MLP_TABLE(epochs) " WHERE run_id" MLP_EQ "$1 "
+				"AND $2" MLP_GE "epoch AND val_loss IS NOT NULL ORDER BY val_loss, epoch LIMIT 1",
+				2, types, values, NULL, true, SPI_OK_SELECT, false);
 	found = SPI_processed == 1;
 	if (found)
 	{
 		bool		isnull;
-		bytea	   *state = DatumGetByteaPP(ResultDatum(1, &isnull));
-		Datum		seen = ResultDatum(2, &isnull);
 
-		use((const uint8_t *) VARDATA_ANY(state), VARSIZE_ANY_EXHDR(state),
-			isnull ? 0 : DatumGetInt64(seen), arg);
+		*epoch = DatumGetInt32(ResultDatum(1, &isnull));
+		*val_loss = DatumGetFloat8(ResultDatum(2, &isnull));
 	}
 	SPI_finish();
 	return found;

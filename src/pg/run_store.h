@@ -63,6 +63,35 @@ extern bool MlpRunStoreRequeue(int64 run_id);
 /* Ids (int64 *, palloc'd) of this database's queued runs, oldest first. */
 extern List *MlpRunStoreQueued(void);
 
+/* ---- sweeps (sweep.c) ------------------------------------------------------------------- */
+
+/* What defines a sweep: calling mlp_sweep again with an equal definition finds it. */
+typedef struct MlpSweepDefinition
+{
+	const char *name;
+	const char *source;			/* as given */
+	const char *grid;			/* JSON text */
+	int			trials;			/* 0 = every combination */
+	int64		trials_seed;
+	const char *arguments;		/* JSON text: every other argument of the call */
+	int			runs;
+} MlpSweepDefinition;
+
+extern int64 MlpRunStoreInsertSweep(const MlpSweepDefinition *def, Oid owner);
+
+/*
+ * The sweep named def->name: its id, owner, and whether its definition equals def; false
+ * when there is none.
+ */
+extern bool MlpRunStoreFindSweep(const MlpSweepDefinition *def, int64 *id, Oid *owner,
+								 bool *same);
+
+/* The sweep's owner and status (mlpscale.sweeps); false when there is none. */
+extern bool MlpRunStoreReadSweep(int64 sweep_id, Oid *owner, char **status);
+
+/* Ids (int64 *, palloc'd) of the sweep's queued and running runs. */
+extern List *MlpRunStoreSweepActiveRuns(int64 sweep_id);
+
 /* ---- the training worker (train_worker.c) ----------------------------------------------- */
 
 /*
@@ -75,8 +104,14 @@ extern bool MlpRunStoreClaim(int64 run_id, int pid, MemoryContext cxt, MlpRunCon
 extern void MlpRunStoreRecordSizes(int64 run_id, int64 params, double flops_per_image,
 								   int64 train_rows, int64 val_rows, bool has_val);
 
-/* The epoch's row, the checkpoint state (a bytea) and epochs_done, in the current transaction. */
-extern void MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *epoch, bytea *state);
+/*
+ * The epoch's row, the checkpoint state (a bytea), epochs_done and the run's best_epoch
+ * (0: null, no validation), in the current transaction.  keep_best (early_stop): the
+ * checkpoint also keeps the state of best_epoch (the checkpoint's best_epoch; its
+ * best_state, null while the newest state is the best).
+ */
+extern void MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *epoch, bytea *state,
+								   int best_epoch, bool keep_best);
 
 /*
  * Calls use(state, len, examples_seen, arg) with the run's checkpoint while it is read
@@ -86,6 +121,18 @@ extern bool MlpRunStoreReadCheckpoint(int64 run_id,
 									  void (*use) (const uint8_t *state, size_t len,
 												   int64 examples_seen, void *arg),
 									  void *arg);
+
+/* The same with the state of the checkpoint's best_epoch; false when it has none. */
+extern bool MlpRunStoreReadBestState(int64 run_id,
+									 void (*use) (const uint8_t *state, size_t len,
+												  int64 examples_seen, void *arg),
+									 void *arg);
+
+/*
+ * The epoch (up to epochs_done) of the run's lowest val_loss, the earliest of equals, and
+ * that loss; false when no epoch has one.  How a resumed run finds its best epoch so far.
+ */
+extern bool MlpRunStoreBestEpoch(int64 run_id, int epochs_done, int *epoch, double *val_loss);
 
 /* Deletes epoch rows after epochs_done and sets the run's epochs_done. */
 extern void MlpRunStoreRewind(int64 run_id, int epochs_done);

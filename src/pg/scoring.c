@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
@@ -27,6 +28,7 @@
 #include "image_type.h"
 #include "model_cache.h"
 #include "blas_setup.h"
+#include "core_error.h"
 #include "privilege.h"
 #include "settings.h"
 
@@ -121,6 +123,47 @@ mlp_predict_proba(PG_FUNCTION_ARGS)
 	for (int i = 0; i < classes; i++)
 		d[i] = Float4GetDatum(probs[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, classes, FLOAT4OID, 4, true, TYPALIGN_INT));
+}
+
+/*
+ * The model_ref of classify_pinned and predict_proba_pinned: one stored version, 'name@N'.
+ * Those functions are IMMUTABLE because a version is read-only (a trigger refuses changes)
+ * and its number is never given again (mlpscale.model_versions_issued), so their result
+ * depends on their arguments alone and postgres_fdw may run them on a remote server.
+ */
+static char *
+PinnedRefArg(FunctionCallInfo fcinfo, int argno, const char *function)
+{
+	char	   *ref = ModelRefArg(fcinfo, argno);
+	char	   *name;
+	int			version;
+
+	MlpParseModelRef(ref, &name, &version);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s needs one model version, 'name@N', not \"%s\"", function, ref),
+				 errhint("A bare name follows new versions, which an IMMUTABLE function cannot; "
+						 "use e.g. '%s@1', or classify() for the latest version.", name)));
+	return ref;
+}
+
+PG_FUNCTION_INFO_V1(mlp_classify_pinned);
+Datum
+mlp_classify_pinned(PG_FUNCTION_ARGS)
+{
+	MlpCachedModel *e = MlpModelCacheGet(PinnedRefArg(fcinfo, 0, "classify_pinned"));
+
+	ScoreOne(e, PG_GETARG_MLP_IMAGE_P(1));
+	PG_RETURN_INT32(ArgMax(e->row_logits, e->model.arch.classes));
+}
+
+PG_FUNCTION_INFO_V1(mlp_predict_proba_pinned);
+Datum
+mlp_predict_proba_pinned(PG_FUNCTION_ARGS)
+{
+	(void) PinnedRefArg(fcinfo, 0, "predict_proba_pinned");
+	return mlp_predict_proba(fcinfo);
 }
 
 PG_FUNCTION_INFO_V1(mlp_classify_label);
@@ -421,6 +464,39 @@ mlp_classify_batch(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * mlp_evaluate's tta: every image as tta augmented views (evaluate.h).  A product holds
+ * mlpscale.scoring_batch_size rows, so scoring_batch_size / tta images (at least one) per
+ * call of the core.
+ */
+static void
+EvaluateWithTta(MlpCachedModel *e, const MlpSourceData *data, int tta, uint64 seed,
+				MlpEvalTotals *totals)
+{
+	MlpAugmentConfig aug;
+	MlpImageSpec in = {data->channels, data->height, data->width};
+	Size		image_bytes = (Size) data->channels * data->height * data->width;
+	int			per_call = (int) Min((int64) Max(mlp_scoring_batch_size / tta, 1), data->n);
+	BatchBuffers buf;
+	MlpError	err;
+
+	mlp_tta_augment_defaults(&aug, in, e->meta.input);
+	memcpy(aug.mean, e->meta.mean, sizeof(aug.mean));
+	memcpy(aug.std, e->meta.std, sizeof(aug.std));
+	AllocBatchBuffers(&buf, &e->model, per_call * tta);
+	for (int64 start = 0; start < data->n; start += per_call)
+	{
+		int			B = (int) Min((int64) per_call, data->n - start);
+
+		CHECK_FOR_INTERRUPTS();
+		MlpScoringPrepareBlas(B * tta);
+		if (mlp_eval_add_tta(totals, &e->model, &aug, tta, seed, start,
+							 data->images + (Size) start * image_bytes, B, data->labels + start,
+							 buf.x, buf.logits, buf.scratch, &err) != MLP_OK)
+			MlpReportCoreError(&err, "mlp_evaluate");
+	}
+}
+
 PG_FUNCTION_INFO_V1(mlp_evaluate);
 Datum
 mlp_evaluate(PG_FUNCTION_ARGS)
@@ -432,19 +508,32 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 	/* filled inside PG_TRY, read after it only when it completed */
 	MlpEvalTotals totals = {0};
 	MlpEvalStats stats;
+	static const char *const arg_names[] = {"model", "source", "image_column", "label_column",
+	"tta", "tta_seed"};
+	int32		tta;
+	uint64		tta_seed;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < lengthof(arg_names); i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null",
-							i == 0 ? "model" : i == 1 ? "source" : i == 2 ? "image_column" : "label_column")));
+					 errmsg("%s must not be null", arg_names[i]),
+					 i == 4 ? errhint("tta => 0 evaluates without augmentation.") :
+					 i == 5 ? errhint("Any bigint is a seed; without tta_seed it is 0.") : 0));
 	ref = ModelRefArg(fcinfo, 0);
 	memset(&opts, 0, sizeof(opts));
 	opts.source = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	opts.what = "source";
 	opts.image_column = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	opts.label_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	tta = PG_GETARG_INT32(4);
+	/* any bigint is a seed: its bits as the core's unsigned seed */
+	tta_seed = (uint64) PG_GETARG_INT64(5);
+	if (tta < 0 || tta > MLP_TTA_MAX_VIEWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tta must be between 0 and %d, not %d", MLP_TTA_MAX_VIEWS, tta),
+				 errhint("tta is the number of augmented views averaged per image; 0 evaluates each image once, without augmentation.")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	e = MlpModelCacheGet(ref);
@@ -460,24 +549,43 @@ mlp_evaluate(PG_FUNCTION_ARGS)
 		opts.memory_limit = (Size) mlp_evaluate_max_memory_mb * 1024 * 1024;
 		opts.memory_setting = "mlpscale.evaluate_max_memory";
 		MlpSpiConnect();
-		MlpLoadSource(&opts, &data);
+		if (tta > 0)
+		{
+			/*
+			 * Image i's views come from stream i, so the rows must arrive in the same order
+			 * every time; a synchronized scan starts wherever a concurrent scan of the table
+			 * is.  Restored like a function's SET clause (a session SET of the source stays).
+			 */
+			int			guc_nest = NewGUCNestLevel();
+
+			(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+			MlpLoadSource(&opts, &data);
+			AtEOXact_GUC(true, guc_nest);
+		}
+		else
+			MlpLoadSource(&opts, &data);
 		CheckImageChannels(e, data.channels);
 		image_bytes = (Size) data.channels * data.height * data.width;
-		AllocBatchBuffers(&buf, &e->model, (int) Min((int64) mlp_scoring_batch_size, data.n));
-
-		for (int64 start = 0; start < data.n; start += buf.max_batch)
+		if (tta == 0)
 		{
-			int			B = (int) Min((int64) buf.max_batch, data.n - start);
+			AllocBatchBuffers(&buf, &e->model, (int) Min((int64) mlp_scoring_batch_size, data.n));
+			for (int64 start = 0; start < data.n; start += buf.max_batch)
+			{
+				int			B = (int) Min((int64) buf.max_batch, data.n - start);
 
-			CHECK_FOR_INTERRUPTS();
-			for (int i = 0; i < B; i++)
-				PreprocessImage(e, data.channels, data.height, data.width,
-								data.images + (Size) (start + i) * image_bytes,
-								buf.x + (Size) i * e->model.arch.in_dim);
-			MlpScoringPrepareBlas(B);
-			mlp_eval_add_batch(&totals, &e->model, buf.x, B, data.labels + start, buf.logits,
-							   buf.scratch);
+				CHECK_FOR_INTERRUPTS();
+				for (int i = 0; i < B; i++)
+					PreprocessImage(e, data.channels, data.height, data.width,
+									data.images + (Size) (start + i) * image_bytes,
+									buf.x + (Size) i * e->model.arch.in_dim);
+				MlpScoringPrepareBlas(B);
+				mlp_eval_add_batch(&totals, &e->model, buf.x, B, data.labels + start,
+								   buf.logits, buf.scratch);
+			}
 		}
+		else
+			EvaluateWithTta(e, &data, tta, tta_seed, &totals);
 		SPI_finish();
 	}
 	PG_FINALLY();

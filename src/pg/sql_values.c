@@ -22,16 +22,40 @@ void
 MlpArgsInit(MlpArgs *args, FunctionCallInfo fcinfo)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-	Oid		   *types;
 	char	   *modes;
 
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-	args->fcinfo = fcinfo;
-	args->nargs = get_func_arg_info(tup, &types, &args->names, &modes);
+	args->nargs = get_func_arg_info(tup, &args->types, &args->names, &modes);
 	ReleaseSysCache(tup);
 	if (args->names == NULL)
 		elog(ERROR, "function %u has no argument names", fcinfo->flinfo->fn_oid);
+	args->values = palloc(sizeof(Datum) * Max(args->nargs, 1));
+	args->nulls = palloc(sizeof(bool) * Max(args->nargs, 1));
+	for (int i = 0; i < args->nargs && i < fcinfo->nargs; i++)
+	{
+		args->values[i] = fcinfo->args[i].value;
+		args->nulls[i] = fcinfo->args[i].isnull;
+	}
+}
+
+void
+MlpArgsCopy(MlpArgs *dst, const MlpArgs *src)
+{
+	*dst = *src;
+	dst->values = palloc(sizeof(Datum) * Max(src->nargs, 1));
+	dst->nulls = palloc(sizeof(bool) * Max(src->nargs, 1));
+	memcpy(dst->values, src->values, sizeof(Datum) * src->nargs);
+	memcpy(dst->nulls, src->nulls, sizeof(bool) * src->nargs);
+}
+
+void
+MlpArgSet(MlpArgs *args, const char *name, Datum value, bool isnull)
+{
+	int			i = MlpArgIndex(args, name);
+
+	args->values[i] = value;
+	args->nulls[i] = isnull;
 }
 
 int
@@ -47,7 +71,7 @@ MlpArgIndex(const MlpArgs *args, const char *name)
 bool
 MlpArgIsNull(const MlpArgs *args, const char *name)
 {
-	return args->fcinfo->args[MlpArgIndex(args, name)].isnull;
+	return args->nulls[MlpArgIndex(args, name)];
 }
 
 Datum
@@ -55,11 +79,11 @@ MlpArgRequired(const MlpArgs *args, const char *name)
 {
 	int			i = MlpArgIndex(args, name);
 
-	if (args->fcinfo->args[i].isnull)
+	if (args->nulls[i])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name)));
-	return args->fcinfo->args[i].value;
+	return args->values[i];
 }
 
 char *
@@ -73,7 +97,7 @@ MlpArgTextOrNull(const MlpArgs *args, const char *name)
 {
 	int			i = MlpArgIndex(args, name);
 
-	return args->fcinfo->args[i].isnull ? NULL : TextDatumGetCString(args->fcinfo->args[i].value);
+	return args->nulls[i] ? NULL : TextDatumGetCString(args->values[i]);
 }
 
 /* ---- arrays ------------------------------------------------------------------------------- */

@@ -14,12 +14,17 @@
 
 typedef struct MlpArgs
 {
-	FunctionCallInfo fcinfo;
 	int			nargs;
 	char	  **names;			/* of the function's signature (pg_proc.proargnames) */
+	Oid		   *types;			/* pg_proc.proargtypes */
+	Datum	   *values;			/* the call's values, or values set by MlpArgSet */
+	bool	   *nulls;
 } MlpArgs;
 
 extern void MlpArgsInit(MlpArgs *args, FunctionCallInfo fcinfo);
+/* A copy of src whose values MlpArgSet may change without touching src (mlp_sweep). */
+extern void MlpArgsCopy(MlpArgs *dst, const MlpArgs *src);
+extern void MlpArgSet(MlpArgs *args, const char *name, Datum value, bool isnull);
 /* Position of argument name; ERROR (internal) when the signature has none. */
 extern int	MlpArgIndex(const MlpArgs *args, const char *name);
 extern bool MlpArgIsNull(const MlpArgs *args, const char *name);

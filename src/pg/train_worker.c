@@ -2,11 +2,15 @@
  * train_worker.c - the dynamic background worker that trains one run.
  *
  * Life of a worker: claim the run ('queued' -> 'running'), read the source and validation
- * once into uint8 memory as the role that queued the run, check the memory the trainer needs
- * against mlpscale.max_training_memory, then train epoch by epoch.  After every epoch one
- * short transaction commits the epoch's row, the checkpoint and epochs_done, so a crash loses
- * at most one epoch.  The numeric core runs outside any transaction; between mini-batches it
- * calls back here (on this thread) to publish progress and to check for cancellation.
+ * once into uint8 memory as the role that queued the run (and keep the train_size subset of
+ * the source, train_subset.c), check the memory the trainer needs against
+ * mlpscale.max_training_memory, then train epoch by epoch.  After every epoch one short
+ * transaction commits the epoch's row, the checkpoint (with early_stop, keeping the best
+ * epoch's state too) and epochs_done, so a crash loses at most one epoch.  With early_stop
+ * the run ends once the validation loss has not improved for that many epochs, and the best
+ * epoch's state, read back from the table, becomes the model.
+ * The numeric core runs outside any transaction; between mini-batches it calls back here
+ * (on this thread) to publish progress and to check for cancellation.
  * At the end the model is stored as a new version and the run marked 'succeeded'; any error
  * is written to the run row ('failed' with the message) in a fresh transaction before exit.
  *
@@ -56,6 +60,7 @@
 #include "run_store.h"
 #include "sql_values.h"
 #include "settings.h"
+#include "train_subset.h"
 #include "train_worker.h"
 #include "test_hold.h"
 
@@ -84,9 +89,17 @@ typedef struct StepState
 typedef enum RunEnd
 {
 	RUN_DONE,
+	RUN_STOPPED_EARLY,			/* early_stop: no better validation loss for that long */
 	RUN_CANCELED,
 	RUN_STOPPED					/* SIGTERM: server shutdown or pg_terminate_backend */
 } RunEnd;
+
+/* The epoch of the lowest validation loss so far (epoch 0: none yet). */
+typedef struct BestEpoch
+{
+	int			epoch;
+	double		val_loss;
+} BestEpoch;
 
 static volatile sig_atomic_t stop_requested = false;
 static volatile sig_atomic_t training_phase = false;
@@ -412,7 +425,7 @@ RecordSizes(const RunSpec *spec, const MlpTrainConfig *cfg, int64 train_rows, in
 static void
 CommitEpoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *val,
 			 bool has_val, int64 examples_seen, double flops_per_image, double lr,
-			 bytea *state)
+			 bytea *state, const BestEpoch *best)
 {
 	MlpEpochRow row;
 	char		activity[128];
@@ -438,7 +451,8 @@ CommitEpoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *va
 	snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " saving epoch %d",
 			 spec->run_id, st->epoch);
 	TxBegin(activity);
-	MlpRunStoreCommitEpoch(spec->run_id, &row, state);
+	/* with early_stop, the best epoch's state is kept for the model */
+	MlpRunStoreCommitEpoch(spec->run_id, &row, state, best->epoch, spec->cfg.early_stop > 0);
 	TxCommit();
 }
 
@@ -478,6 +492,57 @@ RestoreCheckpoint(const RunSpec *spec, MlpTrainer *t, int64 *examples_seen)
 	TxCommit();
 	*examples_seen = r.examples_seen;
 	return r.epochs_done;
+}
+
+/*
+ * The state of the best epoch into t (early_stop), read back from the checkpoint's
+ * best_state rather than kept in memory for the whole run.
+ */
+static void
+RestoreBest(const RunSpec *spec, MlpTrainer *t, int best_epoch)
+{
+	RestoreState r = {t, spec->run_id, 0, 0};
+	bool		found;
+
+	TxBegin("mlpscale: loading the best epoch's checkpoint");
+	found = MlpRunStoreReadBestState(spec->run_id, RestoreFrom, &r);
+	TxCommit();
+	if (!found || r.epochs_done != best_epoch)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the checkpoint of epoch %d, the best of run " INT64_FORMAT ", is missing",
+						best_epoch, spec->run_id),
+				 found ? errdetail("The stored best state is of epoch %d.", r.epochs_done) : 0));
+}
+
+/*
+ * The best epoch so far of a resumed run, from its epoch rows (committed with their
+ * checkpoints): the earliest of the lowest val_loss, as the epoch loop chooses.
+ */
+static void
+ResumeBest(const RunSpec *spec, int epochs_done, BestEpoch *best)
+{
+	TxBegin("mlpscale: reading the best epoch so far");
+	if (!MlpRunStoreBestEpoch(spec->run_id, epochs_done, &best->epoch, &best->val_loss))
+		best->epoch = 0;
+	TxCommit();
+}
+
+/* a sorts before b as float8 does in SQL: NaN after every number */
+static bool
+ValLossBefore(double a, double b)
+{
+	if (isnan(b))
+		return !isnan(a);
+	return !isnan(a) && a < b;
+}
+
+/* early_stop: no epoch since the best one had a lower validation loss, for that many epochs */
+static bool
+EarlyStopDue(const RunSpec *spec, const BestEpoch *best, int epochs_done)
+{
+	return spec->cfg.early_stop > 0 && best->epoch > 0 &&
+		epochs_done - best->epoch >= spec->cfg.early_stop;
 }
 
 static void
@@ -558,20 +623,36 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 	return 0;
 }
 
-/* How the run ended, written to its row: the model it made, or why it has none. */
+/*
+ * How the run ended, written to its row: the model it made, or why it has none.  With
+ * early_stop the model has the best epoch's weights, however the run ended.
+ */
 static void
 EndRun(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg, RunEnd end,
-	   int epochs_done)
+	   int epochs_done, const BestEpoch *best)
 {
 	int64		model_id = 0;
 	const char *status;
 	const char *message = NULL;
+	bool		keep_best = spec->cfg.early_stop > 0 && best->epoch > 0;
 
 	switch (end)
 	{
 		case RUN_DONE:
+		case RUN_STOPPED_EARLY:
+			if (keep_best && best->epoch != epochs_done)
+				RestoreBest(spec, trainer, best->epoch);
 			model_id = StoreModel(spec, mlp_trainer_model(trainer), cfg);
 			status = "succeeded";
+			if (end == RUN_STOPPED_EARLY)
+			{
+				int			since = epochs_done - best->epoch;
+
+				message = psprintf("stopped early after epoch %d of %d: the validation loss had not improved for %d %s; the model has the weights of epoch %d, the best",
+								   epochs_done, spec->cfg.epochs, since,
+								   since == 1 ? "epoch" : "epochs", best->epoch);
+				elog(LOG, "mlpscale: run " INT64_FORMAT " %s", spec->run_id, message);
+			}
 			break;
 		case RUN_CANCELED:
 			/*
@@ -582,7 +663,10 @@ EndRun(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg, RunE
 			{
 				int64		ignored;
 
-				(void) RestoreCheckpoint(spec, trainer, &ignored);
+				if (keep_best)
+					RestoreBest(spec, trainer, best->epoch);
+				else
+					(void) RestoreCheckpoint(spec, trainer, &ignored);
 				model_id = StoreModel(spec, mlp_trainer_model(trainer), cfg);
 			}
 			status = "canceled";
@@ -615,10 +699,13 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	double		flops_per_image = mlp_arch_forward_flops(&cfg.arch);
 	StepState	step_state;
 	RunEnd		end = RUN_DONE;
+	BestEpoch	best = {0, 0};
 
 	start_epoch = spec->epochs_done > 0 ? RestoreCheckpoint(spec, trainer, &examples_seen) : 0;
 	if (start_epoch == 0)
 		examples_seen = 0;
+	else if (has_val)
+		ResumeBest(spec, start_epoch, &best);
 	epochs_done = start_epoch;
 
 	train_set.images = train.images;
@@ -648,6 +735,12 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 		MlpEvalStats vst;
 		double		lr = cfg.cosine ? mlp_cosine_lr(cfg.opt.lr, epoch, cfg.epochs) : cfg.opt.lr;
 
+		/* before a stop request: the run is done (also when resumed right at that point) */
+		if (EarlyStopDue(spec, &best, epochs_done))
+		{
+			end = RUN_STOPPED_EARLY;
+			break;
+		}
 		if (stop_requested)
 		{
 			end = RUN_STOPPED;
@@ -668,6 +761,11 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 		if (has_val && mlp_trainer_eval_dataset(trainer, &val_set, &vst, &err) != MLP_OK)
 			MlpReportCoreError(&err, psprintf("validation after epoch %d failed", epoch + 1));
 		examples_seen += st.examples;
+		if (has_val && (best.epoch == 0 || ValLossBefore(vst.loss, best.val_loss)))
+		{
+			best.epoch = epoch + 1;
+			best.val_loss = vst.loss;
+		}
 
 		/* The batch buffers are rewritten before use: no need to keep them under the copies. */
 		mlp_trainer_release_batch_memory(trainer);
@@ -675,7 +773,7 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 								   &err) != MLP_OK)
 			MlpReportCoreError(&err, "could not save the checkpoint");
 		CommitEpoch(spec, &st, &vst, has_val, examples_seen, flops_per_image, lr,
-					 MlpBufferToBytea(&checkpoint_buf, checkpoint_len, "a checkpoint"));
+					 MlpBufferToBytea(&checkpoint_buf, checkpoint_len, "a checkpoint"), &best);
 		free(checkpoint_buf);
 		checkpoint_buf = NULL;
 		epochs_done = epoch + 1;
@@ -686,7 +784,7 @@ TrainEpochs(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg_
 	if (end == RUN_DONE && epochs_done < spec->cfg.epochs)
 		end = RUN_STOPPED;
 
-	EndRun(spec, trainer, &cfg, end, epochs_done);
+	EndRun(spec, trainer, &cfg, end, epochs_done, &best);
 }
 
 static void
@@ -705,6 +803,8 @@ RunTraining(const RunSpec *spec)
 	memset(&train, 0, sizeof(train));
 	memset(&val, 0, sizeof(val));
 	LoadData(spec, &train, &val, &has_val);
+	/* before the statistics and the sizes: both are the subset's */
+	MlpTakeTrainSubset(&spec->cfg, &train);
 
 	if (spec->cfg.finetune)
 	{

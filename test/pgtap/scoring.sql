@@ -24,7 +24,7 @@ SELECT has_function('public', 'classify', ARRAY['text', 'image']);
 SELECT has_function('public', 'classify', ARRAY['image']);
 SELECT has_function('public', 'predict_proba', ARRAY['text', 'image']);
 SELECT has_function('public', 'mlp_classify_batch', ARRAY['text', 'text']);
-SELECT has_function('public', 'mlp_evaluate', ARRAY['text', 'text', 'text', 'text']);
+SELECT has_function('public', 'mlp_evaluate', ARRAY['text', 'text', 'text', 'text', 'integer', 'bigint']);
 SELECT function_returns('public', 'mlp_import', ARRAY['text', 'bytea', 'integer[]', 'real[]', 'real[]', 'text[]'], 'integer');
 SELECT function_returns('public', 'mlp_export', ARRAY['text'], 'bytea');
 SELECT volatility_is('public', 'classify', ARRAY['text', 'image'], 'stable');

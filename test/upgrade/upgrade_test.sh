@@ -24,8 +24,8 @@ ROOT=$MLPSCALE_ROOT
 FROM_COMMIT=${MLPSCALE_UPGRADE_FROM_COMMIT:-990130c}
 FROM_VERSION=${MLPSCALE_UPGRADE_FROM_VERSION:-0.1.0}
 LOCK=/tmp/mlpscale-install.lock
-PKGLIBDIR=$(pg_config --pkglibdir)
-EXTDIR=$(pg_config --sharedir)/extension
+PKGLIBDIR=$(${PG_CONFIG:-pg_config} --pkglibdir)
+EXTDIR=$(${PG_CONFIG:-pg_config} --sharedir)/extension
 CURRENT_VERSION=$(sed -n "s/^default_version *= *'\(.*\)'.*/\1/p" "$ROOT/mlpscale.control")
 WORK=${MLPSCALE_UPGRADE_DIR:-$(mktemp -d /tmp/mlpscale-upgrade.XXXXXX)}
 mkdir -p "$WORK"

@@ -1,0 +1,247 @@
+/*
+ * subset.c - the class-balanced subset of train_size (see subset.h).
+ */
+#include "subset.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBSET_K1 UINT64_C(0x9e3779b97f4a7c15)
+#define SUBSET_K2 UINT64_C(0xc2b2ae3d27d4eb4f)
+#define SUBSET_SEED_SALT UINT64_C(0x5b2f1d6a3c9e8471)
+
+static inline uint64_t
+rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static inline uint64_t
+avalanche(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* One word into the state: a bijection of h for a fixed w and of w for a fixed h. */
+static inline uint64_t
+mix_word(uint64_t h, uint64_t w)
+{
+	h ^= w * SUBSET_K2;
+	return rotl64(h, 31) * SUBSET_K1;
+}
+
+/* Little-endian whatever the machine, so that a key is the same on every server. */
+static inline uint64_t
+load_le64(const uint8_t *p, size_t n)
+{
+	uint64_t	w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t) p[i] << (8 * i);
+	return w;
+}
+
+int64_t
+mlp_image_subset_key(int64_t seed, const uint8_t *pixels, int channels, int height, int width)
+{
+	size_t		nbytes = (size_t) channels * (size_t) height * (size_t) width;
+	uint64_t	h = avalanche((uint64_t) seed ^ SUBSET_SEED_SALT);
+	size_t		i = 0;
+
+	/* the shape first: images of equal bytes but another shape are other images */
+	h = mix_word(h, (uint64_t) (uint16_t) channels | (uint64_t) (uint16_t) height << 16 |
+				 (uint64_t) (uint32_t) width << 32);
+	for (; i + 8 <= nbytes; i += 8)
+		h = mix_word(h, load_le64(pixels + i, 8));
+	if (i < nbytes)
+		h = mix_word(h, load_le64(pixels + i, nbytes - i));
+	return (int64_t) avalanche(h ^ (uint64_t) nbytes);
+}
+
+typedef struct SubsetEntry
+{
+	int64_t		key;
+	int64_t		pos;
+	int32_t		label;
+} SubsetEntry;
+
+/* by label, then key (signed, as SQL orders bigint), then position */
+static int
+compare_entries(const void *pa, const void *pb)
+{
+	const SubsetEntry *a = pa;
+	const SubsetEntry *b = pb;
+
+	if (a->label != b->label)
+		return a->label < b->label ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if (a->pos != b->pos)
+		return a->pos < b->pos ? -1 : 1;
+	return 0;
+}
+
+static const char *
+rows_word(int64_t n)
+{
+	return n == 1 ? "row" : "rows";
+}
+
+MlpStatus
+mlp_subset_take(uint8_t *images, int32_t *labels, int64_t n, int channels, int height,
+				int width, int64_t seed, int64_t per_class, int classes, int64_t *kept,
+				MlpError *err)
+{
+	size_t		image_bytes = (size_t) channels * (size_t) height * (size_t) width;
+	SubsetEntry *entries;
+	uint8_t    *keep;
+	int			present = 0;
+	int32_t		smallest_label = 0;
+	int64_t		smallest_count = INT64_MAX;
+	int64_t		j = 0;
+
+	*kept = 0;
+	if (per_class < 1)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "rows per class must be at least 1, not %" PRId64, per_class);
+	for (int64_t i = 0; i < n; i++)
+		if (labels[i] < 0)
+			return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+								 "row %" PRId64 " has label %d: labels are classes from 0",
+								 i + 1, labels[i]);
+
+	entries = malloc((size_t) (n > 0 ? n : 1) * sizeof(SubsetEntry));
+	if (entries == NULL)
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+							 "out of memory for the subset keys of %" PRId64 " rows", n);
+	for (int64_t i = 0; i < n; i++)
+	{
+		entries[i].key = mlp_image_subset_key(seed, images + (size_t) i * image_bytes, channels,
+										height, width);
+		entries[i].pos = i;
+		entries[i].label = labels[i];
+	}
+	qsort(entries, (size_t) n, sizeof(SubsetEntry), compare_entries);
+
+	for (int64_t s = 0; s < n;)
+	{
+		int64_t		e = s;
+
+		while (e < n && entries[e].label == entries[s].label)
+			e++;
+		present++;
+		if (e - s < smallest_count)
+		{
+			smallest_count = e - s;
+			smallest_label = entries[s].label;
+		}
+		s = e;
+	}
+	if (present == 0 || smallest_count < per_class)
+	{
+		free(entries);
+		if (present == 0)
+			return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+								 "there are no rows to take %" PRId64 " of each class from",
+								 per_class);
+		mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+					  "class %d has %" PRId64 " %s, fewer than the %" PRId64
+					  " of each class that the subset takes",
+					  smallest_label, smallest_count, rows_word(smallest_count), per_class);
+		mlp_error_hint(err, "At most %" PRId64 " rows of each class can be taken, as many as the smallest class has.",
+					   smallest_count);
+		return MLP_ERR_INVALID_ARGUMENT;
+	}
+	if (classes > 0 && present != classes)
+	{
+		free(entries);
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "there are rows of %d classes, not of the %d the subset was sized for",
+							 present, classes);
+	}
+
+	keep = calloc((size_t) (n > 0 ? n : 1), 1);
+	if (keep == NULL)
+	{
+		free(entries);
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+							 "out of memory for the subset of %" PRId64 " rows", n);
+	}
+	for (int64_t s = 0; s < n;)
+	{
+		int64_t		e = s;
+
+		while (e < n && entries[e].label == entries[s].label)
+			e++;
+		for (int64_t i = s; i < s + per_class; i++)
+			keep[entries[i].pos] = 1;
+		s = e;
+	}
+	free(entries);
+
+	/* in position order, so each row moves towards the front over rows already moved */
+	for (int64_t i = 0; i < n; i++)
+	{
+		if (!keep[i])
+			continue;
+		if (i != j)
+		{
+			memmove(images + (size_t) j * image_bytes, images + (size_t) i * image_bytes,
+					image_bytes);
+			labels[j] = labels[i];
+		}
+		j++;
+	}
+	free(keep);
+	*kept = j;
+	return MLP_OK;
+}
+
+/* appends to buf at *used, keeping it terminated; stops quietly when full */
+static void
+append(char *buf, size_t len, size_t *used, const char *fmt, int64_t label, int64_t count)
+{
+	int			w;
+
+	if (*used >= len)
+		return;
+	w = snprintf(buf + *used, len - *used, fmt, label, count, rows_word(count));
+	if (w < 0)
+		return;
+	*used += (size_t) w < len - *used ? (size_t) w : len - *used - 1;
+}
+
+void
+mlp_subset_describe(const int64_t *labels, const int64_t *counts, int k, char *buf,
+					size_t len)
+{
+	size_t		used = 0;
+	int			listed = k > MLP_SUBSET_LISTED_CLASSES ? MLP_SUBSET_LISTED_CLASSES : k;
+	int			smallest = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (int i = 0; i < listed; i++)
+		append(buf, len, &used, i == 0 ? "class %" PRId64 " has %" PRId64 " %s" :
+			   ", class %" PRId64 " has %" PRId64 " %s", labels[i], counts[i]);
+	if (k <= listed)
+		return;
+	for (int i = 1; i < k; i++)
+		if (counts[i] < counts[smallest])
+			smallest = i;
+	if (used < len)
+	{
+		int			w = snprintf(buf + used, len - used, " and %d more classes", k - listed);
+
+		if (w > 0)
+			used += (size_t) w < len - used ? (size_t) w : len - used - 1;
+	}
+	append(buf, len, &used, "; the smallest, class %" PRId64 ", has %" PRId64 " %s",
+		   labels[smallest], counts[smallest]);
+}
