@@ -4,15 +4,15 @@ set terminal pngcairo size 1400,520 font "sans,11"
 set output outdir."/1_augmentation.png"
 set datafile separator ","
 set datafile missing "NaN"
-set multiplot layout 1,2 title "Experiment 1: augmentation (B\\_4-Wi\\_256, 60 epochs, batch 1024, LION; error on CIFAR-10 data\\_batch\\_5)"
+set multiplot layout 1,2 title "Experiment 1: augmentation (B\\_4-Wi\\_256, 50 epochs, batch 1024, LION; error on CIFAR-10 data\\_batch\\_5)"
 set grid
 set style data linespoints
 
-set title "validation error after 60 epochs vs training-set size"
+set title "validation error after 50 epochs vs training-set size"
 set xlabel "training images (class-balanced subset of data\\_batch\\_1-4)"
 set ylabel "top-1 validation error"
 set logscale x 2
-set xtics (5000, 10000, 20000, 40000)
+set xtics (5000, 10000, 20000, 39750)
 set xrange [4000:50000]
 set key top right
 f = outdir."/1_augmentation_plot.csv"

@@ -4,11 +4,11 @@ set terminal pngcairo size 1400,520 font "sans,11"
 set output outdir."/2_bottleneck.png"
 set datafile separator ","
 set datafile missing "NaN"
-set multiplot layout 1,2 title "Experiment 2: inverted bottleneck (B) vs standard MLP (S) at equal parameters (depth 4, 25 epochs, paper recipe; error on CIFAR-10 data\\_batch\\_5)"
+set multiplot layout 1,2 title "Experiment 2: inverted bottleneck (B) vs standard MLP (S) at equal parameters (depth 4, 20 epochs, paper recipe; error on CIFAR-10 data\\_batch\\_5)"
 set grid
 set style data linespoints
 
-set title "validation error after 25 epochs vs parameters"
+set title "validation error after 20 epochs vs parameters"
 set xlabel "parameters"
 set ylabel "top-1 validation error"
 set logscale x

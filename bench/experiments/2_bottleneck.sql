@@ -1,6 +1,6 @@
 -- Experiment 2 (docs/experiments.md): the inverted-bottleneck MLP against the standard MLP at
 -- about equal parameter counts.  Paper: B_L-Wi_W beats S_L-Wi_W of the same size.  Here: three
--- pairs at depth 4 (0.9M, 2.9M and 10M parameters), 25 epochs on the 40,000 training images
+-- pairs at depth 4 (0.9M, 2.9M and 10M parameters), 20 epochs on the 40,000 training images
 -- with the paper's recipe (LION, crops+flips, MixUp 0.8, label smoothing 0.3); error on
 -- data_batch_5.  The S widths were chosen with the paper's parameter formula:
 --   B_L-Wi_W: 3073W + L(8W^2 + 7W) + 10W + 10   (expansion 4: a block is 8W^2 + 7W)
@@ -15,7 +15,7 @@
 SELECT mlp_sweep('exp2_bottleneck', 'cifar_train',
                  '{"arch": ["B_4-Wi_128", "S_4-Wi_240", "B_4-Wi_256", "S_4-Wi_592",
                             "B_4-Wi_512", "S_4-Wi_1376"]}',
-                 epochs => 25, batch_size => 1024,
+                 epochs => 20, batch_size => 1024,
                  validation => 'cifar_val', seed => 1, matmul_precision => 'bf16') AS sweep \gset
 SELECT mlp_wait_sweep(:sweep) AS status;
 
@@ -53,7 +53,7 @@ SELECT arch, kind, depth, width, expansion, params,
            AS formula
   FROM mlpscale.results WHERE sweep_id = :sweep ORDER BY params, kind;
 
-\echo 'validation error (data_batch_5) after 25 epochs at about equal parameter counts'
+\echo 'validation error (data_batch_5) after 20 epochs at about equal parameter counts'
 SELECT b.arch AS b_arch, b.params AS b_params, round(b.final_val_error::numeric, 3) AS b_error,
        s.arch AS s_arch, s.params AS s_params, round(s.final_val_error::numeric, 3) AS s_error,
        round(100 * (s.final_val_error - b.final_val_error)::numeric, 1) AS b_ahead_points,

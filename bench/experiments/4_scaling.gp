@@ -13,7 +13,7 @@ stats opt every ::0::0 using (pexp = $2, pcoef = $3) skip 1 nooutput
 stats opt every ::1::1 using (xexp = $2, xcoef = $3) skip 1 nooutput
 E(c) = fa * (fb + c) ** (-falpha) + feinf
 
-set multiplot layout 1,2 title "Experiment 4: scaling (B\\_4-Wi\\_W, W = 64-512, 5k-40k images, epochs 1-40, paper recipe; error on CIFAR-10 data\\_batch\\_5)"
+set multiplot layout 1,2 title "Experiment 4: scaling (B\\_4-Wi\\_W, W = 32-256, 5k-39.75k images, epochs 1-40, paper recipe; error on CIFAR-10 data\\_batch\\_5)"
 set grid
 set logscale x
 set format x "10^{%T}"
@@ -23,7 +23,7 @@ set xlabel "training compute C (FLOPs, paper eq. 4)"
 set ylabel "top-1 validation error"
 set key bottom left
 set xrange [*:*]
-plot for [w in "64 128 256 512"] p using (($3 == w + 0) ? $8 : NaN):9 skip 1 with points pt 7 ps 0.7 \
+plot for [w in "32 64 128 256"] p using (($3 == w + 0) ? $8 : NaN):9 skip 1 with points pt 7 ps 0.7 \
          title "B\\_4-Wi\\_".w, \
      p using ((strcol(10) eq "t") ? $8 : NaN):9 skip 1 with points pt 6 ps 1.8 lc rgb "black" title "Pareto frontier", \
      E(x) with lines lw 2 lc rgb "black" title "power-law fit"
