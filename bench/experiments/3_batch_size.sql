@@ -45,3 +45,20 @@ SELECT batch_size, round(final_val_error::numeric, 3) AS final_error,
        (ceil(train_size::float8 / batch_size) * epochs)::int AS steps,
        round(seconds::numeric) AS seconds
   FROM mlpscale.results WHERE sweep_id = :sweep ORDER BY batch_size;
+
+\echo 'the same runs at (about) equal optimizer steps: error at the epoch whose step count is nearest'
+\echo 'the 200, 400 and 800 steps that batch 4096, 2048 and 1024 take in 20 epochs (empty: none within 25%)'
+SELECT t.steps AS target_steps,
+       max(round(q.val_error::numeric, 3)) FILTER (WHERE q.batch_size = 256)  AS "256",
+       max(round(q.val_error::numeric, 3)) FILTER (WHERE q.batch_size = 512)  AS "512",
+       max(round(q.val_error::numeric, 3)) FILTER (WHERE q.batch_size = 1024) AS "1024",
+       max(round(q.val_error::numeric, 3)) FILTER (WHERE q.batch_size = 2048) AS "2048",
+       max(round(q.val_error::numeric, 3)) FILTER (WHERE q.batch_size = 4096) AS "4096"
+  FROM (VALUES (200), (400), (800)) t(steps)
+  CROSS JOIN LATERAL (
+        SELECT DISTINCT ON (r.batch_size) r.batch_size, 1 - e.val_accuracy AS val_error
+          FROM mlpscale.results r JOIN mlpscale.epochs e USING (run_id)
+         WHERE r.sweep_id = :sweep
+           AND abs(e.epoch * ceil(r.train_size::float8 / r.batch_size) - t.steps) <= 0.25 * t.steps
+         ORDER BY r.batch_size, abs(e.epoch * ceil(r.train_size::float8 / r.batch_size) - t.steps)) q
+ GROUP BY t.steps ORDER BY t.steps;
