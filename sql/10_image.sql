@@ -168,3 +168,19 @@ SELECT image_decode('\xffd8ff'::bytea);
 SELECT image_decode(NULL) IS NULL;
 -- The session is still usable after all these errors
 SELECT image_width('1x1x3:000000'::image) AS still_alive;
+
+-- Storage: main (inline when the row fits a page, compressed if need be), for the training
+-- read; a column may still be set to extended or external, and either reads the same images.
+SELECT typstorage FROM pg_type WHERE typname = 'image';
+CREATE TABLE storage_probe (id int, img image);
+SELECT attstorage FROM pg_attribute WHERE attrelid = 'storage_probe'::regclass AND attname = 'img';
+INSERT INTO storage_probe
+SELECT k, image_from_bytes(decode(repeat(md5(k::text), 768), 'hex'), 3, 64, 64)
+FROM generate_series(1, 3) k;
+ALTER TABLE storage_probe ALTER COLUMN img SET STORAGE EXTERNAL;
+INSERT INTO storage_probe
+SELECT k, image_from_bytes(decode(repeat(md5(k::text), 768), 'hex'), 3, 64, 64)
+FROM generate_series(1, 3) k;
+SELECT a.id, image_to_bytes(a.img) = image_to_bytes(b.img) AS same, image_width(a.img)
+FROM storage_probe a JOIN storage_probe b ON a.id = b.id AND a.ctid < b.ctid ORDER BY a.id;
+DROP TABLE storage_probe;

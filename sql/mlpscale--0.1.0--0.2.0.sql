@@ -573,3 +573,8 @@ CREATE FUNCTION image_convert(img image, channels int) RETURNS image
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION image_convert(image, int) IS
     'image with 1 (grey, BT.601 luma of RGB) or 3 (RGB, grey replicated) channels; alpha of 2 and 4 channels is dropped';
+
+-- ---- the image type's storage (issue 13): main instead of extended ---------------------
+-- New columns of type image keep their rows inline when they fit (the training read is
+-- 1.6-1.8x faster, docs/performance.md); existing columns keep the storage they have.
+ALTER TYPE image SET (STORAGE = main);

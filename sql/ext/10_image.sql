@@ -14,6 +14,10 @@ CREATE FUNCTION image_recv(internal) RETURNS image
 CREATE FUNCTION image_send(image) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- STORAGE main: an image is compressed if that keeps its row in the page, and moved out of
+-- line only as a last resort.  Measured (make bench-storage, docs/performance.md), the training
+-- read of inline rows is 1.6x (32x32x3) to 1.8x (64x64x3) that of extended, which TOASTs every
+-- image over 2 kB; columns can still be set to extended or external per table.
 CREATE TYPE image (
     INPUT = image_in,
     OUTPUT = image_out,
@@ -21,7 +25,7 @@ CREATE TYPE image (
     SEND = image_send,
     INTERNALLENGTH = VARIABLE,
     ALIGNMENT = int4,
-    STORAGE = extended
+    STORAGE = main
 );
 COMMENT ON TYPE image IS
     'uint8 image tensor (channels, height, width), planar; text form CxHxW:hex';
