@@ -213,6 +213,29 @@ like "$(q "SELECT mlp_sweep('bad_srv', 'train_p', '{\"seed\": [1]}', $TINY, serv
 is "$(q "SELECT count(*) FROM mlpscale.sweep_definitions WHERE name LIKE 'bad%' OR name = 'rolled_back'")" 0 \
    "failed calls leave no sweep"
 
+# ---- canceling a sweep on the shards ------------------------------------------------------------
+next1=$(on shard1 "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM mlpscale.runs_id_seq")
+psql -X -q -h "${SHOST[shard1]}" -p "${SPORT[shard1]}" -d shard >/dev/null 2>&1 <<SQL &
+SELECT pg_advisory_lock($next1, 0), pg_advisory_lock($((next1 + 1)), 0);
+SELECT pg_sleep(3600);
+SQL
+hold1_pid=$!
+on1_until() {   # on1_until SQL: polls shard1 until SQL is true (at most 300 s)
+    for _ in $(seq 1 600); do [ "$(on shard1 "$1")" = t ] && return 0; sleep 0.5; done; return 1
+}
+ok "$(on1_until "SELECT count(*) = 2 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = 0"; echo $?)" \
+   "shard1's next runs are held"
+sw3=$(q "SELECT mlp_sweep('dist3', 'train_p', '{\"seed\": [1, 2]}', $TINY, servers => ARRAY['shard1'])")
+ok "$(on1_until "SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 2 AND objid = 0"; echo $?)" \
+   "the sweep's first run waits on shard1, the second is queued there"
+is "$(q "SELECT mlp_wait_sweep($sw3, 0)")" running "mlp_wait_sweep with a timeout reads the running status from the shard"
+is "$(q "SELECT mlp_cancel_sweep($sw3)")" 2 "mlp_cancel_sweep cancels the running and the queued run on the shard"
+kill "$hold1_pid" 2>/dev/null; wait "$hold1_pid" 2>/dev/null
+on shard1 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND objid = 0" >/dev/null
+is "$(q "SELECT mlp_wait_sweep($sw3)")" canceled "the sweep ends canceled"
+is "$(on shard1 "SELECT string_agg(status, ',') FROM mlpscale.runs WHERE model_name LIKE 'dist3/%'")" "canceled,canceled" \
+   "both runs are canceled on the shard"
+
 # ---- a shard that goes down mid-sweep ------------------------------------------------------------
 # shard2's next two run ids are held at their start (mlpscale.test_hold_points) by a session
 # there, so they are running, not done, when the shard stops.
