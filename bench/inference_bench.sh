@@ -3,7 +3,10 @@
 # mlp_classify_batch(), and of PyTorch, side by side, for B_6-Wi_512 at 3x32x32 over 10,000
 # images with the same model and images.
 #
-#   bench/inference_bench.sh [THREADS]     (default: all cores)
+#   bench/inference_bench.sh [THREADS] [PRECISION]     (default: all cores, fp32)
+#
+# PRECISION bf16: mlpscale.scoring_precision = 'bf16' on our side, torch.autocast bf16 on
+# PyTorch's (needs AVX512_BF16).
 #
 # Uses the cluster of PGHOST/PGPORT when one answers, else starts a throwaway cluster with
 # scripts/pg-cluster.sh (mlpscale must be installed).  PyTorch runs through /usr/bin/python3
@@ -12,6 +15,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 THREADS=${1:-$(nproc)}
+PRECISION=${2:-fp32}
 BATCH=256
 WORK=$(mktemp -d /tmp/mlp-inference-bench.XXXXXX)
 chmod 755 "$WORK"
@@ -42,6 +46,7 @@ SQL
 # measured statement runs once; psql's \timing gives the milliseconds.
 timings=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 SET max_parallel_workers_per_gather = 0;
+SET mlpscale.scoring_precision = '$PRECISION';
 SET mlpscale.scoring_threads = $THREADS;
 SET mlpscale.scoring_batch_size = $BATCH;
 SELECT count(classify('bench', img)) FROM bench_images WHERE id <= 100;
@@ -58,6 +63,7 @@ batch_ips=$(awk -v ms="${ms[1]}" 'BEGIN { printf "%.1f", 10000 / (ms / 1000) }')
 # Per-row classify() with parallel workers (one BLAS thread each), for reference.
 par_timing=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 SET max_parallel_workers_per_gather = $THREADS;
+SET mlpscale.scoring_precision = '$PRECISION';
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -69,7 +75,7 @@ SQL
 par_ms=$(grep -oE '^Time: [0-9.]+' <<<"$par_timing" | awk '{print $2}')
 par_ips=$(awk -v ms="$par_ms" 'BEGIN { printf "%.1f", 10000 / (ms / 1000) }')
 
-torch_ips=$(OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/inference_torch.py run "$WORK" $BATCH "$THREADS")
+torch_ips=$(OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/inference_torch.py run "$WORK" $BATCH "$THREADS" "$PRECISION")
 
 # The three paths must agree on the classes (per-row classify() on the first 1,000 images).
 psql -X -q -d "$DB" -c "CREATE TABLE torch_classes (id bigserial, class int)" \
@@ -81,7 +87,7 @@ agree=$(psql -X -A -t -d "$DB" -c "
 kernel=$(grep -h "OpenBLAS kernel" "${MLPSCALE_PGDATA:-/nonexistent}/server.log" 2>/dev/null | tail -1 | sed 's/.*mlpscale: //')
 
 echo
-echo "B_6-Wi_512, 3x32x32, 10,000 images, $THREADS threads, batch $BATCH${kernel:+; $kernel}"
+echo "B_6-Wi_512, 3x32x32, 10,000 images, $THREADS threads, batch $BATCH, $PRECISION${kernel:+; $kernel}"
 printf '%-44s %10s\n' "path" "images/s"
 printf '%-44s %10s\n' "classify() per row, one backend" "$row_ips"
 printf '%-44s %10s\n' "classify() per row, $THREADS parallel workers" "$par_ips"

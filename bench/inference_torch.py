@@ -4,7 +4,8 @@
   inference_torch.py make DIR     writes DIR/model.safetensors (B_6-Wi_512, 3x32x32, 10 classes,
                                   PyTorch default init, seed 0) and DIR/images.copy (10,000
                                   random images, COPY text format: id, CxHxW:hex)
-  inference_torch.py run DIR B T  times PyTorch inference of the same images, batch B, T threads;
+  inference_torch.py run DIR B T [P]  times PyTorch inference of the same images, batch B, T threads,
+                               P fp32 (default) or bf16 (torch.autocast);
                                   prints images/s and writes DIR/torch_classes.txt
 
 Normalisation (pixel/255 - mean)/std is part of the timed work, as it is inside the database.
@@ -40,10 +41,13 @@ class BottleneckMLP(nn.Module):
         self.linear_out = nn.Linear(width, classes)
 
     def forward(self, x):
-        x = self.linear_in(x.flatten(1))
+        # The residual stream and LayerNorm in float (as in mlpscale's bf16 mode and
+        # bench/torch_train.py): under CPU autocast a Linear returns bf16, which 1.13's
+        # layer_norm refuses with float weights.  Without autocast .float() is a no-op.
+        x = self.linear_in(x.flatten(1)).float()
         for b, norm in zip(self.blocks, self.layernorms):
-            x = x + b.block(norm(x))
-        return self.linear_out(x)
+            x = x + b.block(norm(x)).float()
+        return self.linear_out(x).float()
 
 
 def make_model():
@@ -80,7 +84,7 @@ def make(out_dir):
             f.write("%d\t%s%s\n" % (i + 1, prefix, img.tobytes().hex()))
 
 
-def run(out_dir, batch, threads):
+def run(out_dir, batch, threads, precision="fp32"):
     torch.set_num_threads(threads)
     model = make_model()
     data = torch.from_numpy(images())
@@ -89,7 +93,9 @@ def run(out_dir, batch, threads):
 
     def classify_all():
         out = []
-        with torch.no_grad():
+        # bf16: the linear layers under CPU autocast (oneDNN), as mlpscale's bf16 products
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                             enabled=precision == "bf16"):
             for s in range(0, N_IMAGES, batch):
                 x = (data[s:s + batch].float() / 255.0 - mean) / std
                 out.append(model(x).argmax(1))
@@ -108,4 +114,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2])
     else:
-        run(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        run(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
+            sys.argv[5] if len(sys.argv) > 5 else "fp32")
