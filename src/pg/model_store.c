@@ -741,6 +741,35 @@ MlpModelStoreWeights(const char *ref, int64 *model_id_out)
 	return result;
 }
 
+bytea *
+MlpModelStoreContentHash(const char *ref, int *version_out)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *name;
+	int			version;
+	bool		isnull;
+	Datum		d;
+	bytea	   *result;
+
+	MlpParseModelRef(ref, &name, &version);
+	MlpSpiConnect();
+	if (LookupRef(name, version, "content_sha256") == 0)
+		ReportMissingModel(ref, name, version);
+	CheckLookedUpAccess(name);
+	if (version_out)
+		*version_out = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												   2, &isnull));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		result = DatumGetByteaPCopy(d);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
 char *
 MlpModelStoreArch(int64 model_id)
 {

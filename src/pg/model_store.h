@@ -91,4 +91,10 @@ extern char *MlpModelStoreArch(int64 model_id);
 /* The stored safetensors bytes of the version ref means (palloc'd, ERROR when none). */
 extern bytea *MlpModelStoreWeights(const char *ref, int64 *model_id_out);
 
+/*
+ * The content_sha256 of the version that ref means and its number, with the access check
+ * of MlpModelStoreWeights but without reading the weights.
+ */
+extern bytea *MlpModelStoreContentHash(const char *ref, int *version_out);
+
 #endif

@@ -25,29 +25,24 @@
 #include "scaleout.h"
 #include "sql_values.h"
 
-/* The local version that ref means, pinned ("name@N"), with its weights and their SHA-256. */
+/* The local version that ref means, pinned ("name@N"), and its SHA-256. */
 typedef struct PinnedVersion
 {
 	char	   *name;
 	int			version;
 	char	   *ref;
-	bytea	   *weights;
 	char	   *sha256_hex;		/* lower-case hex, as encode(content_sha256, 'hex') */
 } PinnedVersion;
 
+/* The caller's right to use the version is checked here, as for mlp_export. */
 static void
 ResolvePinned(const char *ref, PinnedVersion *p)
 {
-	int64		id;
 	int			asked;
-	bytea	   *hash;
+	bytea	   *hash = MlpModelStoreContentHash(ref, &p->version);
 
-	/* the caller's right to use it is checked here, as for mlp_export */
-	p->weights = MlpModelStoreWeights(ref, &id);
-	(void) MlpModelStoreResolveOrError(ref, &p->version);
 	MlpParseModelRef(ref, &p->name, &asked);
 	p->ref = psprintf("%s@%d", p->name, p->version);
-	hash = DatumGetByteaPP(DirectFunctionCall1(sha256_bytea, PointerGetDatum(p->weights)));
 	p->sha256_hex = TextDatumGetCString(DirectFunctionCall2(binary_encode, PointerGetDatum(hash),
 															CStringGetTextDatum("hex")));
 }
@@ -97,16 +92,19 @@ mlp_publish(PG_FUNCTION_ARGS)
 	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *server = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	PinnedVersion p;
+	bytea	   *weights;
 	PGconn	   *conn;
 
 	ResolvePinned(ref, &p);
+	/* the weights of the version just pinned: a newer version changes nothing */
+	weights = MlpModelStoreWeights(p.ref, NULL);
 	conn = MlpRemoteConnect(server);
 	PG_TRY();
 	{
 		char	   *schema = MlpRemoteSchema(conn, server);
 		char		version[16];
-		const char *params[3] = {p.name, VARDATA_ANY(p.weights), version};
-		int			lengths[3] = {0, (int) VARSIZE_ANY_EXHDR(p.weights), 0};
+		const char *params[3] = {p.name, VARDATA_ANY(weights), version};
+		int			lengths[3] = {0, (int) VARSIZE_ANY_EXHDR(weights), 0};
 		int			formats[3] = {0, 1, 0};
 		char	   *hex;
 
