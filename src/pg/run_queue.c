@@ -532,55 +532,75 @@ StatusIsFinal(const char *status)
 	return strcmp(status, "queued") != 0 && strcmp(status, "running") != 0;
 }
 
+double
+MlpWaitTimeoutArg(FunctionCallInfo fcinfo, int argno)
+{
+	double		timeout;
+
+	if (PG_ARGISNULL(argno))
+		return -1;
+	timeout = PG_GETARG_FLOAT8(argno);
+	CheckRealRange("timeout_seconds", timeout, 0, 1e9, true);
+	return timeout;
+}
+
+void
+MlpCheckWaitIsolation(const char *function, const char *what)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot see %s end in a %s transaction", function, what,
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errhint("Call it in a READ COMMITTED transaction.")));
+}
+
+bool
+MlpWaitMore(TimestampTz start, double timeout, long poll_ms)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+	if (timeout >= 0 && secs + usecs / 1e6 >= timeout)
+		return false;
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, poll_ms,
+					 PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
 /* mlp_wait(run_id, timeout_seconds): the status once final, or when the timeout passes. */
 PG_FUNCTION_INFO_V1(mlp_wait);
 Datum
 mlp_wait(PG_FUNCTION_ARGS)
 {
 	int64		run_id;
-	double		timeout = -1;
+	double		timeout;
 	TimestampTz start = GetCurrentTimestamp();
 	MlpRunRow	row;
 	char	   *status;
 
 	RequiredArg(fcinfo, 0, "run_id");
 	run_id = PG_GETARG_INT64(0);
-	if (!PG_ARGISNULL(1))
-	{
-		timeout = PG_GETARG_FLOAT8(1);
-		CheckRealRange("timeout_seconds", timeout, 0, 1e9, true);
-	}
+	timeout = MlpWaitTimeoutArg(fcinfo, 1);
 	if (MlpRunQueuedInThisTransaction(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
 						run_id),
 				 errhint("Commit, then call mlp_wait.")));
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mlp_wait cannot see the run end in a %s transaction",
-						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
-				 errhint("Call it in a READ COMMITTED transaction.")));
+	MlpCheckWaitIsolation("mlp_wait", "the run");
 
 	for (;;)
 	{
-		long		secs;
-		int			usecs;
-
 		ReadRun(run_id, &row);
 		CheckRunOwner(run_id, &row, "wait for");
 		status = row.status;	/* palloc'd here, freed below */
-		if (StatusIsFinal(status))
-			break;
-		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
-		if (timeout >= 0 && secs + usecs / 1e6 >= timeout)
+		if (StatusIsFinal(status) || !MlpWaitMore(start, timeout, MLP_WAIT_POLL_MS))
 			break;
 		pfree(status);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 MLP_WAIT_POLL_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
@@ -651,11 +671,10 @@ mlp_resume(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " has already done its %d epochs", run_id,
 						row.epochs)));
-	if (!MlpRunStoreRequeue(run_id))
+	if (!MlpResumeRun(run_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("run " INT64_FORMAT " changed while it was being resumed", run_id)));
-	RememberAction(PENDING_START, run_id);
 	PG_RETURN_INT64(run_id);
 }
 

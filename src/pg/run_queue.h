@@ -7,7 +7,9 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "sql_values.h"
+#include "utils/timestamp.h"
 
 /*
  * Checks the run that args describe (named as mlp_train's arguments, model_name aside) and,
@@ -31,5 +33,22 @@ extern bool MlpResumeRun(int64 run_id);
 
 /* True when this transaction queued (or resumed) the run: it cannot start before commit. */
 extern bool MlpRunQueuedInThisTransaction(int64 run_id);
+
+/* ---- waiting (mlp_wait, mlp_wait_sweep) ---- */
+
+/* The timeout_seconds argument argno: -1 when NULL; ERROR outside [0, 1e9]. */
+extern double MlpWaitTimeoutArg(FunctionCallInfo fcinfo, int argno);
+
+/*
+ * ERROR in a REPEATABLE READ or SERIALIZABLE transaction, whose snapshot would never show
+ * what ("the run") end: "<function> cannot see <what> end in a ... transaction".
+ */
+extern void MlpCheckWaitIsolation(const char *function, const char *what);
+
+/*
+ * False once timeout seconds (when >= 0) have passed since start; otherwise waits poll_ms
+ * on the latch, interruptibly, and returns true.
+ */
+extern bool MlpWaitMore(TimestampTz start, double timeout, long poll_ms);
 
 #endif

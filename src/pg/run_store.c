@@ -64,6 +64,27 @@ ResultDatum(int col, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
 }
 
+/* The int64 first column of every result row, as a List of palloc'd int64 in cxt. */
+static List *
+ResultIds(MemoryContext cxt)
+{
+	List	   *ids = NIL;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64	   *id = MemoryContextAlloc(cxt, sizeof(int64));
+		MemoryContext old;
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		old = MemoryContextSwitchTo(cxt);
+		ids = lappend(ids, id);
+		MemoryContextSwitchTo(old);
+	}
+	return ids;
+}
+
 /* ---- the queue ----------------------------------------------------------------------------- */
 
 int64
@@ -182,25 +203,14 @@ MlpRunStoreQueued(void)
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(MyDatabaseId)};
 	MemoryContext caller = CurrentMemoryContext;
-	List	   *ids = NIL;
+	List	   *ids;
 
 	MlpSpiConnect();
 	/* valid on every version: the upgrade script posts the runs queued before it */
 	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE status" MLP_EQ "'queued' "
 				"AND database" MLP_EQ "$1 ORDER BY id",
 				1, types, values, NULL, true, SPI_OK_SELECT, true);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = MemoryContextAlloc(caller, sizeof(int64));
-		MemoryContext old;
-
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
-										  &isnull));
-		old = MemoryContextSwitchTo(caller);
-		ids = lappend(ids, id);
-		MemoryContextSwitchTo(old);
-	}
+	ids = ResultIds(caller);
 	SPI_finish();
 	return ids;
 }
@@ -313,25 +323,14 @@ MlpRunStoreSweepResumableRuns(int64 sweep_id)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(sweep_id)};
 	MemoryContext caller = CurrentMemoryContext;
-	List	   *ids = NIL;
+	List	   *ids;
 
 	MlpSpiConnect();
 	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE sweep_id" MLP_EQ "$1 AND status "
 				"OPERATOR(pg_catalog.=) ANY ('{interrupted,failed,canceled}'::pg_catalog.text[]) "
 				"AND epochs_done" MLP_LT "epochs ORDER BY id",
 				1, types, values, NULL, false, SPI_OK_SELECT, false);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = MemoryContextAlloc(caller, sizeof(int64));
-		MemoryContext old;
-
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
-										  &isnull));
-		old = MemoryContextSwitchTo(caller);
-		ids = lappend(ids, id);
-		MemoryContextSwitchTo(old);
-	}
+	ids = ResultIds(caller);
 	SPI_finish();
 	return ids;
 }
@@ -342,24 +341,13 @@ MlpRunStoreSweepActiveRuns(int64 sweep_id)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(sweep_id)};
 	MemoryContext caller = CurrentMemoryContext;
-	List	   *ids = NIL;
+	List	   *ids;
 
 	MlpSpiConnect();
 	ExecAsOwner("SELECT id FROM " MLP_TABLE(runs) " WHERE sweep_id" MLP_EQ "$1 "
 				"AND status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[]) ORDER BY id",
 				1, types, values, NULL, false, SPI_OK_SELECT, false);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64	   *id = MemoryContextAlloc(caller, sizeof(int64));
-		MemoryContext old;
-
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
-										  &isnull));
-		old = MemoryContextSwitchTo(caller);
-		ids = lappend(ids, id);
-		MemoryContextSwitchTo(old);
-	}
+	ids = ResultIds(caller);
 	SPI_finish();
 	return ids;
 }

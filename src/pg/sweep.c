@@ -21,8 +21,6 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -637,73 +635,51 @@ ReadSweep(int64 sweep_id, const char *action, bool *remote, char **name)
 	return status;
 }
 
+static int64
+SweepIdArg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("sweep_id must not be null")));
+	return PG_GETARG_INT64(0);
+}
+
 /* mlp_wait_sweep(sweep_id, timeout_seconds): the sweep's status once none of its runs is
  * queued or running, or when the timeout passes. */
 PG_FUNCTION_INFO_V1(mlp_wait_sweep);
 Datum
 mlp_wait_sweep(PG_FUNCTION_ARGS)
 {
-	int64		sweep_id;
-	double		timeout = -1;
+	int64		sweep_id = SweepIdArg(fcinfo);
+	double		timeout = MlpWaitTimeoutArg(fcinfo, 1);
 	TimestampTz start = GetCurrentTimestamp();
 	char	   *status;
-	List	   *active;
+	bool		pending;
 	ListCell   *lc;
 	bool		remote = false;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("sweep_id must not be null")));
-	sweep_id = PG_GETARG_INT64(0);
-	if (!PG_ARGISNULL(1))
-	{
-		timeout = PG_GETARG_FLOAT8(1);
-		if (!isfinite(timeout) || timeout < 0 || timeout > 1e9)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("timeout_seconds must be in [0, 1e+09], not %g", timeout)));
-	}
 	(void) ReadSweep(sweep_id, "wait for", &remote, NULL);
-	if (remote && MlpSweepRemotePending())
+	pending = remote && MlpSweepRemotePending();
+	foreach(lc, MlpRunStoreSweepActiveRuns(sweep_id))
+		pending |= MlpRunQueuedInThisTransaction(*(int64 *) lfirst(lc));
+	if (pending)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("sweep " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
 						sweep_id),
 				 errhint("Commit, then call mlp_wait_sweep.")));
-	active = MlpRunStoreSweepActiveRuns(sweep_id);
-	foreach(lc, active)
-		if (MlpRunQueuedInThisTransaction(*(int64 *) lfirst(lc)))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("sweep " INT64_FORMAT " was queued in this transaction and cannot start before it commits",
-							sweep_id),
-					 errhint("Commit, then call mlp_wait_sweep.")));
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mlp_wait_sweep cannot see the runs end in a %s transaction",
-						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
-				 errhint("Call it in a READ COMMITTED transaction.")));
+	MlpCheckWaitIsolation("mlp_wait_sweep", "the runs");
 	for (;;)
 	{
-		long		secs;
-		int			usecs;
-
 		if (remote)
 			(void) MlpSweepRefreshRemote(sweep_id);
 		status = ReadSweep(sweep_id, "wait for", NULL, NULL);
-		if (strcmp(status, "queued") != 0 && strcmp(status, "running") != 0)
-			break;
-		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
-		if (timeout >= 0 && secs + usecs / 1e6 >= timeout)
+		/* remote servers are asked once a second */
+		if ((strcmp(status, "queued") != 0 && strcmp(status, "running") != 0) ||
+			!MlpWaitMore(start, timeout, remote ? 1000 : MLP_SWEEP_POLL_MS))
 			break;
 		pfree(status);
-		/* remote servers are asked once a second */
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 remote ? 1000 : MLP_SWEEP_POLL_MS, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(status));
 }
@@ -713,32 +689,17 @@ PG_FUNCTION_INFO_V1(mlp_cancel_sweep);
 Datum
 mlp_cancel_sweep(PG_FUNCTION_ARGS)
 {
-	int64		sweep_id;
+	int64		sweep_id = SweepIdArg(fcinfo);
 	int			canceled = 0;
 	ListCell   *lc;
 	bool		remote;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("sweep_id must not be null")));
-	sweep_id = PG_GETARG_INT64(0);
 	(void) ReadSweep(sweep_id, "cancel", &remote, NULL);
 	if (remote)
 		PG_RETURN_INT32(MlpSweepCancelRemote(sweep_id));
 	foreach(lc, MlpRunStoreSweepActiveRuns(sweep_id))
 		canceled += MlpCancelRun(*(int64 *) lfirst(lc)) ? 1 : 0;
 	PG_RETURN_INT32(canceled);
-}
-
-static int64
-SweepIdArg(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("sweep_id must not be null")));
-	return PG_GETARG_INT64(0);
 }
 
 /*
@@ -769,6 +730,23 @@ mlp_resume_sweep(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(resumed);
 }
 
+/* The rows of sql ($1 = sweep_id), run as the caller, into fcinfo's materialised result. */
+static void
+LocalRowsInto(FunctionCallInfo fcinfo, const char *sql, int64 sweep_id)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(sweep_id)};
+
+	/* as the caller: its own runs, by row-level security */
+	MlpSpiConnect();
+	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the runs of sweep " INT64_FORMAT " failed", sweep_id);
+	for (uint64 k = 0; k < SPI_processed; k++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[k]);
+	SPI_finish();
+}
+
 /* mlp_sweep_results(sweep_id): mlpscale.results of the sweep, wherever its runs ran. */
 PG_FUNCTION_INFO_V1(mlp_sweep_results);
 Datum
@@ -783,20 +761,8 @@ mlp_sweep_results(PG_FUNCTION_ARGS)
 	if (remote)
 		MlpSweepResultsRemote(fcinfo, sweep_id, name);
 	else
-	{
-		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(sweep_id)};
-
-		/* as the caller: its own runs, by row-level security */
-		MlpSpiConnect();
-		if (SPI_execute_with_args("SELECT * FROM " MLP_TABLE(results) " WHERE sweep_id" MLP_EQ "$1 ORDER BY run_id",
-								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "reading the results of sweep " INT64_FORMAT " failed", sweep_id);
-		for (uint64 i = 0; i < SPI_processed; i++)
-			tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
-		SPI_finish();
-	}
+		LocalRowsInto(fcinfo, "SELECT * FROM " MLP_TABLE(results) " WHERE sweep_id" MLP_EQ "$1 ORDER BY run_id",
+					  sweep_id);
 	return (Datum) 0;
 }
 
@@ -816,23 +782,11 @@ mlp_sweep_epochs(PG_FUNCTION_ARGS)
 	if (remote)
 		MlpSweepEpochsRemote(fcinfo, sweep_id);
 	else
-	{
-		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(sweep_id)};
-
-		/* as the caller: its own runs, by row-level security */
-		MlpSpiConnect();
-		if (SPI_execute_with_args("SELECT (pg_catalog.regexp_match(r.model_name, '/([0-9]+)$'))[1]::pg_catalog.int4, "
+		LocalRowsInto(fcinfo, "SELECT (pg_catalog.regexp_match(r.model_name, '/([0-9]+)$'))[1]::pg_catalog.int4, "
 								  "NULL::pg_catalog.text, r.id, e.epoch, e.train_loss, e.train_accuracy, "
 								  "e.val_loss, e.val_accuracy, e.val_top5, e.examples_seen, e.cumulative_flops, e.seconds "
 								  "FROM " MLP_TABLE(epochs) " e JOIN " MLP_TABLE(runs) " r ON r.id" MLP_EQ "e.run_id "
 								  "WHERE r.sweep_id" MLP_EQ "$1 ORDER BY r.id, e.epoch",
-								  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "reading the epochs of sweep " INT64_FORMAT " failed", sweep_id);
-		for (uint64 i = 0; i < SPI_processed; i++)
-			tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
-		SPI_finish();
-	}
+					  sweep_id);
 	return (Datum) 0;
 }

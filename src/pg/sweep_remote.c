@@ -492,6 +492,8 @@ static void
 CancelServer(PGconn *conn, const char *server, List *runs, void *arg)
 {
 	int		   *canceled = arg;
+	char	   *sql = psprintf("SELECT %s.mlp_cancel($1::pg_catalog.int8)",
+							   MlpRemoteSchema(conn, server));
 	ListCell   *lc;
 
 	foreach(lc, runs)
@@ -504,9 +506,7 @@ CancelServer(PGconn *conn, const char *server, List *runs, void *arg)
 		if (!IsActive(r->status))
 			continue;
 		snprintf(id, sizeof(id), INT64_FORMAT, r->remote_id);
-		res = MlpRemoteExec(conn, server,
-							psprintf("SELECT %s.mlp_cancel($1::pg_catalog.int8)", MlpRemoteSchema(conn, server)),
-							1, params, NULL, NULL, PGRES_TUPLES_OK);
+		res = MlpRemoteExec(conn, server, sql, 1, params, NULL, NULL, PGRES_TUPLES_OK);
 		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 			(*canceled)++;
 		PQclear(res);
@@ -643,8 +643,9 @@ ResultsServer(PGconn *conn, const char *server, List *runs, void *arg)
 	PQclear(res);
 }
 
-void
-MlpSweepResultsRemote(FunctionCallInfo fcinfo, int64 sweep_id, const char *sweep_name)
+/* fn's rows from every server of the sweep into fcinfo's materialised result. */
+static void
+RemoteRowsInto(FunctionCallInfo fcinfo, int64 sweep_id, const char *sweep_name, ServerFn fn)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ResultsArg	a;
@@ -654,7 +655,13 @@ MlpSweepResultsRemote(FunctionCallInfo fcinfo, int64 sweep_id, const char *sweep
 	a.meta = TupleDescGetAttInMetadata(rsinfo->setDesc);
 	a.sweep_id = sweep_id;
 	a.sweep_name = sweep_name;
-	ForEachServer(sweep_id, ReadRemoteRuns(sweep_id), ResultsServer, &a, false);
+	ForEachServer(sweep_id, ReadRemoteRuns(sweep_id), fn, &a, false);
+}
+
+void
+MlpSweepResultsRemote(FunctionCallInfo fcinfo, int64 sweep_id, const char *sweep_name)
+{
+	RemoteRowsInto(fcinfo, sweep_id, sweep_name, ResultsServer);
 }
 
 /* ---- epochs -------------------------------------------------------------------------------- */
@@ -695,13 +702,5 @@ EpochsServer(PGconn *conn, const char *server, List *runs, void *arg)
 void
 MlpSweepEpochsRemote(FunctionCallInfo fcinfo, int64 sweep_id)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ResultsArg	a;
-
-	a.store = rsinfo->setResult;
-	a.desc = rsinfo->setDesc;
-	a.meta = TupleDescGetAttInMetadata(rsinfo->setDesc);
-	a.sweep_id = sweep_id;
-	a.sweep_name = NULL;
-	ForEachServer(sweep_id, ReadRemoteRuns(sweep_id), EpochsServer, &a, false);
+	RemoteRowsInto(fcinfo, sweep_id, NULL, EpochsServer);
 }
