@@ -122,6 +122,13 @@ like "$(q "SELECT count(*) FROM mlp_classify_batch('m@1', 'SELECT 1', servers =>
 like "$(q "SELECT count(*) FROM mlp_classify_batch('m@1', 'SELECT 1', servers => ARRAY['nosuch'])")" \
      'ERROR:.*server "nosuch" does not exist' "an unknown server"
 like "$(q "SELECT mlp_publish('m@1', 'nosuch')")" 'ERROR:.*server "nosuch" does not exist' "publishing to an unknown server"
+q "CREATE EXTENSION file_fdw; CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+   CREATE SERVER bare FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '${SHOST[shard1]}', port '${SPORT[shard1]}', dbname 'postgres');
+   CREATE USER MAPPING FOR CURRENT_USER SERVER bare OPTIONS (user '$PGUSER')" >/dev/null
+like "$(q "SELECT mlp_publish('m@1', 'files')")" 'ERROR:.*server "files" is a foreign server of "file_fdw", not of postgres_fdw' \
+     "a server of another foreign-data wrapper is refused"
+like "$(q "SELECT mlp_publish('m@1', 'bare')")" 'ERROR:.*server "bare" has no mlpscale extension in its database.*HINT:.*CREATE EXTENSION mlpscale' \
+     "a server whose database lacks mlpscale is named"
 
 # ---- refused versions --------------------------------------------------------------------------
 q "SELECT mlp_import('m', data) FROM fixture_files WHERE name = 'standard_meta'" >/dev/null
@@ -208,6 +215,8 @@ like "$(q "SELECT mlp_sweep('bad_src', 'no_such', '{\"seed\": [1]}', $TINY, serv
      'ERROR:.*server "shard1": .*no_such' "a source missing on a server is an error of the call"
 like "$(q "SELECT mlp_sweep('bad_srv', 'train_p', '{\"seed\": [1]}', $TINY, servers => ARRAY['nosuch'])")" \
      'ERROR:.*server "nosuch" does not exist' "an unknown server"
+like "$(q "SELECT mlp_sweep('bad_srv', 'train_p', '{\"seed\": [1]}', $TINY, servers => ARRAY['shard1', 'shard1'])")" \
+     'ERROR:.*servers names "shard1" twice' "a server named twice"
 like "$(q "SELECT mlp_sweep('bad_srv', 'train_p', '{\"seed\": [1]}', $TINY, servers => ARRAY[]::text[])")" \
      'ERROR:.*servers must name at least one server' "an empty server list"
 is "$(q "SELECT count(*) FROM mlpscale.sweep_definitions WHERE name LIKE 'bad%' OR name = 'rolled_back'")" 0 \
