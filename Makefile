@@ -76,6 +76,7 @@ CORE_SRCS = \
 	src/core/json.c \
 	src/core/layers.c \
 	src/core/loss.c \
+	src/core/memory_usage.c \
 	src/core/model.c \
 	src/core/model_check.c \
 	src/core/optimizer.c \

@@ -245,3 +245,258 @@ mlp_subset_describe(const int64_t *labels, const int64_t *counts, int k, char *b
 	append(buf, len, &used, "; the smallest, class %" PRId64 ", has %" PRId64 " %s",
 		   labels[smallest], counts[smallest]);
 }
+
+/* ---- the subset of a stream --------------------------------------------------------------- */
+
+void
+mlp_subset_selector_init(MlpSubsetSelector *s, int64_t seed, int64_t per_class)
+{
+	memset(s, 0, sizeof(*s));
+	s->seed = seed;
+	s->per_class = per_class;
+}
+
+/* Slots for labels 0..label; false when out of memory. */
+static bool
+selector_grow(MlpSubsetSelector *s, int32_t label)
+{
+	int			n = s->nlabels;
+	int			want = label + 1;
+	int64_t   **heaps;
+	int64_t    *seen;
+
+	if (want <= n)
+		return true;
+	if (want < 2 * n)
+		want = 2 * n;
+	heaps = realloc(s->heaps, (size_t) want * sizeof(*heaps));
+	if (heaps == NULL)
+		return false;
+	s->heaps = heaps;
+	seen = realloc(s->seen, (size_t) want * sizeof(*seen));
+	if (seen == NULL)
+		return false;
+	s->seen = seen;
+	for (int i = n; i < want; i++)
+	{
+		s->heaps[i] = NULL;
+		s->seen[i] = 0;
+	}
+	s->nlabels = want;
+	return true;
+}
+
+/* h[0..n) a max-heap; restores it after h[i] got smaller */
+static void
+heap_sift_down(int64_t *h, int64_t n, int64_t i)
+{
+	for (;;)
+	{
+		int64_t		l = 2 * i + 1;
+		int64_t		r = l + 1;
+		int64_t		m = i;
+		int64_t		t;
+
+		if (l < n && h[l] > h[m])
+			m = l;
+		if (r < n && h[r] > h[m])
+			m = r;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void
+heap_sift_up(int64_t *h, int64_t i)
+{
+	while (i > 0)
+	{
+		int64_t		p = (i - 1) / 2;
+		int64_t		t;
+
+		if (h[p] >= h[i])
+			return;
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+MlpStatus
+mlp_subset_selector_add(MlpSubsetSelector *s, const uint8_t *images, const int32_t *labels,
+						int64_t n, int channels, int height, int width, MlpError *err)
+{
+	size_t		image_bytes = (size_t) channels * (size_t) height * (size_t) width;
+
+	if (s->per_class < 1)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "rows per class must be at least 1, not %" PRId64, s->per_class);
+	for (int64_t i = 0; i < n; i++)
+	{
+		int32_t		label = labels[i];
+		int64_t		key;
+		int64_t    *h;
+		int64_t		size;
+
+		if (label < 0)
+			return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+								 "a row has label %d: labels are classes from 0", label);
+		if (!selector_grow(s, label) ||
+			(s->heaps[label] == NULL &&
+			 (s->heaps[label] = malloc((size_t) s->per_class * sizeof(int64_t))) == NULL))
+			return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY,
+								 "out of memory for the subset keys of %" PRId64 " rows of each class",
+								 s->per_class);
+		key = mlp_image_subset_key(s->seed, images + (size_t) i * image_bytes, channels,
+								   height, width);
+		h = s->heaps[label];
+		size = s->seen[label] < s->per_class ? s->seen[label] : s->per_class;
+		if (size < s->per_class)
+		{
+			h[size] = key;
+			heap_sift_up(h, size);
+		}
+		else if (key < h[0])
+		{
+			h[0] = key;
+			heap_sift_down(h, size, 0);
+		}
+		s->seen[label]++;
+	}
+	return MLP_OK;
+}
+
+MlpStatus
+mlp_subset_selector_finish(MlpSubsetSelector *s, int classes, MlpError *err)
+{
+	int			present = 0;
+	int32_t		smallest_label = 0;
+	int64_t		smallest_count = INT64_MAX;
+	int			n = s->nlabels > 0 ? s->nlabels : 1;
+
+	for (int l = 0; l < s->nlabels; l++)
+	{
+		if (s->seen[l] == 0)
+			continue;
+		present++;
+		if (s->seen[l] < smallest_count)
+		{
+			smallest_count = s->seen[l];
+			smallest_label = l;
+		}
+	}
+	if (present == 0)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "there are no rows to take %" PRId64 " of each class from",
+							 s->per_class);
+	if (smallest_count < s->per_class)
+	{
+		mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+					  "class %d has %" PRId64 " %s, fewer than the %" PRId64
+					  " of each class that the subset takes",
+					  smallest_label, smallest_count, rows_word(smallest_count), s->per_class);
+		mlp_error_hint(err, "At most %" PRId64 " rows of each class can be taken, as many as the smallest class has.",
+					   smallest_count);
+		return MLP_ERR_INVALID_ARGUMENT;
+	}
+	if (classes > 0 && present != classes)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "there are rows of %d classes, not of the %d the subset was sized for",
+							 present, classes);
+	s->threshold = calloc((size_t) n, sizeof(int64_t));
+	s->ties = calloc((size_t) n, sizeof(int64_t));
+	s->ties_left = calloc((size_t) n, sizeof(int64_t));
+	s->taken = calloc((size_t) n, sizeof(int64_t));
+	if (!s->threshold || !s->ties || !s->ties_left || !s->taken)
+		return mlp_error_set(err, MLP_ERR_OUT_OF_MEMORY, "out of memory for the subset");
+	for (int l = 0; l < s->nlabels; l++)
+	{
+		const int64_t *h = s->heaps[l];
+
+		if (s->seen[l] == 0)
+			continue;
+		/* the largest key kept, and how many of the kept are equal to it */
+		s->threshold[l] = h[0];
+		for (int64_t i = 0; i < s->per_class; i++)
+			s->ties[l] += h[i] == h[0];
+	}
+	s->classes = present;
+	s->finished = true;
+	mlp_subset_selector_rewind(s);
+	return MLP_OK;
+}
+
+void
+mlp_subset_selector_rewind(MlpSubsetSelector *s)
+{
+	if (!s->finished)
+		return;
+	for (int l = 0; l < s->nlabels; l++)
+	{
+		s->ties_left[l] = s->ties[l];
+		s->taken[l] = 0;
+	}
+}
+
+int64_t
+mlp_subset_selector_filter(MlpSubsetSelector *s, uint8_t *images, int32_t *labels, int64_t n,
+						   int channels, int height, int width)
+{
+	size_t		image_bytes = (size_t) channels * (size_t) height * (size_t) width;
+	int64_t		j = 0;
+
+	for (int64_t i = 0; i < n; i++)
+	{
+		int32_t		label = labels[i];
+		int64_t		key;
+		bool		keep;
+
+		if (label < 0 || label >= s->nlabels || s->seen[label] == 0 ||
+			s->taken[label] >= s->per_class)
+			continue;
+		key = mlp_image_subset_key(s->seed, images + (size_t) i * image_bytes, channels,
+								   height, width);
+		keep = key < s->threshold[label];
+		if (key == s->threshold[label] && s->ties_left[label] > 0)
+		{
+			s->ties_left[label]--;
+			keep = true;
+		}
+		if (!keep)
+			continue;
+		s->taken[label]++;
+		if (i != j)
+		{
+			memmove(images + (size_t) j * image_bytes, images + (size_t) i * image_bytes,
+					image_bytes);
+			labels[j] = labels[i];
+		}
+		j++;
+	}
+	return j;
+}
+
+size_t
+mlp_subset_selector_memory(int64_t rows)
+{
+	return (size_t) rows * sizeof(int64_t);
+}
+
+void
+mlp_subset_selector_free(MlpSubsetSelector *s)
+{
+	for (int l = 0; l < s->nlabels; l++)
+		free(s->heaps[l]);
+	free(s->heaps);
+	free(s->seen);
+	free(s->threshold);
+	free(s->ties);
+	free(s->ties_left);
+	free(s->taken);
+	memset(s, 0, sizeof(*s));
+}

@@ -15,6 +15,7 @@
 #ifndef MLP_SUBSET_H
 #define MLP_SUBSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,5 +57,58 @@ MlpStatus	mlp_subset_take(uint8_t *images, int32_t *labels, int64_t n, int chann
  */
 void		mlp_subset_describe(const int64_t *labels, const int64_t *counts, int k,
 								char *buf, size_t len);
+
+/*
+ * The same subset taken from a stream (a source read in parts, larger than memory): a survey
+ * of every row (mlp_subset_selector_add) keeps, of each class, the per_class smallest keys;
+ * mlp_subset_selector_finish turns them into a threshold per class; then each read of the
+ * source keeps, of each class, the rows under its threshold and, of the rows equal to it
+ * (equal images), as many as the subset has.  The rows kept are those of mlp_subset_take,
+ * in the order they are read.  Memory: 8 bytes per row of the subset.
+ */
+typedef struct MlpSubsetSelector
+{
+	int64_t		seed;
+	int64_t		per_class;
+	int			nlabels;		/* slots for the labels 0..nlabels-1 */
+	int64_t   **heaps;			/* [nlabels] max-heap of the smallest keys; NULL: not seen */
+	int64_t    *seen;			/* [nlabels] rows of the survey */
+	int64_t    *threshold;		/* [nlabels] the per_class-th smallest key (after finish) */
+	int64_t    *ties;			/* [nlabels] rows equal to the threshold that the subset has */
+	int64_t    *ties_left;		/* [nlabels] of them, still to take in this read */
+	int64_t    *taken;			/* [nlabels] rows kept in this read */
+	int			classes;		/* present after finish */
+	bool		finished;
+} MlpSubsetSelector;
+
+void		mlp_subset_selector_init(MlpSubsetSelector *s, int64_t seed, int64_t per_class);
+
+/*
+ * Surveys rows [0..n) (images of the shape given, labels >= 0).  MLP_ERR_INVALID_ARGUMENT
+ * for a negative label or per_class < 1, MLP_ERR_OUT_OF_MEMORY.
+ */
+MlpStatus	mlp_subset_selector_add(MlpSubsetSelector *s, const uint8_t *images,
+									const int32_t *labels, int64_t n, int channels,
+									int height, int width, MlpError *err);
+
+/* After the survey: the errors (and messages) of mlp_subset_take for the rows surveyed. */
+MlpStatus	mlp_subset_selector_finish(MlpSubsetSelector *s, int classes, MlpError *err);
+
+/* Before each read of the source: the ties and counts start again. */
+void		mlp_subset_selector_rewind(MlpSubsetSelector *s);
+
+/*
+ * Keeps, of rows [0..n), those of the subset, moved in place to the front in their order;
+ * returns how many.  A class never takes more than per_class rows in one read (rows added to
+ * the source after the survey may take the place of rows deleted), and a label the survey did
+ * not see is left out.
+ */
+int64_t		mlp_subset_selector_filter(MlpSubsetSelector *s, uint8_t *images, int32_t *labels,
+									   int64_t n, int channels, int height, int width);
+
+/* Bytes the selector holds for a subset of rows rows (its keys). */
+size_t		mlp_subset_selector_memory(int64_t rows);
+
+void		mlp_subset_selector_free(MlpSubsetSelector *s);
 
 #endif

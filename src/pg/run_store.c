@@ -433,9 +433,9 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state, int bes
 	Oid			ctypes[4] = {INT8OID, INT4OID, BYTEAOID, INT4OID};
 	Datum		cvalues[4];
 	char		cnulls[4] = {' ', ' ', ' ', ' '};
-	Oid			rtypes[3] = {INT8OID, INT4OID, INT4OID};
-	Datum		rvalues[3];
-	char		rnulls[3] = {' ', ' ', ' '};
+	Oid			rtypes[5] = {INT8OID, INT4OID, INT4OID, INT8OID, INT8OID};
+	Datum		rvalues[5];
+	char		rnulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	memset(enulls, ' ', sizeof(enulls));
 	evalues[0] = Int64GetDatum(run_id);
@@ -463,6 +463,8 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state, int bes
 	rvalues[2] = Int32GetDatum(best_epoch);
 	if (best_epoch <= 0)
 		rnulls[2] = 'n';
+	rvalues[3] = Int64GetDatum(e->peak_memory_bytes);
+	rvalues[4] = Int64GetDatum(e->base_memory_bytes);
 
 	MlpSpiConnect();
 	/* A resumed run may redo an epoch whose row a crash left behind. */
@@ -499,8 +501,11 @@ MlpRunStoreCommitEpoch(int64 run_id, const MlpEpochRow *e, bytea *state, int bes
 				"ELSE " MLP_TABLE(checkpoints) ".best_state END, "
 				"saved_at = pg_catalog.now()",
 				4, ctypes, cvalues, cnulls, false, SPI_OK_INSERT, false);
-	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET epochs_done = $2, best_epoch = $3 WHERE id" MLP_EQ "$1",
-				3, rtypes, rvalues, rnulls, false, SPI_OK_UPDATE, false);
+	/* the memory the worker really held, beside the budget it was planned for */
+	ExecAsOwner("UPDATE " MLP_TABLE(runs) " SET epochs_done = $2, best_epoch = $3, "
+				"config = config OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object("
+				"'peak_memory_bytes', $4, 'base_memory_bytes', $5) WHERE id" MLP_EQ "$1",
+				5, rtypes, rvalues, rnulls, false, SPI_OK_UPDATE, false);
 	SPI_finish();
 }
 

@@ -41,6 +41,9 @@ typedef struct MlpEpochRow
 	double		cumulative_flops;
 	double		lr;
 	double		seconds;
+	/* the worker's private memory: the highest seen so far, and when the run began */
+	int64		peak_memory_bytes;
+	int64		base_memory_bytes;
 } MlpEpochRow;
 
 /* ---- the queue (run_queue.c) ------------------------------------------------------------ */

@@ -85,6 +85,28 @@ MlpCheckTrainSize(MlpRunConfig *cfg, const MlpResolvedSource *src)
 	cfg->per_class = MlpTrainSizePerClass(cfg->train_size, &counts);
 }
 
+/* per_class as mlp_train stored it: train_size is a multiple of it */
+static void
+CheckPerClass(const MlpRunConfig *cfg)
+{
+	if (cfg->per_class <= 0 || cfg->train_size % cfg->per_class != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("run config has train_size " INT64_FORMAT " but per_class " INT64_FORMAT,
+						cfg->train_size, cfg->per_class),
+				 errhint("mlp_train stores per_class = train_size / the classes of the source.")));
+}
+
+static void
+ReportSubsetError(const MlpRunConfig *cfg, const MlpError *err)
+{
+	ereport(ERROR,
+			(errcode(MlpCoreErrcode(err->status)),
+			 errmsg("the subset of train_size " INT64_FORMAT " cannot be taken from the source as it is now: %s",
+					cfg->train_size, err->message),
+			 errhint("The source changed after the run was queued; queue it again, and mlp_train checks train_size against the source as it is then.")));
+}
+
 void
 MlpTakeTrainSubset(const MlpRunConfig *cfg, MlpSourceData *train)
 {
@@ -94,20 +116,11 @@ MlpTakeTrainSubset(const MlpRunConfig *cfg, MlpSourceData *train)
 
 	if (cfg->train_size <= 0)
 		return;
-	if (cfg->per_class <= 0 || cfg->train_size % cfg->per_class != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("run config has train_size " INT64_FORMAT " but per_class " INT64_FORMAT,
-						cfg->train_size, cfg->per_class),
-				 errhint("mlp_train stores per_class = train_size / the classes of the source.")));
+	CheckPerClass(cfg);
 	if (mlp_subset_take(train->images, train->labels, train->n, train->channels,
 						train->height, train->width, cfg->seed, cfg->per_class,
 						(int) (cfg->train_size / cfg->per_class), &kept, &err) != MLP_OK)
-		ereport(ERROR,
-				(errcode(MlpCoreErrcode(err.status)),
-				 errmsg("the subset of train_size " INT64_FORMAT " cannot be taken from the source as it is now: %s",
-						cfg->train_size, err.message),
-				 errhint("The source changed after the run was queued; queue it again, and mlp_train checks train_size against the source as it is then.")));
+		ReportSubsetError(cfg, &err);
 	/* give back the rows left out: the data is most of a worker's memory */
 	train->n = kept;
 	train->images = repalloc_huge(train->images, kept * image_bytes);
@@ -130,4 +143,37 @@ mlp_subset_key(PG_FUNCTION_ARGS)
 
 	PG_RETURN_INT64(mlp_image_subset_key(seed, img->data, img->channels, img->height,
 										 img->width));
+}
+
+bool
+MlpStreamSubsetBegin(const MlpRunConfig *cfg, MlpSubsetSelector *sel)
+{
+	if (cfg->train_size <= 0)
+		return false;
+	CheckPerClass(cfg);
+	mlp_subset_selector_init(sel, cfg->seed, cfg->per_class);
+	return true;
+}
+
+void
+MlpStreamSubsetAdd(const MlpRunConfig *cfg, MlpSubsetSelector *sel, const uint8 *images,
+				   const int32 *labels, int64 n, int channels, int height, int width)
+{
+	MlpError	err;
+
+	if (labels == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("train_size needs the labels of the source")));
+	if (mlp_subset_selector_add(sel, images, labels, n, channels, height, width, &err) != MLP_OK)
+		ReportSubsetError(cfg, &err);
+}
+
+void
+MlpStreamSubsetFinish(const MlpRunConfig *cfg, MlpSubsetSelector *sel)
+{
+	MlpError	err;
+
+	if (mlp_subset_selector_finish(sel, (int) (cfg->train_size / cfg->per_class), &err) != MLP_OK)
+		ReportSubsetError(cfg, &err);
 }

@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "core/subset.h"
 #include "data_source.h"
 #include "run_config.h"
 
@@ -36,5 +37,16 @@ extern void MlpCheckTrainSize(MlpRunConfig *cfg, const MlpResolvedSource *src);
  * differ).
  */
 extern void MlpTakeTrainSubset(const MlpRunConfig *cfg, MlpSourceData *train);
+
+/*
+ * A streamed run's subset (src/core/subset.c, the selector): starts sel for cfg, false when
+ * train_size is not set.  MlpStreamSubsetFinish after the survey has added every row: ERROR
+ * as MlpTakeTrainSubset when the subset cannot be taken from the source as it is now.
+ */
+extern bool MlpStreamSubsetBegin(const MlpRunConfig *cfg, MlpSubsetSelector *sel);
+extern void MlpStreamSubsetAdd(const MlpRunConfig *cfg, MlpSubsetSelector *sel,
+							   const uint8 *images, const int32 *labels, int64 n,
+							   int channels, int height, int width);
+extern void MlpStreamSubsetFinish(const MlpRunConfig *cfg, MlpSubsetSelector *sel);
 
 #endif

@@ -49,6 +49,7 @@
 
 #include "core/arch.h"
 #include "core/blas.h"
+#include "core/memory_usage.h"
 #include "core/stream.h"
 #include "core/trainer.h"
 #include "data_source.h"
@@ -81,6 +82,22 @@ typedef struct RunSpec
 } RunSpec;
 
 /* State the step callback sees. */
+/*
+ * The worker's private memory (core/memory_usage.h): when the run began, and the most seen
+ * since, sampled after every step and every read, and recorded with each epoch.
+ */
+static Size base_memory;
+static Size peak_memory;
+
+static inline void
+SampleMemory(void)
+{
+	Size		now = mlp_private_memory_bytes();
+
+	if (now > peak_memory)
+		peak_memory = now;
+}
+
 typedef struct StepState
 {
 	int64		run_id;
@@ -333,6 +350,11 @@ LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val)
 
 /* Ranges per window: the rows of that many places of the table are shuffled together. */
 #define STREAM_RANGES_PER_WINDOW 8
+/*
+ * Memory of a read beyond its rows: the executor, SPI's tuple tables and the allocator's
+ * slack.  Measured (peak_memory_bytes) 0.6 MB over the rows at the 16 MB minimum budget.
+ */
+#define STREAM_READ_RESERVE ((Size) 2 << 20)
 /* Rows per read of the survey. */
 #define SURVEY_ROWS 256
 
@@ -355,7 +377,49 @@ typedef struct StreamPlan
 	uint8	   *images;			/* [window_rows] images of the larger of the two shapes */
 	int32	   *labels;
 	int64	   *order;
+	bool		subset;			/* train_size: each read keeps the rows of the subset */
+	MlpSubsetSelector selector;
 } StreamPlan;
+
+/*
+ * train_size: the survey has seen every row; the thresholds of the subset, then (for the
+ * statistics, which are the subset's as in memory) a second read that keeps its rows.  The
+ * sizes become the subset's.
+ */
+static void
+SurveySubset(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist)
+{
+	MlpSourceStream s;
+	int64		n;
+	int64		kept = 0;
+
+	MlpStreamSubsetFinish(&spec->cfg, &p->selector);
+	p->max_label = -1;
+	for (int l = 0; l < p->selector.nlabels; l++)
+		if (p->selector.seen[l] > 0)
+			p->max_label = l;
+	if (hist == NULL)
+	{
+		p->train_rows = spec->cfg.train_size;
+		return;
+	}
+	mlp_subset_selector_rewind(&p->selector);
+	MlpStreamOpen(&s, &p->train_opts, 0, 0, 0, p->channels, p->height, p->width);
+	while ((n = MlpStreamRead(&s, NULL, NULL, SURVEY_ROWS)) > 0)
+	{
+		n = mlp_subset_selector_filter(&p->selector, s.scratch, s.scratch_labels, n,
+									   p->channels, p->height, p->width);
+		mlp_channel_hist_add(hist, s.scratch, n,
+							 (MlpImageSpec) {p->channels, p->height, p->width});
+		kept += n;
+	}
+	if (s.scratch)
+		pfree(s.scratch);
+	if (s.scratch_labels)
+		pfree(s.scratch_labels);
+	MlpStreamClose(&s);
+	p->train_rows = kept;
+}
 
 /*
  * One read of the source (and the validation source) before training, in their order:
@@ -372,10 +436,14 @@ SurveyStream(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist, bool has_
 	TxBegin("mlpscale: surveying the training data for streaming");
 	EnterUserContext(spec, &u);
 	SourceOptions(spec, false, spec->cfg.classes, &p->train_opts);
+	p->subset = MlpStreamSubsetBegin(&spec->cfg, &p->selector);
 	MlpStreamOpen(&s, &p->train_opts, 0, 0, 0, 0, 0, 0);
 	while ((n = MlpStreamRead(&s, NULL, NULL, SURVEY_ROWS)) > 0)
 	{
-		if (hist)
+		if (p->subset)
+			MlpStreamSubsetAdd(&spec->cfg, &p->selector, s.scratch, s.scratch_labels, n,
+							   s.channels, s.height, s.width);
+		else if (hist)
 			mlp_channel_hist_add(hist, s.scratch, n,
 								 (MlpImageSpec) {s.channels, s.height, s.width});
 	}
@@ -394,6 +462,8 @@ SurveyStream(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist, bool has_
 		pfree(s.scratch_labels);
 	MlpStreamClose(&s);
 	p->blocks = MlpSourceBlocks(p->train_opts.relid);
+	if (p->subset)
+		SurveySubset(spec, p, hist);
 
 	if (has_val)
 	{
@@ -438,9 +508,10 @@ PlanStream(const RunSpec *spec, const MlpTrainConfig *cfg, StreamPlan *p, bool h
 	Size		row_bytes = Max(image_bytes, val_bytes);
 	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg);
 	Size		carry_bytes = mlp_trainer_stream_memory(cfg, image_bytes);
-	Size		fetch_bytes = (Size) MLP_STREAM_FETCH_ROWS * 2 * row_bytes;
+	Size		fetch_bytes = (Size) MLP_STREAM_FETCH_ROWS * 2 * row_bytes + STREAM_READ_RESERVE;
 	Size		per_row = row_bytes + sizeof(int32) + sizeof(int64);
-	Size		fixed = trainer_bytes + carry_bytes + fetch_bytes;
+	Size		subset_bytes = p->subset ? mlp_subset_selector_memory(spec->cfg.train_size) : 0;
+	Size		fixed = trainer_bytes + carry_bytes + fetch_bytes + subset_bytes;
 	Size		min_window = per_row * cfg->batch_size;
 	int64		window;
 
@@ -448,10 +519,10 @@ PlanStream(const RunSpec *spec, const MlpTrainConfig *cfg, StreamPlan *p, bool h
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("training would need %zu MB even when streaming (model and buffers %zu MB, a window of one batch %zu MB, reading %zu MB), more than mlpscale.max_training_memory (%d MB)",
-						(fixed + min_window) >> 20, (trainer_bytes + carry_bytes) >> 20,
+						(fixed + min_window) >> 20, (trainer_bytes + carry_bytes + subset_bytes) >> 20,
 						min_window >> 20, fetch_bytes >> 20, mlp_max_training_memory_mb),
-				 errdetail("In bytes: model, optimizer and activations %zu, carry-over batch %zu, one batch of rows %zu, one fetch %zu; the limit %zu.",
-						   trainer_bytes, carry_bytes, min_window, fetch_bytes, limit),
+				 errdetail("In bytes: model, optimizer and activations %zu, carry-over batch %zu, subset keys %zu, one batch of rows %zu, one fetch %zu; the limit %zu.",
+						   trainer_bytes, carry_bytes, subset_bytes, min_window, fetch_bytes, limit),
 				 errhint("Use a smaller batch_size or architecture, or raise mlpscale.max_training_memory.")));
 	window = (int64) ((limit - fixed) / per_row);
 	if (spec->cfg.stream_buffer_rows > 0)
@@ -618,6 +689,9 @@ CommitEpoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *va
 
 	snprintf(activity, sizeof(activity), "mlpscale: run " INT64_FORMAT " saving epoch %d",
 			 spec->run_id, st->epoch);
+	SampleMemory();
+	row.peak_memory_bytes = (int64) peak_memory;
+	row.base_memory_bytes = (int64) base_memory;
 	TxBegin(activity);
 	/* with early_stop, the best epoch's state is kept for the model */
 	MlpRunStoreCommitEpoch(spec->run_id, &row, state, best->epoch, spec->cfg.early_stop > 0);
@@ -775,6 +849,7 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 	double		now;
 
 	MlpProgressUpdate(s->slot, epoch, step, loss, images_per_second);
+	SampleMemory();
 	CHECK_FOR_INTERRUPTS();
 	/* Without a postmaster nothing we write would count: stop like a crashed backend. */
 	if (!PostmasterIsAlive())
@@ -858,6 +933,38 @@ EndRun(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg, RunE
 }
 
 /*
+ * The next window of a streamed epoch's training rows, as the role; with train_size, reads
+ * until the rows of the subset fill it.  0 at the end of the epoch.
+ */
+static int64
+ReadWindow(const RunSpec *spec, MlpSourceStream *s, StreamPlan *p)
+{
+	Size		image_bytes = (Size) p->channels * p->height * p->width;
+	UserContext u;
+	int64		fill = 0;
+
+	EnterUserContext(spec, &u);
+	while (fill < p->window_rows)
+	{
+		int64		n = MlpStreamRead(s, p->images + fill * image_bytes, p->labels + fill,
+									  p->window_rows - fill);
+
+		if (n == 0)
+			break;
+		if (p->subset)
+			n = mlp_subset_selector_filter(&p->selector, p->images + fill * image_bytes,
+										   p->labels + fill, n, p->channels, p->height,
+										   p->width);
+		fill += n;
+		if (!p->subset)
+			break;
+	}
+	LeaveUserContext(&u);
+	SampleMemory();
+	return fill;
+}
+
+/*
  * A streamed epoch, and the validation after it, in one transaction: every window is read
  * with its snapshot, so the epoch sees the source as of its start (exactly once per row,
  * whatever is written meanwhile).  The user's SQL runs only while reading; training runs
@@ -882,13 +989,13 @@ StreamEpoch(const RunSpec *spec, StreamPlan *p, MlpTrainer *trainer, const MlpTr
 	MlpStreamOpen(&s, &p->train_opts, p->range_blocks, cfg->seed, epoch, p->channels,
 				  p->height, p->width);
 	LeaveUserContext(&u);
+	if (p->subset)
+		mlp_subset_selector_rewind(&p->selector);
 	for (;;)
 	{
 		MlpDataset	chunk;
 
-		EnterUserContext(spec, &u);
-		n = MlpStreamRead(&s, p->images, p->labels, p->window_rows);
-		LeaveUserContext(&u);
+		n = ReadWindow(spec, &s, p);
 		if (n == 0)
 			break;
 		mlp_stream_window_order(cfg->seed, epoch, window++, p->order, n);
@@ -1071,6 +1178,7 @@ RunTraining(const RunSpec *spec)
 	memset(&train, 0, sizeof(train));
 	memset(&val, 0, sizeof(val));
 	memset(&plan, 0, sizeof(plan));
+	base_memory = peak_memory = mlp_private_memory_bytes();
 	if (spec->cfg.finetune)
 	{
 		TxBegin("mlpscale: loading the base model");
@@ -1081,6 +1189,7 @@ RunTraining(const RunSpec *spec)
 	if (!stream)
 	{
 		LoadData(spec, &train, &val);
+		SampleMemory();
 		stream = train.over_limit || val.over_limit;
 	}
 	if (!stream)
@@ -1111,12 +1220,6 @@ RunTraining(const RunSpec *spec)
 	}
 	if (stream)
 	{
-		if (spec->cfg.train_size > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("train_size cannot be used with a streamed run"),
-					 errdetail("The run streams its source (mlpscale.streaming, or data over mlpscale.max_training_memory)."),
-					 errhint("Take the subset in a query source, or raise mlpscale.max_training_memory.")));
 		if (spec->cfg.num_mean == 0 && !has_base)
 			hist = MemoryContextAllocZero(worker_context, sizeof(MlpChannelHist));
 		SurveyStream(spec, &plan, hist, has_val);

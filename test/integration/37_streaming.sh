@@ -107,10 +107,46 @@ hold_end
 is "$(ended $run "status || ' ' || epochs_done || ' ' || (config->>'streamed')")" "canceled 0 true" \
    "released, it stops at its first step: canceled"
 
-# ---- train_size is refused ----------------------------------------------------------------------------
-run=$(q "$S SELECT mlp_train('st_subset', 'bands', arch => 'B_1-Wi_16', epochs => 1, train_size => 300)")
-like "$(ended $run "status || '|' || error")" "^failed\|train_size cannot be used with a streamed run" \
-   "train_size with a streamed run fails with the reason"
+# ---- train_size: each read keeps the rows of the subset --------------------------------------
+# the subset rebuilt in SQL (the user guide's query), in the order of id
+subset_sql() {
+    echo "SELECT image, label FROM (
+              SELECT id, image, label,
+                     row_number() OVER (PARTITION BY label ORDER BY mlp_subset_key(image, $1)) AS r
+                FROM bands) s
+           WHERE r <= $2 ORDER BY id"
+}
+sub_args="arch => 'B_1-Wi_16', epochs => 2, batch_size => 32, seed => 11, lr => 0.003, augment => false"
+run=$(q "$S SELECT mlp_train('st_subset', 'bands', $sub_args, train_size => 300, validation => 'bands_val')")
+is "$(ended $run "status || ' ' || coalesce(error, '') || (config->>'streamed') || ' ' || train_rows || ' ' || (config->>'per_class')")" \
+   "succeeded true 300 100" "train_size with a streamed table: 300 rows, 100 of each class"
+is "$(per_epoch $run)" "300,300" "... each epoch trains on the subset, every row of it once"
+# a query in id order: the cursor reads the same rows in the same order as the rebuilt subset
+# does, so both runs shuffle the same windows and train to the same weights
+run=$(q "$S SELECT mlp_train('st_subset_q', \$src\$SELECT image, label FROM bands ORDER BY id\$src\$, $sub_args, train_size => 300)")
+rebuilt=$(q "$S SELECT mlp_train('st_subset_sql', \$src\$$(subset_sql 11 100)\$src\$, $sub_args)")
+is "$(ended $run "status || ' ' || (config->>'streamed')") $(ended $rebuilt "status || ' ' || train_rows")" \
+   "succeeded true succeeded 300" "a streamed query with train_size, and the same subset rebuilt in SQL"
+is "$(q "SELECT a.weights = b.weights FROM mlpscale.models a, mlpscale.models b
+         WHERE a.name = 'st_subset_q' AND b.name = 'st_subset_sql'")" t \
+   "... train to the same weights: the streamed subset is the one mlp_subset_key gives"
+# the same under the in-memory path, which takes the subset of the loaded rows
+mem=$(q "SET mlpscale.streaming = off; SELECT mlp_train('st_subset_mem', \$src\$SELECT image, label FROM bands ORDER BY id\$src\$, $sub_args, train_size => 300)")
+is "$(ended $mem "status || ' ' || (config ? 'streamed')")" "succeeded false" "the in-memory run of the same subset"
+is "$(q "SELECT m.mean = s.mean AND m.std = s.std FROM mlpscale.models m, mlpscale.models s
+         WHERE m.name = 'st_subset_mem' AND s.name = 'st_subset_q'")" t \
+   "... has the same normalisation statistics as the streamed one: the subset's"
+most=$(q "SELECT 3 * min(n) FROM (SELECT count(*) AS n FROM bands GROUP BY label) s")
+run=$(q "$S SELECT mlp_train('st_subset_big', 'bands', $sub_args, train_size => $most)")
+is "$(ended $run "status || ' ' || train_rows")" "succeeded $most" "the largest train_size, all of the smallest class, streams"
+is "$(per_epoch $run)" "$most,$most" "... each epoch as many rows"
+# the source loses rows of a class after the call: the survey finds that the subset cannot be taken
+q "CREATE TABLE bands_gone AS SELECT * FROM bands" >/dev/null
+run=$(q "BEGIN; $S SELECT mlp_train('st_subset_gone', 'bands_gone', $sub_args, train_size => 300);
+         DELETE FROM bands_gone WHERE label = 2 AND id % 4 <> 0; COMMIT;" | head -1)
+like "$(ended $run "status || '|' || error")" \
+   "^failed|the subset of train_size 300 cannot be taken from the source as it is now: class 2 has [0-9]+ rows, fewer than the 100 of each class" \
+   "a class that lost rows after the call: the streamed run fails, naming the class"
 
 # ---- bad rows, found by the survey or by an epoch's read -------------------------------------------
 # st_fail SOURCE [ARGS]: a one-epoch streamed run on SOURCE; prints "status|error"
@@ -159,6 +195,12 @@ is "$(ended $run "status || ' ' || coalesce(error, '') || (config ? 'streaming')
 is "$(q "SELECT (config->>'stream_window_rows')::int < 24000 FROM mlpscale.runs WHERE id = $run")" t \
    "... through a window smaller than the source"
 is "$(per_epoch $run)" "24000,24000" "... every row once per epoch"
+# what the worker really held (its private memory beyond what it held before reading data)
+is "$(q "SELECT (config->>'peak_memory_bytes')::bigint - (config->>'base_memory_bytes')::bigint <= 16 * 1048576
+              AND (config->>'peak_memory_bytes')::bigint > (config->>'base_memory_bytes')::bigint
+              AND (config->>'base_memory_bytes')::bigint > 0
+         FROM mlpscale.runs WHERE id = $run")" t \
+   "... and its peak private memory beyond the backend's own is within the budget"
 run=$(q "SELECT mlp_train('st_too_big', 'fashion', arch => 'B_4-Wi_1024', epochs => 1)")
 like "$(ended $run "status || '|' || error")" \
    "^failed\|training would need [0-9]+ MB even when streaming \(model and buffers [0-9]+ MB, .*more than mlpscale.max_training_memory \(16 MB\): In bytes: model, optimizer and activations [0-9]+" \

@@ -304,6 +304,135 @@ test_describe(void)
 	ok(buf[0] == '\0', "no classes: empty");
 }
 
+/* the selector fed in parts keeps the rows of mlp_subset_take, and each read filters anew */
+static void
+test_selector(void)
+{
+	static uint8_t images[N_ROWS * IMAGE_BYTES];
+	static uint8_t taken[N_ROWS * IMAGE_BYTES];
+	static uint8_t part[N_ROWS * IMAGE_BYTES];
+	int32_t		labels[N_ROWS],
+				taken_labels[N_ROWS],
+				part_labels[N_ROWS];
+	int64_t		ids[N_ROWS];
+	int64_t		kept = -1,
+				got = 0;
+	int64_t		counts[3];
+	MlpSubsetSelector sel;
+	MlpError	err;
+	int			same = 1;
+
+	make_rows(images, labels, ids);
+	memcpy(taken, images, sizeof(images));
+	memcpy(taken_labels, labels, sizeof(labels));
+	ok(mlp_subset_take(taken, taken_labels, N_ROWS, 1, SIDE, SIDE, 5, 50, 3, &kept, &err) ==
+	   MLP_OK && kept == 150, "the subset in memory");
+
+	mlp_subset_selector_init(&sel, 5, 50);
+	for (int64_t i = 0; i < N_ROWS; i += 37)
+	{
+		int64_t		n = N_ROWS - i < 37 ? N_ROWS - i : 37;
+
+		ok(mlp_subset_selector_add(&sel, images + i * IMAGE_BYTES, labels + i, n, 1, SIDE,
+								   SIDE, &err) == MLP_OK, "survey of rows %" PRId64 "..", i);
+	}
+	ok(mlp_subset_selector_finish(&sel, 3, &err) == MLP_OK, "finished: 3 classes");
+	for (int pass = 0; pass < 2; pass++)
+	{
+		mlp_subset_selector_rewind(&sel);
+		got = 0;
+		/* read in parts of 64, each part compacted into the buffer after the last */
+		for (int64_t i = 0; i < N_ROWS; i += 64)
+		{
+			int64_t		n = N_ROWS - i < 64 ? N_ROWS - i : 64;
+
+			memcpy(part + got * IMAGE_BYTES, images + i * IMAGE_BYTES, (size_t) n * IMAGE_BYTES);
+			memcpy(part_labels + got, labels + i, (size_t) n * sizeof(int32_t));
+			got += mlp_subset_selector_filter(&sel, part + got * IMAGE_BYTES, part_labels + got,
+											  n, 1, SIDE, SIDE);
+		}
+		ok(got == 150, "read %d keeps 150 rows (%" PRId64 ")", pass + 1, got);
+	}
+	same = memcmp(part, taken, 150 * IMAGE_BYTES) == 0 &&
+		memcmp(part_labels, taken_labels, 150 * sizeof(int32_t)) == 0;
+	ok(same, "the rows of mlp_subset_take, in the same order");
+	count_classes(part_labels, got, counts);
+	ok(counts[0] == 50 && counts[1] == 50 && counts[2] == 50, "50 of each class");
+	ok(mlp_subset_selector_memory(150) == 150 * sizeof(int64_t), "8 bytes a row of the subset");
+
+	/* a row added after the survey under the threshold takes no more than per_class */
+	mlp_subset_selector_rewind(&sel);
+	got = mlp_subset_selector_filter(&sel, taken, taken_labels, 150, 1, SIDE, SIDE);
+	memcpy(part, taken, IMAGE_BYTES);
+	part_labels[0] = taken_labels[0];
+	ok(mlp_subset_selector_filter(&sel, part, part_labels, 1, 1, SIDE, SIDE) == 0 && got == 150,
+	   "a class full for this read takes no more rows");
+	part_labels[0] = 7;
+	mlp_subset_selector_rewind(&sel);
+	ok(mlp_subset_selector_filter(&sel, part, part_labels, 1, 1, SIDE, SIDE) == 0,
+	   "a label the survey did not see is left out");
+	mlp_subset_selector_free(&sel);
+
+	/* the errors of mlp_subset_take */
+	mlp_subset_selector_init(&sel, 5, 61);
+	ok(mlp_subset_selector_add(&sel, images, labels, N_ROWS, 1, SIDE, SIDE, &err) == MLP_OK &&
+	   mlp_subset_selector_finish(&sel, 3, &err) == MLP_ERR_INVALID_ARGUMENT &&
+	   strcmp(err.message, "class 2 has 60 rows, fewer than the 61 of each class that the subset takes") == 0 &&
+	   strstr(err.hint, "At most 60 rows") != NULL, "61 of a class of 60: %s", err.message);
+	mlp_subset_selector_free(&sel);
+	mlp_subset_selector_init(&sel, 5, 10);
+	ok(mlp_subset_selector_add(&sel, images, labels, N_ROWS, 1, SIDE, SIDE, &err) == MLP_OK &&
+	   mlp_subset_selector_finish(&sel, 4, &err) == MLP_ERR_INVALID_ARGUMENT &&
+	   strcmp(err.message, "there are rows of 3 classes, not of the 4 the subset was sized for") == 0,
+	   "a class that has gone: %s", err.message);
+	mlp_subset_selector_free(&sel);
+	mlp_subset_selector_init(&sel, 5, 10);
+	ok(mlp_subset_selector_finish(&sel, 0, &err) == MLP_ERR_INVALID_ARGUMENT &&
+	   strstr(err.message, "no rows") != NULL, "no rows: %s", err.message);
+	labels[3] = -2;
+	ok(mlp_subset_selector_add(&sel, images, labels, N_ROWS, 1, SIDE, SIDE, &err) ==
+	   MLP_ERR_INVALID_ARGUMENT && strstr(err.message, "label -2") != NULL,
+	   "a negative label: %s", err.message);
+	mlp_subset_selector_free(&sel);
+	mlp_subset_selector_init(&sel, 5, 0);
+	ok(mlp_subset_selector_add(&sel, images, labels, 1, 1, SIDE, SIDE, &err) ==
+	   MLP_ERR_INVALID_ARGUMENT, "0 rows per class: %s", err.message);
+	mlp_subset_selector_free(&sel);
+}
+
+/* duplicates at the threshold: the selector keeps as many copies as mlp_subset_take */
+static void
+test_selector_ties(void)
+{
+	/* class 0: images A, B, A, A; two kept */
+	uint8_t		images[4 * 4] = {1, 2, 3, 4, 9, 9, 9, 9, 1, 2, 3, 4, 1, 2, 3, 4};
+	uint8_t		copy[4 * 4];
+	int32_t		labels[4] = {0, 0, 0, 0};
+	int32_t		copy_labels[4] = {0, 0, 0, 0};
+	int64_t		kept,
+				got;
+	MlpSubsetSelector sel;
+	MlpError	err;
+
+	memcpy(copy, images, sizeof(images));
+	ok(mlp_subset_take(copy, copy_labels, 4, 1, 2, 2, 3, 2, 1, &kept, &err) == MLP_OK &&
+	   kept == 2, "two of a class of four with three copies of one image");
+	mlp_subset_selector_init(&sel, 3, 2);
+	ok(mlp_subset_selector_add(&sel, images, labels, 4, 1, 2, 2, &err) == MLP_OK &&
+	   mlp_subset_selector_finish(&sel, 1, &err) == MLP_OK, "the selector of the same");
+	for (int pass = 0; pass < 2; pass++)
+	{
+		uint8_t		buf[16];
+		int32_t		buf_labels[4] = {0, 0, 0, 0};
+
+		memcpy(buf, images, sizeof(buf));
+		mlp_subset_selector_rewind(&sel);
+		got = mlp_subset_selector_filter(&sel, buf, buf_labels, 4, 1, 2, 2);
+		ok(got == 2 && memcmp(buf, copy, 8) == 0, "read %d keeps the same two rows", pass + 1);
+	}
+	mlp_subset_selector_free(&sel);
+}
+
 int
 main(void)
 {
@@ -312,5 +441,7 @@ main(void)
 	test_errors();
 	test_ties();
 	test_describe();
+	test_selector();
+	test_selector_ties();
 	return tap_done();
 }
