@@ -86,6 +86,7 @@ CORE_SRCS = \
 	src/core/stream.c \
 	src/core/subset.c \
 	src/core/thread_pool.c \
+	src/core/train_thread.c \
 	src/core/trainer.c \
 	src/core/weights.c
 CORE_OBJS = $(CORE_SRCS:.c=.o)

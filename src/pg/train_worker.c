@@ -51,6 +51,7 @@
 #include "core/blas.h"
 #include "core/memory_usage.h"
 #include "core/stream.h"
+#include "core/train_thread.h"
 #include "core/trainer.h"
 #include "data_source.h"
 #include "mlpscale.h"
@@ -355,6 +356,8 @@ LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val)
  * slack.  Measured (peak_memory_bytes) 0.6 MB over the rows at the 16 MB minimum budget.
  */
 #define STREAM_READ_RESERVE ((Size) 2 << 20)
+/* Windows per epoch at least (but a batch at least): the first one's read is not hidden. */
+#define STREAM_MIN_WINDOWS 8
 /* Rows per read of the survey. */
 #define SURVEY_ROWS 256
 
@@ -374,9 +377,10 @@ typedef struct StreamPlan
 	BlockNumber blocks;			/* of the source table at the survey; 0: not range readable */
 	int64		range_blocks;	/* 0: a cursor in the source's order */
 	int64		window_rows;
-	uint8	   *images;			/* [window_rows] images of the larger of the two shapes */
-	int32	   *labels;
-	int64	   *order;
+	/* two windows: one trained on (train_thread.h) while the next is read */
+	uint8	   *images[2];		/* [window_rows] images of the larger of the two shapes */
+	int32	   *labels[2];
+	int64	   *order[2];
 	bool		subset;			/* train_size: each read keeps the rows of the subset */
 	MlpSubsetSelector selector;
 } StreamPlan;
@@ -512,22 +516,25 @@ PlanStream(const RunSpec *spec, const MlpTrainConfig *cfg, StreamPlan *p, bool h
 	Size		per_row = row_bytes + sizeof(int32) + sizeof(int64);
 	Size		subset_bytes = p->subset ? mlp_subset_selector_memory(spec->cfg.train_size) : 0;
 	Size		fixed = trainer_bytes + carry_bytes + fetch_bytes + subset_bytes;
-	Size		min_window = per_row * cfg->batch_size;
+	Size		min_window = 2 * per_row * cfg->batch_size;
 	int64		window;
 
 	if (fixed + min_window > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("training would need %zu MB even when streaming (model and buffers %zu MB, a window of one batch %zu MB, reading %zu MB), more than mlpscale.max_training_memory (%d MB)",
+				 errmsg("training would need %zu MB even when streaming (model and buffers %zu MB, two windows of one batch %zu MB, reading %zu MB), more than mlpscale.max_training_memory (%d MB)",
 						(fixed + min_window) >> 20, (trainer_bytes + carry_bytes + subset_bytes) >> 20,
 						min_window >> 20, fetch_bytes >> 20, mlp_max_training_memory_mb),
-				 errdetail("In bytes: model, optimizer and activations %zu, carry-over batch %zu, subset keys %zu, one batch of rows %zu, one fetch %zu; the limit %zu.",
+				 errdetail("In bytes: model, optimizer and activations %zu, carry-over batch %zu, subset keys %zu, two windows of one batch of rows %zu, one fetch %zu; the limit %zu.",
 						   trainer_bytes, carry_bytes, subset_bytes, min_window, fetch_bytes, limit),
 				 errhint("Use a smaller batch_size or architecture, or raise mlpscale.max_training_memory.")));
-	window = (int64) ((limit - fixed) / per_row);
+	window = (int64) ((limit - fixed) / (2 * per_row));
 	if (spec->cfg.stream_buffer_rows > 0)
 		window = Min(window, spec->cfg.stream_buffer_rows);
-	window = Min(window, Max(p->train_rows, p->val_rows));
+	/* several windows an epoch even when everything would fit: reading overlaps training
+	 * only from the second window on */
+	window = Min(window, Max((p->train_rows + STREAM_MIN_WINDOWS - 1) / STREAM_MIN_WINDOWS,
+							 cfg->batch_size));
 	p->window_rows = Max(window, 1);
 
 	/* ranges of about a window / STREAM_RANGES_PER_WINDOW rows: several places per window */
@@ -538,9 +545,14 @@ PlanStream(const RunSpec *spec, const MlpTrainConfig *cfg, StreamPlan *p, bool h
 
 		p->range_blocks = Max(p->window_rows / (STREAM_RANGES_PER_WINDOW * rows_per_block), 1);
 	}
-	p->images = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * row_bytes);
-	p->labels = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * sizeof(int32));
-	p->order = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * sizeof(int64));
+	for (int b = 0; b < 2; b++)
+	{
+		p->images[b] = MemoryContextAllocHuge(worker_context, (Size) p->window_rows * row_bytes);
+		p->labels[b] = MemoryContextAllocHuge(worker_context,
+											  (Size) p->window_rows * sizeof(int32));
+		p->order[b] = MemoryContextAllocHuge(worker_context,
+											 (Size) p->window_rows * sizeof(int64));
+	}
 	elog(LOG, "mlpscale: run " INT64_FORMAT " streams its source: %lld rows, windows of %lld rows, %s",
 		 spec->run_id, (long long) p->train_rows, (long long) p->window_rows,
 		 p->range_blocks > 0 ? psprintf("table ranges of %lld blocks", (long long) p->range_blocks) :
@@ -874,6 +886,16 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 	return 0;
 }
 
+/* While no step is reported (a long step): interrupts and SIGTERM, as OnStep checks them. */
+static bool
+StopBetweenSteps(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+	return stop_requested;
+}
+
 /*
  * How the run ended, written to its row: the model it made, or why it has none.  With
  * early_stop the model has the best epoch's weights, however the run ended.
@@ -937,7 +959,7 @@ EndRun(const RunSpec *spec, MlpTrainer *trainer, const MlpTrainConfig *cfg, RunE
  * until the rows of the subset fill it.  0 at the end of the epoch.
  */
 static int64
-ReadWindow(const RunSpec *spec, MlpSourceStream *s, StreamPlan *p)
+ReadWindow(const RunSpec *spec, MlpSourceStream *s, StreamPlan *p, int b)
 {
 	Size		image_bytes = (Size) p->channels * p->height * p->width;
 	UserContext u;
@@ -946,14 +968,14 @@ ReadWindow(const RunSpec *spec, MlpSourceStream *s, StreamPlan *p)
 	EnterUserContext(spec, &u);
 	while (fill < p->window_rows)
 	{
-		int64		n = MlpStreamRead(s, p->images + fill * image_bytes, p->labels + fill,
+		int64		n = MlpStreamRead(s, p->images[b] + fill * image_bytes, p->labels[b] + fill,
 									  p->window_rows - fill);
 
 		if (n == 0)
 			break;
 		if (p->subset)
-			n = mlp_subset_selector_filter(&p->selector, p->images + fill * image_bytes,
-										   p->labels + fill, n, p->channels, p->height,
+			n = mlp_subset_selector_filter(&p->selector, p->images[b] + fill * image_bytes,
+										   p->labels[b] + fill, n, p->channels, p->height,
 										   p->width);
 		fill += n;
 		if (!p->subset)
@@ -962,6 +984,51 @@ ReadWindow(const RunSpec *spec, MlpSourceStream *s, StreamPlan *p)
 	LeaveUserContext(&u);
 	SampleMemory();
 	return fill;
+}
+
+/*
+ * Trains chunk (in the order rows) on the train thread while this thread reads the next
+ * window into buffer next_b, then answers the chunk's steps as OnStep does until it is done;
+ * returns the rows read.  The thread is stopped and joined before any error leaves here.
+ */
+#define TRAIN_THREAD_POLL_MS 100
+
+static pg_noinline int64
+TrainWhileReading(const RunSpec *spec, MlpSourceStream *s, StreamPlan *p, MlpTrainer *trainer,
+				  const MlpDataset *chunk, const int64 *rows, int next_b,
+				  StepState *step_state, MlpEpochStats *st, int epoch)
+{
+	MlpTrainThread *tt;
+	MlpError	err;
+	volatile int64 next = 0;
+
+	tt = mlp_train_thread_start(trainer, chunk, rows, st, &err);
+	if (tt == NULL)
+		MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+	PG_TRY();
+	{
+		MlpStepReport rep;
+		int			r;
+
+		next = ReadWindow(spec, s, p, next_b);
+		while ((r = mlp_train_thread_wait(tt, TRAIN_THREAD_POLL_MS, &rep)) >= 0)
+		{
+			if (r > 0 ? OnStep(step_state, rep.epoch, rep.step, rep.steps, rep.loss,
+							   rep.images_per_second) != 0 :
+				StopBetweenSteps())
+				mlp_train_thread_stop(tt);
+		}
+	}
+	PG_CATCH();
+	{
+		mlp_train_thread_stop(tt);
+		(void) mlp_train_thread_join(tt, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (mlp_train_thread_join(tt, &err) != MLP_OK)
+		MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+	return next;
 }
 
 /*
@@ -991,21 +1058,18 @@ StreamEpoch(const RunSpec *spec, StreamPlan *p, MlpTrainer *trainer, const MlpTr
 	LeaveUserContext(&u);
 	if (p->subset)
 		mlp_subset_selector_rewind(&p->selector);
-	for (;;)
+	n = ReadWindow(spec, &s, p, 0);
+	for (int b = 0; n > 0; b = 1 - b)
 	{
 		MlpDataset	chunk;
 
-		n = ReadWindow(spec, &s, p);
-		if (n == 0)
-			break;
-		mlp_stream_window_order(cfg->seed, epoch, window++, p->order, n);
-		chunk.images = p->images;
-		chunk.labels = p->labels;
+		mlp_stream_window_order(cfg->seed, epoch, window++, p->order[b], n);
+		chunk.images = p->images[b];
+		chunk.labels = p->labels[b];
 		chunk.n = n;
 		chunk.spec = (MlpImageSpec) {p->channels, p->height, p->width};
-		if (mlp_trainer_train_chunk(trainer, &chunk, p->order, OnStep, step_state, st,
-									&err) != MLP_OK)
-			MlpReportCoreError(&err, psprintf("epoch %d failed", epoch + 1));
+		n = TrainWhileReading(spec, &s, p, trainer, &chunk, p->order[b], 1 - b, step_state, st,
+							  epoch);
 		if (st->stopped)
 			break;
 	}
@@ -1026,12 +1090,12 @@ StreamEpoch(const RunSpec *spec, StreamPlan *p, MlpTrainer *trainer, const MlpTr
 			MlpDataset	chunk;
 
 			EnterUserContext(spec, &u);
-			n = MlpStreamRead(&s, p->images, p->labels, p->window_rows);
+			n = MlpStreamRead(&s, p->images[0], p->labels[0], p->window_rows);
 			LeaveUserContext(&u);
 			if (n == 0)
 				break;
-			chunk.images = p->images;
-			chunk.labels = p->labels;
+			chunk.images = p->images[0];
+			chunk.labels = p->labels[0];
 			chunk.n = n;
 			chunk.spec = (MlpImageSpec) {p->channels, p->val_height, p->val_width};
 			if (mlp_trainer_eval_chunk(trainer, &chunk, &tot, &err) != MLP_OK)

@@ -12,8 +12,8 @@ make_bands bands 600 0.5
 make_bands bands_val 150 0.7
 export PGOPTIONS="-c mlpscale.training_threads=1"
 args="arch => 'B_1-Wi_16', epochs => 3, batch_size => 32, seed => 11, lr => 0.003, validation => 'bands_val'"
-# windows of 100 rows: six per epoch, batches carried over from one to the next
-S="SET mlpscale.streaming = on; SET mlpscale.stream_buffer_rows = 100;"
+# windows of 50 rows: twelve per epoch, batches carried over from one to the next
+S="SET mlpscale.streaming = on; SET mlpscale.stream_buffer_rows = 50;"
 
 # per-epoch examples of a run: "600,600,600" when every row is seen once per epoch
 per_epoch() {
@@ -26,13 +26,18 @@ per_epoch() {
 run=$(q "$S SELECT mlp_train('st_table', 'bands', $args)")
 is "$(ended $run "status || ' ' || coalesce(error, '')")" "succeeded " "a table source streams with mlpscale.streaming = on"
 is "$(q "SELECT config->>'streaming' || ' ' || (config->>'streamed') || ' ' || (config->>'stream_window_rows')
-         FROM mlpscale.runs WHERE id = $run")" "true true 100" \
+         FROM mlpscale.runs WHERE id = $run")" "true true 50" \
    "the run records the setting and that it streamed, with its window of rows"
 is "$(per_epoch $run)" "600,600,600" "every row is visited once per epoch (examples_seen)"
 is "$(q "SELECT train_rows || ' ' || validation_rows FROM mlpscale.runs WHERE id = $run")" "600 150" \
    "rows of the source and the validation, from the survey"
 is "$(q "SELECT count(*) FILTER (WHERE val_loss IS NOT NULL AND val_accuracy IS NOT NULL) FROM mlpscale.epochs WHERE run_id = $run")" 3 \
    "validation streams too: figures for every epoch"
+
+# without the cap, a source that fits is still read in 8 windows, so that reading overlaps
+eighth=$(q "SET mlpscale.streaming = on; SELECT mlp_train('st_windows', 'bands', arch => 'B_1-Wi_16', epochs => 1, batch_size => 32)")
+is "$(ended $eighth "status || ' ' || (config->>'stream_window_rows')")" "succeeded 75" \
+   "a streamed source that would fit in one window is read in windows of an eighth"
 
 # the same seed: the same order, the same weights; another seed: other weights
 again=$(q "$S SELECT mlp_train('st_again', 'bands', $args)")

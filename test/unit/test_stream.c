@@ -14,6 +14,7 @@
 #include "rng.h"
 #include "stream.h"
 #include "tap.h"
+#include "train_thread.h"
 #include "trainer.h"
 
 #define C_	1
@@ -308,6 +309,69 @@ test_chunked_epoch(void)
 	free(copy_labels);
 }
 
+/* a chunk trained on its own thread is the same chunk trained on the caller's */
+static void
+test_train_thread(void)
+{
+	uint8_t    *images;
+	int32_t    *labels;
+	MlpDataset	d;
+	MlpTrainConfig cfg;
+	MlpTrainer *here,
+			   *there;
+	MlpError	e;
+	MlpEpochStats sh,
+				st;
+	MlpStepReport rep;
+	int64_t		steps_here = 0,
+				reports = 0,
+				last_step = -1;
+	int			r;
+	MlpTrainThread *tt;
+
+	make_dataset(&images, &labels, &d);
+	config(&cfg);
+	here = mlp_trainer_new(&cfg, NULL, &e);
+	there = mlp_trainer_new(&cfg, NULL, &e);
+	ok(here && there, "two trainers");
+	if (!here || !there)
+		return;
+	(void) mlp_trainer_epoch_begin(here, 0, N_, &sh, &e);
+	(void) mlp_trainer_train_chunk(here, &d, NULL, count_step, &steps_here, &sh, &e);
+	(void) mlp_trainer_epoch_end(here, count_step, &steps_here, &sh, &e);
+
+	(void) mlp_trainer_epoch_begin(there, 0, N_, &st, &e);
+	tt = mlp_train_thread_start(there, &d, NULL, &st, &e);
+	ok(tt != NULL, "a train thread starts");
+	while ((r = mlp_train_thread_wait(tt, 1000, &rep)) >= 0)
+		if (r == 1)
+		{
+			reports++;
+			last_step = rep.step;
+		}
+	ok(mlp_train_thread_join(tt, &e) == MLP_OK, "... and ends well");
+	ok(reports >= 1 && reports <= steps_here - 1 && last_step == steps_here - 1,
+	   "its steps are reported, the latest last (%lld reports, last step %lld of the 12 in the chunk)",
+	   (long long) reports, (long long) last_step);
+	(void) mlp_trainer_epoch_end(there, count_step, &reports, &st, &e);
+	ok(memcmp(mlp_trainer_model(here)->params, mlp_trainer_model(there)->params,
+			  mlp_trainer_model(here)->num_params * sizeof(float)) == 0 &&
+	   sh.train_loss == st.train_loss, "the same weights and loss as on the caller's thread");
+
+	/* asked to stop, it stops after a step, as a callback returning 1 */
+	(void) mlp_trainer_epoch_begin(there, 1, N_, &st, &e);
+	tt = mlp_train_thread_start(there, &d, NULL, &st, &e);
+	mlp_train_thread_stop(tt);
+	while (mlp_train_thread_wait(tt, 1000, &rep) >= 0)
+		;
+	ok(mlp_train_thread_join(tt, &e) == MLP_OK && st.stopped, "stopped, the chunk says so");
+
+	mlp_trainer_free(here);
+	mlp_trainer_free(there);
+	free(images);
+	free(labels);
+}
+
 static void
 test_channel_stats(void)
 {
@@ -347,6 +411,7 @@ main(void)
 	mlp_blas_set_threads(1);
 	test_orders();
 	test_chunked_epoch();
+	test_train_thread();
 	test_channel_stats();
 	return tap_done();
 }
