@@ -96,8 +96,8 @@ MlpSettingsInit(void)
 							 "mlpscale.max_training_memory.",
 							 &mlp_streaming, false, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mlpscale.stream_buffer_rows",
-							"Rows of the shuffle window of a streamed run; 0: as many as "
-							"mlpscale.max_training_memory allows.",
+							"Rows of each of the two shuffle windows of a streamed run; 0: as many as "
+							"mlpscale.max_training_memory allows, at most an eighth of the source.",
 							"Read when a run is queued and recorded in its config.",
 							&mlp_stream_buffer_rows, 0, 0, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
