@@ -30,7 +30,8 @@
 #include "data_source.h"
 #include "image_type.h"
 
-#define MLP_SOURCE_FETCH_ROWS 1000
+/* rows per fetch: their tuples and detoasted copies are memory beside the data */
+#define MLP_SOURCE_FETCH_ROWS 100
 #define MLP_SOURCE_SHOWN_CHARS 60
 
 static const char *query_keywords[] = {"select", "with", "values", "table"};
@@ -412,8 +413,9 @@ MakeRoom(SourceReader *r, int64 n)
 	if (n < r->capacity)
 		return true;
 	want = r->capacity == 0 ? 1024 : r->capacity * 2;
-	if (opts->memory_limit > 0 && (Size) (n + 1) * r->image_bytes > opts->memory_limit &&
-		opts->stop_over_limit)
+	/* a training run's budget covers the fetch too (its tuples and their detoasted copies) */
+	if (opts->memory_limit > 0 && opts->stop_over_limit &&
+		(Size) (n + 1 + 2 * MLP_SOURCE_FETCH_ROWS) * r->image_bytes > opts->memory_limit)
 	{
 		out->over_limit = true;
 		return false;

@@ -27,6 +27,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <math.h>
 #include <signal.h>
 
@@ -84,6 +88,12 @@ typedef struct RunSpec
 
 /* State the step callback sees. */
 /*
+ * Memory of a read beyond its rows: the executor, SPI's tuple tables and the allocator's
+ * slack.  Measured (peak_memory_bytes) 0.6 MB over the rows at the 16 MB minimum budget.
+ */
+#define STREAM_READ_RESERVE ((Size) 2 << 20)
+
+/*
  * The worker's private memory (core/memory_usage.h): when the run began, and the most seen
  * since, sampled after every step and every read, and recorded with each epoch.
  */
@@ -97,6 +107,34 @@ SampleMemory(void)
 
 	if (now > peak_memory)
 		peak_memory = now;
+}
+
+/*
+ * Freed memory stays resident in the allocator's heap (measured: the 10 MB of a checkpoint's
+ * copies on top of the next epoch's buffers); hand its pages back to the system where a
+ * large amount was just freed.
+ */
+static void
+ReturnFreedMemory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
+ * The data of an in-memory attempt, when the run streams instead: freed, and its pages handed
+ * back to the system so that the windows do not come on top of them.
+ */
+static void
+FreeSourceData(MlpSourceData *d)
+{
+	if (d->images)
+		pfree(d->images);
+	if (d->labels)
+		pfree(d->labels);
+	memset(d, 0, sizeof(*d));
+	ReturnFreedMemory();
 }
 
 typedef struct StepState
@@ -324,7 +362,7 @@ LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val)
 	EnterUserContext(spec, &u);
 
 	SourceOptions(spec, false, spec->cfg.classes, &opts);
-	opts.memory_limit = TrainingMemoryLimit();
+	opts.memory_limit = TrainingMemoryLimit() - STREAM_READ_RESERVE;
 	opts.stop_over_limit = true;
 	old = MemoryContextSwitchTo(worker_context);
 	MlpLoadSource(&opts, train);
@@ -335,8 +373,8 @@ LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val)
 		/* With classes not given, validation labels must fit the training labels. */
 		SourceOptions(spec, true,
 					  spec->cfg.classes > 0 ? spec->cfg.classes : train->max_label + 1, &opts);
-		opts.memory_limit = TrainingMemoryLimit() > SourceBytes(train) ?
-			TrainingMemoryLimit() - SourceBytes(train) : 1;
+		opts.memory_limit = TrainingMemoryLimit() > SourceBytes(train) + STREAM_READ_RESERVE ?
+			TrainingMemoryLimit() - SourceBytes(train) - STREAM_READ_RESERVE : 1;
 		opts.stop_over_limit = true;
 		old = MemoryContextSwitchTo(worker_context);
 		MlpLoadSource(&opts, val);
@@ -351,11 +389,6 @@ LoadData(const RunSpec *spec, MlpSourceData *train, MlpSourceData *val)
 
 /* Ranges per window: the rows of that many places of the table are shuffled together. */
 #define STREAM_RANGES_PER_WINDOW 8
-/*
- * Memory of a read beyond its rows: the executor, SPI's tuple tables and the allocator's
- * slack.  Measured (peak_memory_bytes) 0.6 MB over the rows at the 16 MB minimum budget.
- */
-#define STREAM_READ_RESERVE ((Size) 2 << 20)
 /* Windows per epoch at least (but a batch at least): the first one's read is not hidden. */
 #define STREAM_MIN_WINDOWS 8
 /* Rows per read of the survey. */
@@ -708,6 +741,8 @@ CommitEpoch(const RunSpec *spec, const MlpEpochStats *st, const MlpEvalStats *va
 	/* with early_stop, the best epoch's state is kept for the model */
 	MlpRunStoreCommitEpoch(spec->run_id, &row, state, best->epoch, spec->cfg.early_stop > 0);
 	TxCommit();
+	/* the checkpoint's copies (the row the insert formed): free, and given back */
+	ReturnFreedMemory();
 }
 
 typedef struct RestoreState
@@ -1255,6 +1290,12 @@ RunTraining(const RunSpec *spec)
 		LoadData(spec, &train, &val);
 		SampleMemory();
 		stream = train.over_limit || val.over_limit;
+		if (stream)
+		{
+			/* the training rows were loaded when only the validation is over the budget */
+			FreeSourceData(&train);
+			FreeSourceData(&val);
+		}
 	}
 	if (!stream)
 	{
@@ -1271,15 +1312,8 @@ RunTraining(const RunSpec *spec)
 			mlp_trainer_memory_estimate(&cfg) > TrainingMemoryLimit())
 		{
 			stream = true;
-			pfree(train.images);
-			pfree(train.labels);
-			if (has_val)
-			{
-				pfree(val.images);
-				pfree(val.labels);
-			}
-			memset(&train, 0, sizeof(train));
-			memset(&val, 0, sizeof(val));
+			FreeSourceData(&train);
+			FreeSourceData(&val);
 		}
 	}
 	if (stream)
