@@ -579,3 +579,9 @@ mlp_floats_to_bf16(const float *src, uint16_t *dst, size_t n)
 	for (size_t i = 0; i < n; i++)
 		dst[i] = mlp_float_to_bf16(src[i]);
 }
+
+size_t
+mlp_gemm_bf16_thread_memory(void)
+{
+	return sizeof(uint32_t) * ((size_t) MC * (KC / 2) + (size_t) NC * (KC / 2));
+}

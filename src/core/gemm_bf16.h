@@ -52,4 +52,7 @@ void		mlp_floats_to_bf16(const float *src, uint16_t *dst, size_t n);
 uint16_t	mlp_float_to_bf16(float f);
 float		mlp_bf16_to_float(uint16_t h);
 
+/* Bytes of packing buffers each thread of the products holds once it has run one. */
+size_t		mlp_gemm_bf16_thread_memory(void);
+
 #endif

@@ -9,6 +9,8 @@
  */
 #include "trainer.h"
 
+#include "gemm_bf16.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,6 +361,27 @@ mlp_trainer_memory_estimate(const MlpTrainConfig *cfg)
 		+ B * (double) a->in_dim * sizeof(float)	/* the batch */
 		+ B * (2 * sizeof(int32_t) + sizeof(uint64_t));
 	return (size_t) (bytes * 1.05);
+}
+
+size_t
+mlp_trainer_overhead_memory(const MlpTrainConfig *cfg)
+{
+	const MlpArch *a = &cfg->arch;
+	double		params = (double) mlp_arch_param_count(a);
+	double		state = cfg->opt.kind == MLP_OPT_ADAMW ? 2 : 1;
+	double		B = cfg->batch_size;
+	double		W = a->width;
+	double		hidden = a->kind == MLP_KIND_BOTTLENECK ? (double) a->expansion * W : W;
+	double		threads = cfg->threads > 0 ? cfg->threads : 1;
+	double		per_thread = (1 << 20) +	/* a stack's and an arena's touched pages */
+		(cfg->precision == MLP_MATMUL_BF16 ? (double) mlp_gemm_bf16_thread_memory() : 0);
+	double		checkpoint = 2 * params * (1 + state) * sizeof(float);
+	double		released = params * sizeof(float) + B * (double) a->in_dim * sizeof(float) +
+		B * (W + (double) a->depth * (3 * W + 2 * hidden)) * sizeof(float);
+	double		extra = checkpoint > released ? checkpoint - released : 0;
+
+	/* the threads of the products, and the train thread of a streamed run */
+	return (size_t) ((threads + 1) * per_thread + extra);
 }
 
 const MlpModel *

@@ -81,6 +81,13 @@ void		mlp_trainer_free(MlpTrainer *t);
 size_t		mlp_trainer_memory_estimate(const MlpTrainConfig *cfg);
 
 /*
+ * Bytes beyond the estimate that a run holds at times: the product threads' packing buffers
+ * and stacks, and a checkpoint's two copies of the state (the buffer and the row written)
+ * less the batch memory released while it is written.
+ */
+size_t		mlp_trainer_overhead_memory(const MlpTrainConfig *cfg);
+
+/*
  * Gives the memory pages of the per-batch buffers (activations, the batch, the gradients)
  * back to the system, e.g. while a checkpoint is written between epochs.  Nothing is lost:
  * they are rewritten before they are read, and the next step faults them in again.

@@ -543,7 +543,7 @@ PlanStream(const RunSpec *spec, const MlpTrainConfig *cfg, StreamPlan *p, bool h
 	Size		image_bytes = (Size) p->channels * p->height * p->width;
 	Size		val_bytes = has_val ? (Size) p->channels * p->val_height * p->val_width : 0;
 	Size		row_bytes = Max(image_bytes, val_bytes);
-	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg);
+	Size		trainer_bytes = mlp_trainer_memory_estimate(cfg) + mlp_trainer_overhead_memory(cfg);
 	Size		carry_bytes = mlp_trainer_stream_memory(cfg, image_bytes);
 	Size		fetch_bytes = (Size) MLP_STREAM_FETCH_ROWS * 2 * row_bytes + STREAM_READ_RESERVE;
 	Size		per_row = row_bytes + sizeof(int32) + sizeof(int64);
@@ -1309,7 +1309,8 @@ RunTraining(const RunSpec *spec)
 		BuildConfig(spec, &train, NULL, has_base ? &base_meta : NULL, &cfg);
 		/* data and trainer over the budget: stream rather than fail */
 		if (SourceBytes(&train) + (has_val ? SourceBytes(&val) : 0) +
-			mlp_trainer_memory_estimate(&cfg) > TrainingMemoryLimit())
+			mlp_trainer_memory_estimate(&cfg) + mlp_trainer_overhead_memory(&cfg) >
+			TrainingMemoryLimit())
 		{
 			stream = true;
 			FreeSourceData(&train);
