@@ -3,7 +3,7 @@
 # JPEGs of SIZE x SIZE each under <class>/images/, written by test/integration/loader_fixture.c
 # (libjpeg): "photo" images (photo-like: smooth shapes and noise, quality 90, about 2 KB, their
 # pixels do not compress, as photographs' do not) and "pattern" images (the tests' pattern,
-# quality 95, about 4 KB, pixels that compress 18x). For each kind it loads the tree into a
+# quality 95, about 4 KB, pixels that compress 22x). For each kind it loads the tree into a
 # new table (dropped before each run, untimed) with --jobs 1 and --jobs 2 (photo also with
 # --compression none), and with --dry-run (reading and decoding only), RUNS times each in
 # alternation; prints the median rows/s and the loader's CPU seconds (user + system) of each,
