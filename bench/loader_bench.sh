@@ -8,10 +8,12 @@
 # --compression none), and with --dry-run (reading and decoding only), RUNS times each in
 # alternation; prints the median rows/s and the loader's CPU seconds (user + system) of each,
 # and with --backend-cpu the CPU seconds of the server's backend (perf stat; needs perf).
+# --compare PATH runs a second mlpscale-load (say, an older build) in the same alternation,
+# its lines labelled "compare" (it is given no --compression).
 #
 #   bench/loader_bench.sh [--kind photo|pattern|both] [--classes 100] [--per-class 200]
-#                         [--size 64] [--runs 3] [--loader PATH] [--backend-cpu]
-#                                                                     (make bench-loader)
+#                         [--size 64] [--runs 3] [--loader PATH] [--compare PATH]
+#                         [--backend-cpu]                             (make bench-loader)
 #
 # Needs the extension installed (make install) and mlpscale-load built; starts its own
 # cluster (scripts/pg-cluster.sh) unless PGHOST and PGPORT name one.
@@ -23,6 +25,7 @@ PER=200
 SIZE=64
 RUNS=3
 LOADER=$ROOT/mlpscale-load
+COMPARE=
 BACKEND_CPU=0
 while [ $# -gt 0 ]; do
     case $1 in
@@ -34,8 +37,9 @@ while [ $# -gt 0 ]; do
         --size) SIZE=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
         --loader) LOADER=$2; shift 2 ;;
+        --compare) COMPARE=$2; shift 2 ;;
         --backend-cpu) BACKEND_CPU=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "loader_bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -64,14 +68,15 @@ for kind in $KINDS; do
 done
 echo "# $(nproc) CPUs, wal_level $(psql -X -Atq -d "$DB" -c 'SHOW wal_level'), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# run KEY ARGS...: one load, its rate, the loader's CPU and (--backend-cpu) the backend's
+# run KEY ARGS...: one load by $BIN, its rate, the loader's CPU and (--backend-cpu) the
+# backend's
 declare -A rate cpu bcpu
 run() {
-    local key=$1 pid="" sp=""
+    local key="${TAG:+$TAG }$1" pid="" sp=""
     shift
     # bash's time (user and system seconds of the loader) to $WORK/cpu, the loader's own
     # messages to $WORK/err
-    ( TIMEFORMAT='%U %S'; { time "$LOADER" "$@" -q >"$WORK/out" 2>"$WORK/err"; } 2>"$WORK/cpu" ) &
+    ( TIMEFORMAT='%U %S'; { time "$BIN" "$@" -q >"$WORK/out" 2>"$WORK/err"; } 2>"$WORK/cpu" ) &
     local lp=$!
     if [ "$BACKEND_CPU" = 1 ] && [ "$1" != --dry-run ]; then
         for _ in $(seq 1 500); do
@@ -92,20 +97,25 @@ load_table() {
     psql -X -q -d "$DB" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS bench"
     run "$@"
 }
+TAGS=""
+[ -n "$COMPARE" ] && TAGS=compare
 for r in $(seq 1 "$RUNS"); do
     for kind in $KINDS; do
         for j in 1 2; do
-            load_table "$kind table jobs=$j" -d "$DB" --table bench --jobs $j "$WORK/$kind"
-            [ "$kind" = photo ] && [ $j = 2 ] &&
-                load_table "$kind table jobs=$j --compression none" -d "$DB" --table bench --jobs $j --compression none "$WORK/$kind"
-            run "$kind dry-run jobs=$j" --dry-run --jobs $j "$WORK/$kind"
+            for TAG in "" $TAGS; do
+                BIN=$LOADER
+                [ -n "$TAG" ] && BIN=$COMPARE
+                load_table "$kind table jobs=$j" -d "$DB" --table bench --jobs $j "$WORK/$kind"
+                [ "$kind" = photo ] && [ $j = 2 ] && [ -z "$TAG" ] &&
+                    load_table "$kind table jobs=$j --compression none" -d "$DB" --table bench --jobs $j --compression none "$WORK/$kind"
+                run "$kind dry-run jobs=$j" --dry-run --jobs $j "$WORK/$kind"
+            done
         done
     done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for kind in $KINDS; do
-    for key in "$kind table jobs=1" "$kind table jobs=2" "$kind table jobs=2 --compression none" \
-               "$kind dry-run jobs=1" "$kind dry-run jobs=2"; do
+    for key in {"","compare "}"$kind "{"table jobs=1","table jobs=2","table jobs=2 --compression none","dry-run jobs=1","dry-run jobs=2"}; do
         [ -n "${rate[$key]:-}" ] || continue
         line="RESULT $key median_rows_per_s=$(echo "${rate[$key]}" | median) loader_cpu_s=$(echo "${cpu[$key]}" | median)"
         [ -n "${bcpu[$key]:-}" ] && line+=" backend_cpu_s=$(echo "${bcpu[$key]}" | median)"
