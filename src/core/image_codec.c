@@ -69,6 +69,20 @@ deinterleave(const uint8_t *src, size_t stride, int channels, int height, int wi
 
 		if (channels == 1)
 			memcpy(dst + (size_t) y * width, row, (size_t) width);
+		else if (channels == 3)
+		{
+			/* the common case, written so that the compiler vectorises it */
+			uint8_t    *restrict r = dst + (size_t) y * width;
+			uint8_t    *restrict g = r + plane;
+			uint8_t    *restrict b = g + plane;
+
+			for (int x = 0; x < width; x++)
+			{
+				r[x] = row[3 * x];
+				g[x] = row[3 * x + 1];
+				b[x] = row[3 * x + 2];
+			}
+		}
 		else
 			for (int x = 0; x < width; x++)
 				for (int c = 0; c < channels; c++)
@@ -239,6 +253,7 @@ typedef struct JpegContext
 	jmp_buf		jmp;
 	char		msg[JMSG_LENGTH_MAX];
 	uint8_t    *pixels;
+	JSAMPROW   *rows;
 	int			limit;			/* largest side accepted */
 } JpegContext;
 
@@ -323,15 +338,21 @@ decode_jpeg(const uint8_t *data, size_t len, int max_side, MlpDecodedImage *out,
 	}
 	stride = (size_t) cinfo->output_width * channels;
 	ctx->pixels = malloc(stride * cinfo->output_height);
+	ctx->rows = malloc(sizeof(JSAMPROW) * cinfo->output_height);
 	out->data = malloc(stride * cinfo->output_height);
-	if (!ctx->pixels || !out->data)
+	if (!ctx->pixels || !ctx->rows || !out->data)
 		ERREXIT(cinfo, JERR_OUT_OF_MEMORY);
-	while (cinfo->output_scanline < cinfo->output_height)
-	{
-		JSAMPROW	row = ctx->pixels + (size_t) cinfo->output_scanline * stride;
+	for (JDIMENSION y = 0; y < cinfo->output_height; y++)
+		ctx->rows[y] = ctx->pixels + (size_t) y * stride;
 
-		jpeg_read_scanlines(cinfo, &row, 1);
-	}
+	/*
+	 * All the remaining rows asked for in each call (libjpeg returns what it has): one row
+	 * per call went through libjpeg's controllers and colour conversion once per row, a
+	 * sixth of the decoding time of a 64x64 JPEG.  The pixels are the same.
+	 */
+	while (cinfo->output_scanline < cinfo->output_height)
+		jpeg_read_scanlines(cinfo, ctx->rows + cinfo->output_scanline,
+							cinfo->output_height - cinfo->output_scanline);
 	jpeg_finish_decompress(cinfo);
 
 	deinterleave(ctx->pixels, stride, channels, (int) cinfo->output_height,
@@ -340,6 +361,7 @@ decode_jpeg(const uint8_t *data, size_t len, int max_side, MlpDecodedImage *out,
 	out->height = (int) cinfo->output_height;
 	out->width = (int) cinfo->output_width;
 	jpeg_destroy_decompress(cinfo);
+	free(ctx->rows);
 	free(ctx->pixels);
 	free(ctx);
 	return 0;
@@ -348,6 +370,7 @@ fail:
 	free(out->data);
 	out->data = NULL;
 	jpeg_destroy_decompress(cinfo);
+	free(ctx->rows);
 	free(ctx->pixels);
 	free(ctx);
 	return -1;

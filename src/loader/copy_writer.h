@@ -20,6 +20,8 @@ typedef struct LoadTarget
 	const char *split;			/* NULL: no split column is written */
 	int			append;			/* add to an existing table (created when missing) */
 	int			replace;		/* drop an existing table first (same transaction) */
+	const char *compression;	/* of a new table's images: "lz4", "pglz", "none"; NULL: lz4
+								 * when the server has it */
 } LoadTarget;
 
 typedef struct CopyWriter

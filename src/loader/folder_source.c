@@ -18,12 +18,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Deeper trees are refused: a symbolic link loop would otherwise never end. */
 #define FOLDER_MAX_DEPTH 32
@@ -76,6 +78,8 @@ typedef struct Worker
 	LoadBuffer	raw;			/* the file's bytes */
 	uint8_t    *converted;		/* after --channels, before --size */
 	size_t		converted_cap;
+	int			dirfd;			/* the folder of the last file read, or -1 */
+	const FolderFile *dirof;	/* a file in that folder */
 } Worker;
 
 struct FolderState
@@ -132,40 +136,85 @@ free_entries(struct dirent **entries, int n)
 	free(entries);
 }
 
+/*
+ * The whole file into buf: open, fstat, one read of its size (fopen and fread cost a stdio
+ * buffer and a second read to see the end, per file).
+ */
 static int
-read_whole(const char *path, LoadBuffer *buf, char *err, size_t errlen)
+read_whole_at(int dirfd, const char *name, const char *path, LoadBuffer *buf, char *err,
+			  size_t errlen)
 {
-	FILE	   *f = fopen(path, "rb");
+	int			fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	size_t		size = 0;
 
 	buf->len = 0;
-	if (!f)
+	if (fd < 0)
 	{
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		size = (size_t) sb.st_size;
 	for (;;)
 	{
-		size_t		n;
+		ssize_t		n;
 
-		if (load_buffer_reserve(buf, 1 << 16) != 0)
+		if (load_buffer_reserve(buf, size > buf->len ? size - buf->len : 1 << 16) != 0)
 		{
-			fclose(f);
+			close(fd);
 			snprintf(err, errlen, "%s: out of memory", path);
 			return -1;
 		}
-		n = fread(buf->data + buf->len, 1, buf->cap - buf->len, f);
-		buf->len += n;
-		if (n == 0)
+		n = read(fd, buf->data + buf->len, buf->cap - buf->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+		{
+			snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		buf->len += (size_t) n;
+		/* a regular file is read once its size is: no second read to see its end */
+		if (n == 0 || (size > 0 && buf->len >= size))
 			break;
 	}
-	if (ferror(f))
-	{
-		snprintf(err, errlen, "%s: read error", path);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
+	close(fd);
 	return 0;
+}
+
+static int
+read_whole(const char *path, LoadBuffer *buf, char *err, size_t errlen)
+{
+	return read_whole_at(AT_FDCWD, path, path, buf, err, errlen);
+}
+
+/*
+ * A file of the tree, opened relative to its folder: the files come folder by folder, and
+ * the kernel then looks up one name per file instead of the whole path.
+ */
+static int
+read_file(Worker *w, const FolderFile *file, char *err, size_t errlen)
+{
+	if (file->dirlen == 0)
+		return read_whole(file->path, &w->raw, err, errlen);
+	if (!w->dirof || w->dirof->dirlen != file->dirlen ||
+		memcmp(w->dirof->path, file->path, file->dirlen) != 0)
+	{
+		char		dir[4096];
+
+		if (w->dirfd >= 0)
+			close(w->dirfd);
+		w->dirof = NULL;
+		snprintf(dir, sizeof(dir), "%.*s", (int) file->dirlen, file->path);
+		w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w->dirfd < 0)
+			return read_whole(file->path, &w->raw, err, errlen);
+		w->dirof = file;
+	}
+	return read_whole_at(w->dirfd, file->path + file->dirlen + 1, file->path, &w->raw, err,
+						 errlen);
 }
 
 static int
@@ -199,7 +248,7 @@ decode_file(Worker *w, const FolderFile *file, Slot *slot)
 				wd;
 
 	slot->failed = 1;
-	if (read_whole(file->path, &w->raw, slot->err, sizeof(slot->err)) != 0)
+	if (read_file(w, file, slot->err, sizeof(slot->err)) != 0)
 		return;
 	if (mlp_image_decode(w->raw.data, w->raw.len, LOAD_MAX_SIDE, &dec, msg, sizeof(msg)) != 0)
 	{
@@ -230,6 +279,14 @@ decode_file(Worker *w, const FolderFile *file, Slot *slot)
 		mlp_resize_area_u8(pixels, c, h, wd, slot->pixels, opt->height, opt->width);
 		h = opt->height;
 		wd = opt->width;
+	}
+	else if (pixels == dec.data)
+	{
+		/* the decoder's buffer becomes the slot's: no copy */
+		free(slot->pixels);
+		slot->pixels = dec.data;
+		slot->cap = (size_t) c * h * wd;
+		dec.data = NULL;
 	}
 	else
 	{
@@ -371,6 +428,8 @@ folder_close(LoadSource *src)
 		{
 			free(st->workers[i].raw.data);
 			free(st->workers[i].converted);
+			if (st->workers[i].dirfd >= 0)
+				close(st->workers[i].dirfd);
 		}
 		free(st->workers);
 	}
@@ -407,6 +466,8 @@ start_workers(FolderState *st, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	for (int i = 0; i < st->opt.jobs; i++)
+		st->workers[i].dirfd = -1;
 	if (pthread_mutex_init(&st->mu, NULL) != 0 || pthread_cond_init(&st->done, NULL) != 0 ||
 		pthread_cond_init(&st->freed, NULL) != 0)
 	{
@@ -516,6 +577,28 @@ compare_files(const void *pa, const void *pb)
 	return strcmp(a->path + a->dirlen, b->path + b->dirlen);
 }
 
+/*
+ * What entry of a folder listing file is: 'd' a folder, 'f' a regular file, 'o' anything
+ * else, 0 when stat fails.  The listing's type spares a stat per file (5 % of the loader's
+ * time for a tree of small JPEGs); symbolic links and file systems that give no type are
+ * looked up, so a link to a folder or an image counts as what it points to.
+ */
+static int
+entry_kind(const char *file, const struct dirent *entry)
+{
+	struct stat sb;
+
+	if (entry->d_type == DT_DIR)
+		return 'd';
+	if (entry->d_type == DT_REG)
+		return 'f';
+	if (entry->d_type != DT_LNK && entry->d_type != DT_UNKNOWN)
+		return 'o';
+	if (stat(file, &sb) != 0)
+		return 0;
+	return S_ISDIR(sb.st_mode) ? 'd' : S_ISREG(sb.st_mode) ? 'f' : 'o';
+}
+
 /* The PNG/JPEG files under path, at any depth, as samples of label. */
 static int
 scan_tree(FolderScan *sc, const char *path, int label, int depth, char *err, size_t errlen)
@@ -539,15 +622,13 @@ scan_tree(FolderScan *sc, const char *path, int label, int depth, char *err, siz
 	for (int j = 0; j < n && rc == 0; j++)
 	{
 		char		file[4096];
-		struct stat sb;
+		int			kind;
 
 		if (make_path(file, sizeof(file), path, entries[j]->d_name, err, errlen) != 0)
 			rc = -1;
-		else if (stat(file, &sb) != 0)
-			skip_entry(sc, file);
-		else if (S_ISDIR(sb.st_mode))
+		else if ((kind = entry_kind(file, entries[j])) == 'd')
 			rc = scan_tree(sc, file, label, depth + 1, err, errlen);
-		else if (S_ISREG(sb.st_mode) && has_image_extension(entries[j]->d_name))
+		else if (kind == 'f' && has_image_extension(entries[j]->d_name))
 			rc = add_file(sc, file, label, err, errlen);
 		else
 			skip_entry(sc, file);
@@ -966,13 +1047,11 @@ scan_labelled(LoadSource *src, FolderScan *sc, const char *dir, const char *labe
 	for (int j = 0; j < n; j++)
 	{
 		char		file[4096];
-		struct stat sb;
 		NameLabel  *e;
 
 		if (make_path(file, sizeof(file), dir, entries[j]->d_name, err, errlen) != 0)
 			goto done;
-		if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-			!has_image_extension(entries[j]->d_name))
+		if (entry_kind(file, entries[j]) != 'f' || !has_image_extension(entries[j]->d_name))
 		{
 			skip_entry(sc, file);
 			continue;

@@ -76,6 +76,9 @@ usage(FILE *out)
 			"  -s, --split=NAME          store NAME in a \"split\" column (e.g. train, test)\n"
 			"  -a, --append              add rows to the table (it is created when missing)\n"
 			"      --replace             drop the table first and load it afresh\n"
+			"      --compression=lz4|pglz|none   of a new table's images (lz4 when the\n"
+			"                            server has it); none for photographs, which\n"
+			"                            hardly compress: stored out of line as they are\n"
 			"  -n, --limit=N             load at most the first N images\n"
 			"      --image-column=NAME   (image)   --label-column=NAME (label)\n"
 			"      --split-column=NAME   (split)   --class-column=NAME (class_name)\n"
@@ -521,7 +524,7 @@ enum
 {
 	OPT_IMAGES = 256, OPT_LABELS, OPT_CIFAR100, OPT_REPLACE, OPT_IMAGE_COL, OPT_LABEL_COL,
 	OPT_SPLIT_COL, OPT_CLASS_COL, OPT_DRY_RUN, OPT_HELP, OPT_VERSION, OPT_CHANNELS, OPT_SIZE,
-	OPT_LABELS_FILE, OPT_CLASSES, OPT_CLASSES_FROM
+	OPT_LABELS_FILE, OPT_CLASSES, OPT_CLASSES_FROM, OPT_COMPRESSION
 };
 
 static const struct option longopts[] = {
@@ -549,6 +552,7 @@ static const struct option longopts[] = {
 	{"classes-from", required_argument, NULL, OPT_CLASSES_FROM},
 	{"jobs", required_argument, NULL, 'j'},
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"compression", required_argument, NULL, OPT_COMPRESSION},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -646,6 +650,11 @@ apply_option(int c, const char *arg, Options *o)
 			break;
 		case OPT_DRY_RUN:
 			o->dry_run = 1;
+			break;
+		case OPT_COMPRESSION:
+			if (strcmp(arg, "lz4") != 0 && strcmp(arg, "pglz") != 0 && strcmp(arg, "none") != 0)
+				fail_usage("--compression must be lz4, pglz or none");
+			o->target.compression = arg;
 			break;
 		case 'q':
 			o->quiet = 1;

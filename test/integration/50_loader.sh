@@ -156,6 +156,37 @@ is "$(q "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal
 is "$(q "SELECT attcompression FROM pg_attribute WHERE attrelid = 'nested'::regclass AND attname = 'image'")" \
     "$(q "SELECT CASE WHEN 'lz4' = ANY (enumvals) THEN 'l' ELSE '' END FROM pg_settings WHERE name = 'default_toast_compression'")" \
     "a new table's image column is compressed with lz4 when the server has it"
+
+# --compression: of a new table's images; none is storage external (out of line, uncompressed)
+load --table nested_none -q --split train --compression none "$N"
+is "$rc|$(q "SELECT attstorage::text || ':' || attcompression::text FROM pg_attribute WHERE attrelid = 'nested_none'::regclass AND attname = 'image'")" \
+    "0|e:" "--compression none: the image column's storage is external, no compression method"
+is "$(q "SELECT count(*) FROM nested n JOIN nested_none m USING (id) WHERE n.image::text = m.image::text AND n.label = m.label")" 6 \
+    "--compression none: the same rows as the default"
+load --table nested_pglz -q --split train --compression pglz "$N"
+is "$rc|$(q "SELECT attstorage::text || ':' || attcompression::text FROM pg_attribute WHERE attrelid = 'nested_pglz'::regclass AND attname = 'image'")" \
+    "0|m:p" "--compression pglz: storage main, pglz"
+load --table nested_pglz -q --split train --append --compression lz4 "$N"
+is "$rc|$(q "SELECT count(*) FROM nested_pglz")" "3|6" "--compression on --append to an existing table: exit 3, table unchanged"
+like "$out" "already exists; --compression sets the storage of a table the loader creates" \
+    "--compression on an existing table: the message says why"
+load --table nested_zstd -q --compression zstd "$N"
+is "$rc" 2 "--compression zstd: exit 2"
+like "$out" "--compression must be lz4, pglz or none" "--compression zstd: the message lists the choices"
+no_table nested_zstd "--compression zstd"
+
+# 64x64 images over the TOAST threshold: the pattern compresses, the bench's photo-like ones do not
+"$FIX" tree "$WORK/pat64" 1 2 64 64
+"$FIX" tree "$WORK/photo64" 1 2 64 64 photo
+load --table pat_lz4 -q --compression lz4 "$WORK/pat64"
+load --table pat_none -q --compression none "$WORK/pat64"
+is "$(q "SELECT max(pg_column_size(image)) < 4000 FROM pat_lz4")|$(q "SELECT min(pg_column_size(image)) >= 12288 FROM pat_none")" "t|t" \
+    "--compression none stores 3x64x64 images whole; lz4 compresses the pattern"
+is "$(q "SELECT count(*) FROM pat_lz4 a JOIN pat_none b USING (id) WHERE a.image::text = b.image::text")" 2 \
+    "--compression none and lz4: the same images"
+load --table photo_lz4 -q --compression lz4 "$WORK/photo64"
+is "$rc|$(q "SELECT count(*) || ':' || bool_and(pg_column_size(image) > 0.9 * 12300)::int FROM photo_lz4")" "0|2:1" \
+    "the fixture's photo-like JPEGs decode, and their pixels hardly compress with lz4 (as photographs)"
 q "CREATE EXTENSION IF NOT EXISTS pageinspect" >/dev/null
 is "$(q "SELECT count(*) || ':' || count(*) FILTER (WHERE t_infomask & 768 = 768) FROM heap_page_items(get_raw_page('nested', 0))")" "6:6" \
     "rows of a new table are written frozen (COPY FREEZE)"

@@ -13,9 +13,16 @@
  *                                           PNG
  *   jpeg FILE C H W SEED                    a grey or RGB JPEG (quality 95)
  *   text C H W SEED                         prints the text form of that image
- *   tree DIR CLASSES N H W                  the benchmark's tree: DIR/cNNN/images/NNNNNN.JPEG,
+ *   tree DIR CLASSES N H W [photo]          the benchmark's tree: DIR/cNNN/images/NNNNNN.JPEG,
  *                                           N RGB JPEGs of H x W per class (Tiny-ImageNet's
- *                                           layout), seeds numbered across the tree
+ *                                           layout), seeds numbered across the tree; "photo"
+ *                                           writes photo-like images instead of the pattern
+ *
+ * The pattern repeats every 256 bytes, so its pixels compress 22x with lz4, where photographs
+ * hardly compress at all; a photo-like image (photo_like below) is smooth shapes with
+ * sensor-like noise: its pixels do not compress with lz4 and its JPEG (quality 90) is about
+ * the size of Tiny-ImageNet's, so the benchmark pays for TOAST and entropy decoding as real
+ * trees do.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -130,12 +137,75 @@ write_png(const char *path, int c, int h, int w, int seed)
 	return 0;
 }
 
+/* A deterministic 32-bit hash (splitmix-like) for the photo-like images. */
+static uint32_t
+mix(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	x ^= x >> 16;
+	return x;
+}
+
+/*
+ * Interleaved RGB of a photo-like image: a colour gradient and three soft discs of random
+ * colour, position and radius, plus uniform noise of +-14 on every sample.
+ */
+static uint8_t *
+photo_like(int h, int w, int seed)
+{
+	uint8_t    *p = malloc((size_t) 3 * h * w);
+	uint32_t	r = mix((uint32_t) seed * 2654435761U + 1);
+	double		base[3],
+				grad[3];
+	double		cx[3],
+				cy[3],
+				rad[3],
+				col[3][3];
+
+#define NEXT() (r = mix(r + 0x9e3779b9U), (double) (r & 0xffff) / 65536.0)
+	for (int ch = 0; ch < 3; ch++)
+	{
+		base[ch] = 40 + 150 * NEXT();
+		grad[ch] = 80 * (NEXT() - 0.5);
+	}
+	for (int d = 0; d < 3; d++)
+	{
+		cx[d] = w * NEXT();
+		cy[d] = h * NEXT();
+		rad[d] = (h < w ? h : w) * (0.15 + 0.3 * NEXT());
+		for (int ch = 0; ch < 3; ch++)
+			col[d][ch] = 200 * (NEXT() - 0.5);
+	}
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			for (int ch = 0; ch < 3; ch++)
+			{
+				double		v = base[ch] + grad[ch] * ((double) x / w + (double) y / h - 1);
+
+				for (int d = 0; d < 3; d++)
+				{
+					double		dx = x - cx[d],
+								dy = y - cy[d];
+					double		t = 1 - (dx * dx + dy * dy) / (rad[d] * rad[d]);
+
+					if (t > 0)
+						v += col[d][ch] * (t < 0.3 ? t / 0.3 : 1);
+				}
+				v += (double) (mix(r ^ (uint32_t) ((y * w + x) * 3 + ch)) % 29) - 14;
+				p[((size_t) y * w + x) * 3 + ch] = (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : v);
+			}
+#undef NEXT
+	return p;
+}
+
 static int
-write_jpeg(const char *path, int c, int h, int w, int seed)
+write_jpeg_pixels(const char *path, int c, int h, int w, uint8_t *p, int quality)
 {
 	struct jpeg_compress_struct cinfo;
 	struct jpeg_error_mgr jerr;
-	uint8_t    *p = interleaved(c, h, w, seed);
 	FILE	   *f = open_or_die(path);
 
 	cinfo.err = jpeg_std_error(&jerr);
@@ -146,7 +216,7 @@ write_jpeg(const char *path, int c, int h, int w, int seed)
 	cinfo.input_components = c;
 	cinfo.in_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
 	jpeg_set_defaults(&cinfo);
-	jpeg_set_quality(&cinfo, 95, TRUE);
+	jpeg_set_quality(&cinfo, quality, TRUE);
 	jpeg_start_compress(&cinfo, TRUE);
 	while (cinfo.next_scanline < cinfo.image_height)
 	{
@@ -162,6 +232,12 @@ write_jpeg(const char *path, int c, int h, int w, int seed)
 }
 
 static int
+write_jpeg(const char *path, int c, int h, int w, int seed)
+{
+	return write_jpeg_pixels(path, c, h, w, interleaved(c, h, w, seed), 95);
+}
+
+static int
 print_text(int c, int h, int w, int seed)
 {
 	printf("%dx%dx%d:", c, h, w);
@@ -172,7 +248,7 @@ print_text(int c, int h, int w, int seed)
 }
 
 static int
-write_tree(const char *dir, int classes, int n, int h, int w)
+write_tree(const char *dir, int classes, int n, int h, int w, int photo)
 {
 	char		path[4096];
 
@@ -186,7 +262,8 @@ write_tree(const char *dir, int classes, int n, int h, int w)
 		for (int k = 0; k < n; k++)
 		{
 			snprintf(path, sizeof(path), "%s/c%03d/images/%06d.JPEG", dir, c, c * n + k);
-			if (write_jpeg(path, 3, h, w, c * n + k) != 0)
+			if ((photo ? write_jpeg_pixels(path, 3, h, w, photo_like(h, w, c * n + k), 90) :
+				 write_jpeg(path, 3, h, w, c * n + k)) != 0)
 				return 1;
 		}
 	}
@@ -205,8 +282,10 @@ main(int argc, char **argv)
 		return write_png(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	if (argc == 7 && strcmp(argv[1], "jpeg") == 0)
 		return write_jpeg(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
-	if (argc == 7 && strcmp(argv[1], "tree") == 0)
-		return write_tree(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if ((argc == 7 || (argc == 8 && strcmp(argv[7], "photo") == 0)) &&
+		strcmp(argv[1], "tree") == 0)
+		return write_tree(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+						  argc == 8);
 	if (argc == 6 && strcmp(argv[1], "text") == 0)
 		return print_text(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of loader_fixture.c\n");
