@@ -478,6 +478,15 @@ mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
 }
 
 void
+mlp_gelu_epilogue(void *arg, float *c, int ldc, int i0, int j0, int m, int n)
+{
+	const MlpGeluEpilogue *e = arg;
+
+	bias_gelu_forward_cols(c, e->out + (size_t) i0 * ldc + j0, e->bias ? e->bias + j0 : NULL,
+						   m, ldc, 0, n, e->save_grad);
+}
+
+void
 mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const float *pre, int B, int N)
 {
 	GeluTask	t = {.out = dinp, .pre = (float *) pre, .dbias = dbias, .dout = dout, .B = B, .N = N,
