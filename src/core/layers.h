@@ -92,6 +92,15 @@ typedef struct MlpGeluEpilogue
 
 void		mlp_gelu_epilogue(void *arg, float *c, int ldc, int i0, int j0, int m, int n);
 
+/*
+ * mlp_linear_forward (no bias, no residual) followed by mlp_bias_gelu_forward_train, with the
+ * same bits: with bf16 products the GELU runs in the product's epilogue, tile by tile while
+ * the tile is in cache, instead of a pass over pre_grad and out afterwards.
+ */
+void		mlp_linear_gelu_forward_train(float *pre_grad, float *out, const float *inp,
+										  const float *weight, const float *gelu_bias, int B,
+										  int K, int N);
+
 /* mlp_gelu_backward from the derivative that mlp_bias_gelu_forward_train left in grad. */
 void		mlp_gelu_backward_grad(float *dinp, float *dbias, const float *dout,
 								   const float *grad, int B, int N);

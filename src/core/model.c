@@ -434,9 +434,9 @@ mlp_model_forward(const MlpModel *m, MlpActivations *acts, const float *x, int B
 		{
 			int			tb = t_block(l);
 
-			mlp_linear_forward(p->h[l], p->ln[l], P(m, tb), NULL, NULL, B, W, kW);
 			/* h keeps GELU' for backward, not the pre-activation */
-			mlp_bias_gelu_forward_train(p->h[l], p->a[l], P(m, tb + 1), B, kW);
+			mlp_linear_gelu_forward_train(p->h[l], p->a[l], p->ln[l], P(m, tb), P(m, tb + 1),
+										  B, W, kW);
 			mlp_linear_forward(p->x[l + 1], p->a[l], P(m, tb + 2), P(m, tb + 3), p->x[l],
 							   B, kW, W);
 		}
