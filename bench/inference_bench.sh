@@ -106,7 +106,7 @@ agree=$(psql -X -A -t -d "$DB" -c "
     SELECT count(*) FILTER (WHERE b.class = t.class AND (id > 1000 OR b.class = classify('bench', i.img)))
     FROM mlp_classify_batch('bench', 'SELECT id, img AS image FROM bench_images') b
     JOIN torch_classes t USING (id) JOIN bench_images i USING (id)")
-kernel=$(grep -h "OpenBLAS kernel" "${MLPSCALE_PGDATA:-/nonexistent}/server.log" 2>/dev/null | tail -1 | sed 's/.*mlpscale: //')
+kernel=$(grep -h "OpenBLAS kernel" "${MLPSCALE_PGDATA:-/nonexistent}/server.log" 2>/dev/null | tail -1 | sed 's/.*mlpscale: //' || true)
 
 echo
 echo "B_6-Wi_512, 3x32x32, 10,000 images, $THREADS threads, batch $BATCH, $PRECISION${kernel:+; $kernel}"
