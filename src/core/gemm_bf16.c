@@ -41,7 +41,9 @@
 #define MC (MR * 24)			/* rows per packed block of A (~168 KB of L2) */
 #define NC 2048					/* columns per packed slice of B (~1 MB, L2 + L3) */
 #ifndef GROUP_TILES
-#define GROUP_TILES 2			/* register blocks of rows per group of a packed-B product */
+/* register blocks of rows per group of a packed-B product: 1 measured 6 % faster than 2 at
+ * batch 256 (finer balance at the end of each product), 4 slower */
+#define GROUP_TILES 1
 #endif
 
 /* ---- round to bfloat16, the scalar reference of VCVTNEPS2BF16 ---------------------------- */
