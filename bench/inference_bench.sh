@@ -3,7 +3,10 @@
 # mlp_classify_batch(), and of PyTorch, side by side, for B_6-Wi_512 at 3x32x32 over 10,000
 # images with the same model and images.
 #
-#   bench/inference_bench.sh [THREADS] [PRECISION]     (default: all cores, fp32)
+#   bench/inference_bench.sh [THREADS] [PRECISION] [REPS]   (default: all cores, fp32, 1)
+#
+# REPS > 1: mlp_classify_batch() and PyTorch are measured REPS times, alternately, and the
+# medians reported (per-row classify() once).
 #
 # PRECISION bf16: mlpscale.scoring_precision = 'bf16' on our side, torch.autocast bf16 on
 # PyTorch's (needs AVX512_BF16).
@@ -16,6 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 THREADS=${1:-$(nproc)}
 PRECISION=${2:-fp32}
+REPS=${3:-1}
 BATCH=256
 WORK=$(mktemp -d /tmp/mlp-inference-bench.XXXXXX)
 chmod 755 "$WORK"
@@ -76,6 +80,24 @@ par_ms=$(grep -oE '^Time: [0-9.]+' <<<"$par_timing" | awk '{print $2}')
 par_ips=$(awk -v ms="$par_ms" 'BEGIN { printf "%.1f", 10000 / (ms / 1000) }')
 
 torch_ips=$(OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/inference_torch.py run "$WORK" $BATCH "$THREADS" "$PRECISION")
+batch_all=$batch_ips
+torch_all=$torch_ips
+for ((r = 2; r <= REPS; r++)); do
+    t=$(psql -X -A -t -v ON_ERROR_STOP=1 -d "$DB" <<SQL | grep -oE '^Time: [0-9.]+' | awk '{print $2}'
+SET mlpscale.scoring_precision = '$PRECISION';
+SET mlpscale.scoring_threads = $THREADS;
+SET mlpscale.scoring_batch_size = $BATCH;
+SELECT count(*) FROM mlp_classify_batch('bench', 'SELECT id, img AS image FROM bench_images WHERE id <= 300');
+\\timing on
+SELECT count(*) FROM mlp_classify_batch('bench', 'SELECT id, img AS image FROM bench_images');
+SQL
+)
+    batch_all="$batch_all $(awk -v ms="$t" 'BEGIN { printf "%.1f", 10000 / (ms / 1000) }')"
+    torch_all="$torch_all $(OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/inference_torch.py run "$WORK" $BATCH "$THREADS" "$PRECISION")"
+done
+median() { tr ' ' '\n' <<<"$1" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+batch_ips=$(median "$batch_all")
+torch_ips=$(median "$torch_all")
 
 # The three paths must agree on the classes (per-row classify() on the first 1,000 images).
 psql -X -q -d "$DB" -c "CREATE TABLE torch_classes (id bigserial, class int)" \
@@ -84,7 +106,7 @@ agree=$(psql -X -A -t -d "$DB" -c "
     SELECT count(*) FILTER (WHERE b.class = t.class AND (id > 1000 OR b.class = classify('bench', i.img)))
     FROM mlp_classify_batch('bench', 'SELECT id, img AS image FROM bench_images') b
     JOIN torch_classes t USING (id) JOIN bench_images i USING (id)")
-kernel=$(grep -h "OpenBLAS kernel" "${MLPSCALE_PGDATA:-/nonexistent}/server.log" 2>/dev/null | tail -1 | sed 's/.*mlpscale: //')
+kernel=$(grep -h "OpenBLAS kernel" "${MLPSCALE_PGDATA:-/nonexistent}/server.log" 2>/dev/null | tail -1 | sed 's/.*mlpscale: //' || true)
 
 echo
 echo "B_6-Wi_512, 3x32x32, 10,000 images, $THREADS threads, batch $BATCH, $PRECISION${kernel:+; $kernel}"
@@ -95,5 +117,6 @@ printf '%-44s %10s\n' "mlp_classify_batch()" "$batch_ips"
 printf '%-44s %10s\n' "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') (OPENBLAS_CORETYPE=SkylakeX)" "$torch_ips"
 awk -v b="$batch_ips" -v r="$row_ips" -v t="$torch_ips" \
     'BEGIN { printf "batch / per-row: %.1fx   batch / PyTorch: %.2fx\n", b / r, b / t }'
+[ "$REPS" -gt 1 ] && echo "medians of $REPS alternating runs: mlp_classify_batch() $batch_all; PyTorch $torch_all"
 echo "same class in mlp_classify_batch and PyTorch (and classify() for the first 1,000): $agree of 10000"
 rm -f "$WORK/images.copy" "$WORK/model.safetensors" "$WORK/torch_classes.txt"

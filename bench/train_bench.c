@@ -781,15 +781,19 @@ mode_tta(const Options *o)
 
 /* Preprocess + forward + argmax of images [first, first+B), as a scoring call does. */
 static void
-infer_batch(const MlpModel *m, const MlpAugmentConfig *pre, const MlpDataset *d, int64_t first,
-			int B, float *x, float *logits, float *scratch, int32_t *classes)
+infer_batch(const MlpModel *m, const MlpBf16Weights *w16, const MlpAugmentConfig *pre,
+			const MlpDataset *d, int64_t first, int B, float *x, float *logits, float *scratch,
+			int32_t *classes)
 {
 	size_t		D = (size_t) d->spec.channels * d->spec.height * d->spec.width;
 	int			C = m->arch.classes;
 
 	for (int i = 0; i < B; i++)
 		mlp_preprocess_image(pre, d->images + (first + i) * D, x + (size_t) i * m->arch.in_dim);
-	mlp_model_infer(m, x, B, logits, scratch);
+	if (w16 != NULL)
+		mlp_model_infer_bf16(m, w16, x, B, logits, scratch);
+	else
+		mlp_model_infer(m, x, B, logits, scratch);
 	for (int i = 0; i < B; i++)
 	{
 		int			best = 0;
@@ -813,6 +817,8 @@ mode_infer(const Options *o)
 	int			B = o->infer_batch;
 	float	   *x, *logits, *scratch;
 	int32_t    *classes;
+	MlpBf16Weights bw = {0};
+	const MlpBf16Weights *w16 = NULL;
 	double		rates[MAX_REPS], single;
 	int64_t		n1 = o->n < 1000 ? o->n : 1000;
 
@@ -834,13 +840,24 @@ mode_infer(const Options *o)
 	logits = xmalloc((size_t) B * arch.classes * sizeof(float));
 	scratch = xmalloc(mlp_model_scratch_floats(&m, B) * sizeof(float));
 	classes = xmalloc((size_t) B * sizeof(int32_t));
+	/*
+	 * bf16: the weights converted and packed once, as the model cache of scoring does
+	 * (TRAIN_BENCH_UNPACKED=1: the batch products convert and pack them per call, as before)
+	 */
+	if (o->precision == MLP_MATMUL_BF16)
+	{
+		if (((getenv("TRAIN_BENCH_UNPACKED") == NULL || strcmp(getenv("TRAIN_BENCH_UNPACKED"), "1") != 0) && mlp_model_bf16_prepare(&m, &bw, B) != 0) ||
+			mlp_model_bf16_prepare(&m, &bw, 1) != 0)
+			die("%s", "no memory for the bf16 weights");
+		w16 = &bw;
+	}
 
 	for (int r = -1; r < o->reps; r++)
 	{
 		double		t0 = bench_now();
 
 		for (int64_t s = 0; s < o->n; s += B)
-			infer_batch(&m, &pre, &d, s, (int) (o->n - s < B ? o->n - s : B), x, logits,
+			infer_batch(&m, w16, &pre, &d, s, (int) (o->n - s < B ? o->n - s : B), x, logits,
 						scratch, classes);
 		if (r >= 0)
 			rates[r] = o->n / (bench_now() - t0);
@@ -850,7 +867,7 @@ mode_infer(const Options *o)
 		double		t0 = bench_now();
 
 		for (int64_t s = 0; s < n1; s++)
-			infer_batch(&m, &pre, &d, s, 1, x, logits, scratch, classes);
+			infer_batch(&m, w16, &pre, &d, s, 1, x, logits, scratch, classes);
 		single = n1 / (bench_now() - t0);
 	}
 	printf("RESULT mode=infer side=mlpscale arch=%s shape=%dx%dx%d n=%lld batch=%d"
@@ -862,6 +879,7 @@ mode_infer(const Options *o)
 	free(logits);
 	free(scratch);
 	free(classes);
+	mlp_model_bf16_free(&bw);
 	mlp_model_free(&m);
 	free_dataset(&d);
 }

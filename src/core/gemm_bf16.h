@@ -27,6 +27,46 @@ int			mlp_gemm_bf16(bool transA, bool transB, int M, int N, int K,
 						  float alpha, const float *A, int lda, const float *B, int ldb,
 						  float beta, float *C, int ldc);
 
+/*
+ * Called on each finished tile of C (rows i0 .. i0+m, columns j0 .. j0+n of the product, at c
+ * with stride ldc) right after its last K slice, while the tile is in L1: bias, GELU or a
+ * conversion there saves a pass over C.  Runs on the pool's threads, on disjoint tiles.
+ */
+typedef void (*MlpGemmEpilogue) (void *arg, float *c, int ldc, int i0, int j0, int m, int n);
+
+/* mlp_gemm_bf16 with an epilogue (NULL: none). */
+int			mlp_gemm_bf16_ex(bool transA, bool transB, int M, int N, int K,
+							 float alpha, const float *A, int lda, const float *B, int ldb,
+							 float beta, float *C, int ldc, MlpGemmEpilogue epi, void *epi_arg);
+
+/*
+ * op(B)[K, N] converted to bf16 and packed once into the kernel's panels, for an operand
+ * that many products share (the weights of a cached model): mlp_gemm_bf16_packed then reads
+ * it as it is, with no conversion or packing per call.
+ */
+typedef struct MlpBf16PackedB
+{
+	int			N,
+				K;
+	int			npad;			/* N rounded up to the panel width */
+	uint32_t   *words;			/* malloc'd */
+} MlpBf16PackedB;
+
+/* Packs op(B); 0, or -1 (no AVX512_BF16, a dimension not positive, no memory). */
+int			mlp_gemm_bf16_pack_b(bool transB, int N, int K, const float *B, int ldb,
+								 MlpBf16PackedB *out);
+void		mlp_gemm_bf16_packed_free(MlpBf16PackedB *p);
+/* Bytes a packed op(B) of N x K takes. */
+size_t		mlp_gemm_bf16_packed_bytes(int N, int K);
+
+/*
+ * C[M, B->N] = alpha * op(A) B + beta * C, with the same bits as mlp_gemm_bf16 on the operand
+ * B was packed from.  Same return codes and threads.
+ */
+int			mlp_gemm_bf16_packed(bool transA, int M, float alpha, const float *A, int lda,
+								 const MlpBf16PackedB *B, float beta, float *C, int ldc,
+								 MlpGemmEpilogue epi, void *epi_arg);
+
 /* The same product by a naive loop: operands rounded to bf16, sums in double. */
 void		mlp_gemm_bf16_reference(bool transA, bool transB, int M, int N, int K,
 									float alpha, const float *A, int lda, const float *B,

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "gemm_bf16.h"
 
 #include "simd.h"
 #include "thread_pool.h"
@@ -475,6 +476,29 @@ mlp_bias_gelu_forward(float *pre, float *out, const float *bias, int B, int N)
 	GeluTask	t = {.out = out, .pre = pre, .bias = bias, .B = B, .N = N};
 
 	mlp_pool_run(gelu_task, &t, gelu_parts(B, N));
+}
+
+void
+mlp_linear_gelu_forward_train(float *pre_grad, float *out, const float *inp, const float *weight,
+							  const float *gelu_bias, int B, int K, int N)
+{
+	MlpGeluEpilogue e = {gelu_bias, out, true};
+
+	if (B > 1 && mlp_blas_matmul_precision() == MLP_MATMUL_BF16 &&
+		mlp_gemm_bf16_ex(false, true, B, N, K, 1.0f, inp, K, weight, K, 0.0f, pre_grad, N,
+						 mlp_gelu_epilogue, &e) == 0)
+		return;
+	mlp_linear_forward(pre_grad, inp, weight, NULL, NULL, B, K, N);
+	mlp_bias_gelu_forward_train(pre_grad, out, gelu_bias, B, N);
+}
+
+void
+mlp_gelu_epilogue(void *arg, float *c, int ldc, int i0, int j0, int m, int n)
+{
+	const MlpGeluEpilogue *e = arg;
+
+	bias_gelu_forward_cols(c, e->out + (size_t) i0 * ldc + j0, e->bias ? e->bias + j0 : NULL,
+						   m, ldc, 0, n, e->save_grad);
 }
 
 void

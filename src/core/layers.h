@@ -13,6 +13,7 @@
 #ifndef MLP_LAYERS_H
 #define MLP_LAYERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MLP_LAYERNORM_EPS 1e-5f
@@ -76,6 +77,29 @@ void		mlp_gelu_backward(float *dinp, float *dbias, const float *dout, const floa
  */
 void		mlp_bias_gelu_forward_train(float *pre_grad, float *out, const float *bias, int B,
 										int N);
+
+/*
+ * The same two as the epilogue of a bf16 product (MlpGemmEpilogue of gemm_bf16.h), tile by
+ * tile while the tile is in cache: arg is an MlpGeluEpilogue, the product's C is pre (or
+ * pre_grad), out has C's stride.  Same bits as the separate pass.
+ */
+typedef struct MlpGeluEpilogue
+{
+	const float *bias;			/* [N] or NULL */
+	float	   *out;			/* [M, ldc]; may be the product's C itself */
+	bool		save_grad;		/* mlp_bias_gelu_forward_train: C ends holding GELU' */
+} MlpGeluEpilogue;
+
+void		mlp_gelu_epilogue(void *arg, float *c, int ldc, int i0, int j0, int m, int n);
+
+/*
+ * mlp_linear_forward (no bias, no residual) followed by mlp_bias_gelu_forward_train, with the
+ * same bits: with bf16 products the GELU runs in the product's epilogue, tile by tile while
+ * the tile is in cache, instead of a pass over pre_grad and out afterwards.
+ */
+void		mlp_linear_gelu_forward_train(float *pre_grad, float *out, const float *inp,
+										  const float *weight, const float *gelu_bias, int B,
+										  int K, int N);
 
 /* mlp_gelu_backward from the derivative that mlp_bias_gelu_forward_train left in grad. */
 void		mlp_gelu_backward_grad(float *dinp, float *dbias, const float *dout,

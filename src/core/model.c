@@ -434,9 +434,9 @@ mlp_model_forward(const MlpModel *m, MlpActivations *acts, const float *x, int B
 		{
 			int			tb = t_block(l);
 
-			mlp_linear_forward(p->h[l], p->ln[l], P(m, tb), NULL, NULL, B, W, kW);
 			/* h keeps GELU' for backward, not the pre-activation */
-			mlp_bias_gelu_forward_train(p->h[l], p->a[l], P(m, tb + 1), B, kW);
+			mlp_linear_gelu_forward_train(p->h[l], p->a[l], p->ln[l], P(m, tb), P(m, tb + 1),
+										  B, W, kW);
 			mlp_linear_forward(p->x[l + 1], p->a[l], P(m, tb + 2), P(m, tb + 3), p->x[l],
 							   B, kW, W);
 		}
@@ -515,31 +515,62 @@ mlp_model_scratch_floats(const MlpModel *m, int B)
 	return round_up((size_t) B * W) * 2;
 }
 
+/* The packed weight of the linear layer at float offset off, or NULL. */
+static const MlpBf16PackedB *
+packed_layer(const MlpBf16Weights *w, size_t off)
+{
+	for (int i = 0; i < w->num_packed; i++)
+		if (w->packed_offset[i] == off)
+			return &w->packed[i];
+	return NULL;
+}
+
 /*
- * One linear layer of inference: the fp32 path (mlp_linear_forward), or with w16 the bf16
- * one: a single image by mlp_gemv_bf16 on the converted weights (2 bytes per weight read),
- * a batch by mlp_gemm_bf16, which rounds the same weights to the same bf16 values.
+ * One linear layer of inference: the fp32 path (mlp_linear_forward), or with w the bf16
+ * one: a single image by mlp_gemv_bf16 on w16 (2 bytes per weight read), a batch by the
+ * product against the packed weight.  gelu_bias (bottleneck expansions) asks for
+ * out = GELU(product + gelu_bias): in the bf16 batch product's epilogue, else a pass after.
  */
 static void
-infer_linear(const MlpModel *m, const uint16_t *w16, float *out, const float *inp,
-			 const float *weight, const float *bias, const float *resid, int B, int K, int N)
+infer_linear(const MlpModel *m, const MlpBf16Weights *w, float *out, const float *inp,
+			 const float *weight, const float *bias, const float *resid, int B, int K, int N,
+			 const float *gelu_bias, bool gelu)
 {
 	float		beta;
+	const MlpBf16PackedB *pb;
 
-	if (w16 == NULL)
+	if (w == NULL)
 	{
 		mlp_linear_forward(out, inp, weight, bias, resid, B, K, N);
+		if (gelu)
+			mlp_bias_gelu_forward(out, out, gelu_bias, B, N);
 		return;
 	}
 	beta = mlp_linear_init_out(out, bias, resid, B, N);
-	if (B == 1 && mlp_gemv_bf16(N, K, w16 + (weight - m->params), K, inp, beta, out) == 0)
+	if (B == 1 && w->w16 != NULL &&
+		mlp_gemv_bf16(N, K, w->w16 + (weight - m->params), K, inp, beta, out) == 0)
+	{
+		if (gelu)
+			mlp_bias_gelu_forward(out, out, gelu_bias, B, N);
 		return;
+	}
+	pb = packed_layer(w, (size_t) (weight - m->params));
+	if (pb != NULL)
+	{
+		MlpGeluEpilogue e = {gelu_bias, out, false};
+
+		if (mlp_gemm_bf16_packed(false, B, 1.0f, inp, K, pb, beta, out, N,
+								 gelu ? mlp_gelu_epilogue : NULL, &e) == 0)
+			return;
+	}
 	if (mlp_gemm_bf16(false, true, B, N, K, 1.0f, inp, K, weight, K, beta, out, N) != 0)
 		mlp_gemm_bf16_reference(false, true, B, N, K, 1.0f, inp, K, weight, K, beta, out, N);
+	if (gelu)
+		mlp_bias_gelu_forward(out, out, gelu_bias, B, N);
 }
 
 static void
-infer(const MlpModel *m, const uint16_t *w16, const float *x, int B, float *logits,
+infer(const MlpModel *m, const MlpBf16Weights *w, const float *x, int B, float *logits,
 	  float *scratch)
 {
 	const MlpArch *ar = &m->arch;
@@ -554,7 +585,7 @@ infer(const MlpModel *m, const uint16_t *w16, const float *x, int B, float *logi
 
 	if (B <= 0)
 		return;
-	infer_linear(m, w16, xs, x, P(m, t_in_w()), P(m, t_in_w() + 1), NULL, B, D, W);
+	infer_linear(m, w, xs, x, P(m, t_in_w()), P(m, t_in_w() + 1), NULL, B, D, W, NULL, false);
 	for (int l = 0; l < nl; l++)
 	{
 		int			tn = t_norm(m, l);
@@ -564,19 +595,19 @@ infer(const MlpModel *m, const uint16_t *w16, const float *x, int B, float *logi
 		{
 			int			tb = t_block(l);
 
-			infer_linear(m, w16, h, tmp, P(m, tb), NULL, NULL, B, W, kW);
-			mlp_bias_gelu_forward(h, h, P(m, tb + 1), B, kW);
-			infer_linear(m, w16, xs, h, P(m, tb + 2), P(m, tb + 3), xs, B, kW, W);
+			infer_linear(m, w, h, tmp, P(m, tb), NULL, NULL, B, W, kW, P(m, tb + 1), true);
+			infer_linear(m, w, xs, h, P(m, tb + 2), P(m, tb + 3), xs, B, kW, W, NULL, false);
 		}
 		else
 		{
 			int			tl = t_layer(l);
 
 			mlp_bias_gelu_forward(tmp, tmp, NULL, B, W);
-			infer_linear(m, w16, xs, tmp, P(m, tl), P(m, tl + 1), NULL, B, W, W);
+			infer_linear(m, w, xs, tmp, P(m, tl), P(m, tl + 1), NULL, B, W, W, NULL, false);
 		}
 	}
-	infer_linear(m, w16, logits, xs, P(m, t_out_w(m)), P(m, t_out_w(m) + 1), NULL, B, W, C);
+	infer_linear(m, w, logits, xs, P(m, t_out_w(m)), P(m, t_out_w(m) + 1), NULL, B, W, C,
+				 NULL, false);
 }
 
 void
@@ -595,9 +626,76 @@ mlp_model_bf16_weights(const MlpModel *m)
 	return w16;
 }
 
+int
+mlp_model_bf16_prepare(const MlpModel *m, MlpBf16Weights *w, int B)
+{
+	int			n = 0;
+
+	if (!mlp_gemm_bf16_supported())
+		return -1;
+	if (B <= 1)
+	{
+		if (w->w16 == NULL)
+			w->w16 = mlp_model_bf16_weights(m);
+		return w->w16 != NULL ? 0 : -1;
+	}
+	if (w->num_packed > 0)
+		return 0;
+	/* the 2-D tensors are the linear layers' weights, [out, in] */
+	for (int t = 0; t < m->num_tensors; t++)
+		n += m->tensors[t].ndim == 2;
+	w->packed_offset = calloc(n > 0 ? n : 1, sizeof(size_t));
+	w->packed = calloc(n > 0 ? n : 1, sizeof(MlpBf16PackedB));
+	if (w->packed_offset == NULL || w->packed == NULL)
+		goto fail;
+	for (int t = 0; t < m->num_tensors; t++)
+	{
+		const MlpTensor *te = &m->tensors[t];
+
+		if (te->ndim != 2)
+			continue;
+		if (mlp_gemm_bf16_pack_b(true, (int) te->shape[0], (int) te->shape[1],
+								 m->params + te->offset, (int) te->shape[1],
+								 &w->packed[w->num_packed]) != 0)
+			goto fail;
+		w->packed_offset[w->num_packed++] = te->offset;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < w->num_packed; i++)
+		mlp_gemm_bf16_packed_free(&w->packed[i]);
+	free(w->packed);
+	free(w->packed_offset);
+	w->packed = NULL;
+	w->packed_offset = NULL;
+	w->num_packed = 0;
+	return -1;
+}
+
 void
-mlp_model_infer_bf16(const MlpModel *m, const uint16_t *w16, const float *x, int B,
+mlp_model_bf16_free(MlpBf16Weights *w)
+{
+	for (int i = 0; i < w->num_packed; i++)
+		mlp_gemm_bf16_packed_free(&w->packed[i]);
+	free(w->packed);
+	free(w->packed_offset);
+	free(w->w16);
+	memset(w, 0, sizeof(*w));
+}
+
+size_t
+mlp_model_bf16_bytes(const MlpModel *m, const MlpBf16Weights *w)
+{
+	size_t		bytes = w->w16 != NULL ? sizeof(uint16_t) * m->num_params : 0;
+
+	for (int i = 0; i < w->num_packed; i++)
+		bytes += mlp_gemm_bf16_packed_bytes(w->packed[i].N, w->packed[i].K);
+	return bytes;
+}
+
+void
+mlp_model_infer_bf16(const MlpModel *m, const MlpBf16Weights *w, const float *x, int B,
 					 float *logits, float *scratch)
 {
-	infer(m, w16, x, B, logits, scratch);
+	infer(m, w, x, B, logits, scratch);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "arch.h"
+#include "gemm_bf16.h"
 #include "rng.h"
 
 #define MLP_TENSOR_NAME_MAX 64
@@ -103,14 +104,32 @@ void		mlp_model_infer(const MlpModel *m, const float *x, int B, float *logits,
 							float *scratch);
 
 /*
- * bf16 scoring: the parameters rounded to bf16 (malloc'd, num_params values in the same
- * layout; NULL without memory), and inference whose products take bf16 operands with float
- * sums (needs AVX512_BF16; LayerNorm, GELU and the additions stay float).  One image reads
- * 2 bytes per weight from w16; a batch uses mlp_gemm_bf16 on m's float weights, which it
- * rounds to the same values.
+ * bf16 scoring: the weights rounded to bf16 (nearest even) once per model, and inference
+ * whose products take bf16 operands with float sums (needs AVX512_BF16; LayerNorm, GELU and
+ * the additions stay float).  Each form is made on first need: one image reads w16 (2 bytes
+ * per weight, matrix-vector products); a batch multiplies against the linear layers' weights
+ * packed once into the bf16 kernel's panels, with bias and GELU in the product's epilogue.
+ * Both round the same weights to the same values.
  */
+typedef struct MlpBf16Weights
+{
+	uint16_t   *w16;			/* num_params values in the model's layout, or NULL */
+	int			num_packed;		/* linear layers, in layout order; 0 until packed */
+	size_t	   *packed_offset;	/* [num_packed] float offset of each layer's weight */
+	MlpBf16PackedB *packed;		/* [num_packed] */
+} MlpBf16Weights;
+
+/* Makes the form B images need (w16 for B == 1, else the packed layers); 0, or -1 without memory or AVX512_BF16. */
+int			mlp_model_bf16_prepare(const MlpModel *m, MlpBf16Weights *w, int B);
+void		mlp_model_bf16_free(MlpBf16Weights *w);
+/* Bytes of what mlp_model_bf16_prepare made. */
+size_t		mlp_model_bf16_bytes(const MlpModel *m, const MlpBf16Weights *w);
+
+/* The w16 form alone (malloc'd, NULL without memory). */
 uint16_t   *mlp_model_bf16_weights(const MlpModel *m);
-void		mlp_model_infer_bf16(const MlpModel *m, const uint16_t *w16, const float *x, int B,
-								 float *logits, float *scratch);
+
+/* Inference in bf16; w must hold what mlp_model_bf16_prepare(m, w, B) made. */
+void		mlp_model_infer_bf16(const MlpModel *m, const MlpBf16Weights *w, const float *x,
+								 int B, float *logits, float *scratch);
 
 #endif

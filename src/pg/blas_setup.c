@@ -42,11 +42,13 @@ MlpScoringPrepareBlas(int batch)
 	int			want;
 
 	MlpEnsureBlas();
+	/*
+	 * OpenBLAS starts with one thread per core, but our pool (the bf16 products) with one:
+	 * blas_current_threads stays -1 until the first call sets both, or a new session's first
+	 * bf16 batch would run on one thread.
+	 */
 	if (blas_default_threads < 0)
-	{
 		blas_default_threads = Max(mlp_blas_threads(), 1);
-		blas_current_threads = blas_default_threads;
-	}
 	/* Workers of a parallel query already use every core; more BLAS threads would fight. */
 	if (IsParallelWorker() || IsInParallelMode())
 		want = 1;

@@ -92,8 +92,7 @@ ReleaseEntryModel(MlpCachedModel *entry)
 		mlp_model_free(&entry->model);
 		mlp_model_meta_free(&entry->meta);
 	}
-	free(entry->w16);
-	entry->w16 = NULL;
+	mlp_model_bf16_free(&entry->bf16);
 	if (entry->row_input)
 		pfree(entry->row_input);
 	if (entry->row_logits)
@@ -215,7 +214,7 @@ MlpModelCacheGet(const char *ref)
 		entry->validated_for = InvalidOid;
 		entry->pins = 0;
 		entry->row_input = entry->row_logits = entry->row_scratch = NULL;
-		entry->w16 = NULL;
+		memset(&entry->bf16, 0, sizeof(entry->bf16));
 	}
 	entry->last_used = ++use_counter;
 
@@ -314,13 +313,9 @@ MlpModelCacheInfer(MlpCachedModel *entry, const float *x, int B, float *logits, 
 		mlp_model_infer(&entry->model, x, B, logits, scratch);
 		return;
 	}
-	if (entry->w16 == NULL)
-	{
-		entry->w16 = mlp_model_bf16_weights(&entry->model);
-		if (entry->w16 == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory for the bf16 copy of model \"%s\"", entry->ref)));
-	}
-	mlp_model_infer_bf16(&entry->model, entry->w16, x, B, logits, scratch);
+	if (mlp_model_bf16_prepare(&entry->model, &entry->bf16, B) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for the bf16 copy of model \"%s\"", entry->ref)));
+	mlp_model_infer_bf16(&entry->model, &entry->bf16, x, B, logits, scratch);
 }

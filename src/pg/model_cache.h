@@ -28,7 +28,7 @@ typedef struct MlpCachedModel
 	Oid			validated_for;	/* role whose access that validation checked */
 	uint64		last_used;		/* for eviction */
 	int			pins;			/* > 0 while a batch function holds the entry */
-	uint16_t   *w16;			/* bf16 copy of the parameters (malloc'd), made on first use */
+	MlpBf16Weights bf16;		/* bf16 forms of the weights (malloc'd), each made on first use */
 	/* single-image buffers of the per-row functions */
 	float	   *row_input;
 	float	   *row_logits;
@@ -44,7 +44,8 @@ extern void MlpModelCacheUnpin(MlpCachedModel *entry);
 
 /*
  * Inference of B normalised images in the precision of mlpscale.scoring_precision (bf16
- * keeps a converted copy of the weights in the entry).
+ * keeps converted copies of the weights in the entry: bf16 values for single images, packed
+ * product panels for batches).
  */
 extern void MlpModelCacheInfer(MlpCachedModel *entry, const float *x, int B, float *logits,
 							   float *scratch);

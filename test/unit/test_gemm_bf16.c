@@ -1,6 +1,7 @@
 /*
  * test_gemm_bf16.c - the bf16 matrix product against its naive reference, bf16 rounding,
- * independence from the thread count, and mlp_sgemm's precision switch.
+ * independence from the thread count, products against a pre-packed operand and with an
+ * epilogue, and mlp_sgemm's precision switch.
  *
  * On a CPU without AVX512_BF16 the products are skipped (and the refusal is checked).
  */
@@ -13,6 +14,7 @@
 #include "blas.h"
 #include "gemm_bf16.h"
 #include "gemm_check.h"
+#include "layers.h"
 #include "rng.h"
 #include "tap.h"
 #include "thread_pool.h"
@@ -214,6 +216,205 @@ test_precision_switch(void)
 	is_int(mlp_blas_matmul_precision(), MLP_MATMUL_FP32, "and the precision is unchanged");
 }
 
+/* Epilogue of the tests: c = 2c + 1 on the tile, and a count of visits per element. */
+typedef struct CountEpilogue
+{
+	int		   *visits;			/* [M * ldc] */
+	const float *C;				/* the product's C, to check that c points into it */
+	bool		inside;
+} CountEpilogue;
+
+static void
+count_epilogue(void *arg, float *c, int ldc, int i0, int j0, int m, int n)
+{
+	CountEpilogue *e = arg;
+
+	if (c != e->C + (size_t) i0 * ldc + j0)
+		e->inside = false;
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++)
+		{
+			c[(size_t) i * ldc + j] = 2.0f * c[(size_t) i * ldc + j] + 1.0f;
+			e->visits[(size_t) (i0 + i) * ldc + j0 + j]++;
+		}
+}
+
+/*
+ * A product against op(B) packed once: the same bits as mlp_gemm_bf16 on the operand it was
+ * packed from, for every tail and both layouts of A and B, with padded leading dimensions;
+ * and with an epilogue that sees every element of C once, after its last K slice.
+ */
+static void
+check_packed(bool ta, bool tb, int M, int N, int K, float beta)
+{
+	int			lda = (ta ? M : K) + 3,
+				ldb = (tb ? K : N) + 2,
+				ldc = N + 5;
+	size_t		na = (size_t) (ta ? K : M) * lda,
+				nb = (size_t) (tb ? N : K) * ldb,
+				nc = (size_t) M * ldc;
+	float	   *A = malloc(sizeof(float) * na),
+			   *Bm = malloc(sizeof(float) * nb),
+			   *Cp = malloc(sizeof(float) * nc),
+			   *Cu = malloc(sizeof(float) * nc),
+			   *Cr = malloc(sizeof(float) * nc),
+			   *Ce = malloc(sizeof(float) * nc);
+	int		   *visits = calloc(nc, sizeof(int));
+	MlpBf16PackedB pb;
+	CountEpilogue ce = {visits, Ce, true};
+	double		worst = 0;
+	bool		same = true,
+				once = true,
+				padding = true;
+	int			rc;
+
+	for (size_t i = 0; i < na; i++)
+		A[i] = frand();
+	for (size_t i = 0; i < nb; i++)
+		Bm[i] = frand();
+	for (size_t i = 0; i < nc; i++)
+		Cp[i] = Cu[i] = Cr[i] = Ce[i] = beta == 0.0f ? NAN : frand();
+	rc = mlp_gemm_bf16_pack_b(tb, N, K, Bm, ldb, &pb);
+	/* the operand may change after packing: the packed copy is what counts */
+	for (size_t i = 0; i < nb; i++)
+		Bm[i] = rc == 0 ? Bm[i] : 0.0f;
+	rc |= mlp_gemm_bf16_packed(ta, M, -0.75f, A, lda, &pb, beta, Cp, ldc, NULL, NULL);
+	rc |= mlp_gemm_bf16_packed(ta, M, -0.75f, A, lda, &pb, beta, Ce, ldc, count_epilogue, &ce);
+	mlp_gemm_bf16(ta, tb, M, N, K, -0.75f, A, lda, Bm, ldb, beta, Cu, ldc);
+	mlp_gemm_bf16_reference(ta, tb, M, N, K, -0.75f, A, lda, Bm, ldb, beta, Cr, ldc);
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < ldc; j++)
+		{
+			size_t		x = (size_t) i * ldc + j;
+
+			if (j >= N)
+			{
+				padding &= visits[x] == 0 && (isnan(Cp[x]) ? isnan(Cr[x]) : Cp[x] == Cr[x]);
+				continue;
+			}
+			same &= memcmp(&Cp[x], &Cu[x], sizeof(float)) == 0;
+			once &= visits[x] == 1 && Ce[x] == 2.0f * Cp[x] + 1.0f;
+			worst = fmax(worst, isnan(Cp[x]) ? INFINITY : fabs(Cp[x] - Cr[x]));
+		}
+	ok(rc == 0 && same && worst <= 1e-6 * K + 1e-6 && padding,
+	   "packed %s%s M=%d N=%d K=%d beta=%g: same bits as unpacked, worst error %.3g, padding %s",
+	   ta ? "A^T" : "A", tb ? "B^T" : "B", M, N, K, beta, worst, padding ? "untouched" : "CHANGED");
+	ok(once && ce.inside, "and its epilogue saw every element once, finished (%s%s M=%d N=%d K=%d)",
+	   ta ? "A^T" : "A", tb ? "B^T" : "B", M, N, K);
+	mlp_gemm_bf16_packed_free(&pb);
+	free(A);
+	free(Bm);
+	free(Cp);
+	free(Cu);
+	free(Cr);
+	free(Ce);
+	free(visits);
+}
+
+static void
+test_packed(void)
+{
+	static const int shapes[][3] = {
+		{1, 1, 1}, {13, 31, 7}, {14, 32, 256}, {29, 65, 257}, {100, 10, 300},
+		{337, 70, 513}, {40, 2050, 33}, {256, 512, 520}, {3, 1, 1000}
+	};
+	MlpBf16PackedB pb;
+	float		a = 1.0f;
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+		for (int t = 0; t < 4; t++)
+			check_packed(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2],
+						 t == 3 ? 1.0f : (t == 1 ? 0.5f : 0.0f));
+	is_int(mlp_gemm_bf16_pack_b(true, 0, 4, &a, 4, &pb), -1, "packing N = 0 is refused");
+	ok(pb.words == NULL, "and leaves nothing to free");
+	is_int(mlp_gemm_bf16_pack_b(false, 4, -1, &a, 4, &pb), -1, "packing K < 0 is refused");
+}
+
+/* The same packed product with 1, 2 and 3 threads gives the same bits, split either way. */
+static void
+test_packed_threads(void)
+{
+	int			shapes[2][3] = {{700, 300, 600}, {256, 2048, 512}};
+
+	for (int s = 0; s < 2; s++)
+	{
+		int			M = shapes[s][0],
+					N = shapes[s][1],
+					K = shapes[s][2];
+		float	   *A = malloc(sizeof(float) * M * K),
+				   *Bm = malloc(sizeof(float) * N * K),
+				   *C[3];
+		MlpBf16PackedB pb;
+
+		for (int i = 0; i < M * K; i++)
+			A[i] = frand();
+		for (int i = 0; i < N * K; i++)
+			Bm[i] = frand();
+		mlp_gemm_bf16_pack_b(true, N, K, Bm, K, &pb);
+		for (int t = 0; t < 3; t++)
+		{
+			C[t] = malloc(sizeof(float) * M * N);
+			mlp_pool_set_threads(t + 1);
+			mlp_gemm_bf16_packed(false, M, 1.0f, A, K, &pb, 0.0f, C[t], N, NULL, NULL);
+		}
+		ok(memcmp(C[0], C[1], sizeof(float) * M * N) == 0 &&
+		   memcmp(C[0], C[2], sizeof(float) * M * N) == 0,
+		   "packed %dx%dx%d: 1, 2 and 3 threads give identical results", M, N, K);
+		mlp_pool_set_threads(2);
+		for (int t = 0; t < 3; t++)
+			free(C[t]);
+		mlp_gemm_bf16_packed_free(&pb);
+		free(A);
+		free(Bm);
+	}
+}
+
+/* GELU in the epilogue: the bits of the product followed by the separate pass. */
+static void
+test_gelu_epilogue(void)
+{
+	int			M = 50,
+				N = 70,
+				K = 300;
+	float	   *A = malloc(sizeof(float) * M * K),
+			   *Bm = malloc(sizeof(float) * N * K),
+			   *bias = malloc(sizeof(float) * N),
+			   *pre1 = malloc(sizeof(float) * M * N),
+			   *out1 = malloc(sizeof(float) * M * N),
+			   *pre2 = malloc(sizeof(float) * M * N),
+			   *out2 = malloc(sizeof(float) * M * N);
+	MlpGeluEpilogue e;
+
+	for (int i = 0; i < M * K; i++)
+		A[i] = 3.0f * frand();
+	for (int i = 0; i < N * K; i++)
+		Bm[i] = frand();
+	for (int j = 0; j < N; j++)
+		bias[j] = frand();
+	for (int g = 0; g < 2; g++)
+	{
+		e = (MlpGeluEpilogue) {bias, g ? out2 : pre2, g == 1};
+		mlp_gemm_bf16(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, pre1, N);
+		if (g)
+			mlp_bias_gelu_forward_train(pre1, out1, bias, M, N);
+		else
+			mlp_bias_gelu_forward(pre1, pre1, bias, M, N);
+		mlp_gemm_bf16_ex(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, pre2, N,
+						 mlp_gelu_epilogue, &e);
+		ok(memcmp(pre1, pre2, sizeof(float) * M * N) == 0 &&
+		   (!g || memcmp(out1, out2, sizeof(float) * M * N) == 0),
+		   "GELU%s in the epilogue: the same bits as the separate pass",
+		   g ? " with its derivative kept" : "");
+	}
+	free(A);
+	free(Bm);
+	free(bias);
+	free(pre1);
+	free(out1);
+	free(pre2);
+	free(out2);
+}
+
 int
 main(void)
 {
@@ -239,6 +440,9 @@ main(void)
 	test_exact();
 	test_products();
 	test_threads();
+	test_packed();
+	test_packed_threads();
+	test_gelu_epilogue();
 	test_bad_dimensions();
 	test_precision_switch();
 	return tap_done();

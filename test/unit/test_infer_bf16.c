@@ -69,6 +69,7 @@ test_model(const char *archs, int in_dim, int classes, int B)
 			   *bf16,
 			   *one,
 			   *scratch;
+	MlpBf16Weights w = {0};
 	uint16_t   *w16;
 	double		worst_row = 0,
 				worst_fp32 = 0;
@@ -92,7 +93,12 @@ test_model(const char *archs, int in_dim, int classes, int B)
 	   "%s: in the same layout, rounded to nearest even", archs);
 
 	mlp_model_infer(&m, x, B, fp32, scratch);
-	mlp_model_infer_bf16(&m, w16, x, B, bf16, scratch);
+	ok(mlp_model_bf16_prepare(&m, &w, B) == 0 && w.w16 == NULL && w.num_packed > 0,
+	   "%s: a batch packs the linear layers only", archs);
+	ok(mlp_model_bf16_prepare(&m, &w, 1) == 0 && w.w16 != NULL &&
+	   memcmp(w.w16, w16, sizeof(uint16_t) * m.num_params) == 0,
+	   "%s: one image adds the bf16 values", archs);
+	mlp_model_infer_bf16(&m, &w, x, B, bf16, scratch);
 	for (int i = 0; i < B; i++)
 	{
 		const float *rf = fp32 + (size_t) i * classes;
@@ -101,7 +107,7 @@ test_model(const char *archs, int in_dim, int classes, int B)
 					ab = 0;
 
 		/* one image alone: the gemv path on the bf16 weights, same rounding as the batch */
-		mlp_model_infer_bf16(&m, w16, x + (size_t) i * in_dim, 1, one, scratch);
+		mlp_model_infer_bf16(&m, &w, x + (size_t) i * in_dim, 1, one, scratch);
 		for (int j = 0; j < classes; j++)
 		{
 			double		dr = fabs((double) one[j] - rb[j]) / (1.0 + fabs(rb[j]));
@@ -133,6 +139,7 @@ test_model(const char *archs, int in_dim, int classes, int B)
 	free(one);
 	free(scratch);
 	free(w16);
+	mlp_model_bf16_free(&w);
 	mlp_model_free(&m);
 }
 
