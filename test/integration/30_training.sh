@@ -115,7 +115,8 @@ if has_bf16; then
     is "$(q "SELECT mlp_wait($r32) || ' ' || mlp_wait($r16)")" "succeeded succeeded" \
        "a bf16 run of the separable problem succeeds (and its fp32 twin)"
     is "$(q "SELECT (a.config->>'matmul_precision') || ' ' || (b.config->>'matmul_precision') || ' ' ||
-                    (a.config - 'matmul_precision' = b.config - 'matmul_precision')
+                    (a.config - ARRAY['matmul_precision', 'peak_memory_bytes', 'base_memory_bytes'] =
+                     b.config - ARRAY['matmul_precision', 'peak_memory_bytes', 'base_memory_bytes'])
              FROM mlpscale.runs a, mlpscale.runs b WHERE a.id = $r16 AND b.id = $r32")" \
        "bf16 fp32 true" \
        "the bf16 run records matmul_precision 'bf16', its other options as given"
