@@ -92,6 +92,35 @@ rows_word(int64_t n)
 	return n == 1 ? "row" : "rows";
 }
 
+/*
+ * The classes found (present of them, the smallest with smallest_count rows) against a
+ * subset of per_class rows of each of classes (0: any number): the errors of both takes.
+ */
+static MlpStatus
+check_classes(int present, int32_t smallest_label, int64_t smallest_count, int64_t per_class,
+			  int classes, MlpError *err)
+{
+	if (present == 0)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "there are no rows to take %" PRId64 " of each class from",
+							 per_class);
+	if (smallest_count < per_class)
+	{
+		mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+					  "class %d has %" PRId64 " %s, fewer than the %" PRId64
+					  " of each class that the subset takes",
+					  smallest_label, smallest_count, rows_word(smallest_count), per_class);
+		mlp_error_hint(err, "At most %" PRId64 " rows of each class can be taken, as many as the smallest class has.",
+					   smallest_count);
+		return MLP_ERR_INVALID_ARGUMENT;
+	}
+	if (classes > 0 && present != classes)
+		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
+							 "there are rows of %d classes, not of the %d the subset was sized for",
+							 present, classes);
+	return MLP_OK;
+}
+
 MlpStatus
 mlp_subset_take(uint8_t *images, int32_t *labels, int64_t n, int channels, int height,
 				int width, int64_t seed, int64_t per_class, int classes, int64_t *kept,
@@ -104,6 +133,7 @@ mlp_subset_take(uint8_t *images, int32_t *labels, int64_t n, int channels, int h
 	int32_t		smallest_label = 0;
 	int64_t		smallest_count = INT64_MAX;
 	int64_t		j = 0;
+	MlpStatus	status;
 
 	*kept = 0;
 	if (per_class < 1)
@@ -142,27 +172,11 @@ mlp_subset_take(uint8_t *images, int32_t *labels, int64_t n, int channels, int h
 		}
 		s = e;
 	}
-	if (present == 0 || smallest_count < per_class)
+	status = check_classes(present, smallest_label, smallest_count, per_class, classes, err);
+	if (status != MLP_OK)
 	{
 		free(entries);
-		if (present == 0)
-			return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
-								 "there are no rows to take %" PRId64 " of each class from",
-								 per_class);
-		mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
-					  "class %d has %" PRId64 " %s, fewer than the %" PRId64
-					  " of each class that the subset takes",
-					  smallest_label, smallest_count, rows_word(smallest_count), per_class);
-		mlp_error_hint(err, "At most %" PRId64 " rows of each class can be taken, as many as the smallest class has.",
-					   smallest_count);
-		return MLP_ERR_INVALID_ARGUMENT;
-	}
-	if (classes > 0 && present != classes)
-	{
-		free(entries);
-		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
-							 "there are rows of %d classes, not of the %d the subset was sized for",
-							 present, classes);
+		return status;
 	}
 
 	keep = calloc((size_t) (n > 0 ? n : 1), 1);
@@ -378,6 +392,7 @@ mlp_subset_selector_finish(MlpSubsetSelector *s, int classes, MlpError *err)
 	int32_t		smallest_label = 0;
 	int64_t		smallest_count = INT64_MAX;
 	int			n = s->nlabels > 0 ? s->nlabels : 1;
+	MlpStatus	status;
 
 	for (int l = 0; l < s->nlabels; l++)
 	{
@@ -390,24 +405,9 @@ mlp_subset_selector_finish(MlpSubsetSelector *s, int classes, MlpError *err)
 			smallest_label = l;
 		}
 	}
-	if (present == 0)
-		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
-							 "there are no rows to take %" PRId64 " of each class from",
-							 s->per_class);
-	if (smallest_count < s->per_class)
-	{
-		mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
-					  "class %d has %" PRId64 " %s, fewer than the %" PRId64
-					  " of each class that the subset takes",
-					  smallest_label, smallest_count, rows_word(smallest_count), s->per_class);
-		mlp_error_hint(err, "At most %" PRId64 " rows of each class can be taken, as many as the smallest class has.",
-					   smallest_count);
-		return MLP_ERR_INVALID_ARGUMENT;
-	}
-	if (classes > 0 && present != classes)
-		return mlp_error_set(err, MLP_ERR_INVALID_ARGUMENT,
-							 "there are rows of %d classes, not of the %d the subset was sized for",
-							 present, classes);
+	status = check_classes(present, smallest_label, smallest_count, s->per_class, classes, err);
+	if (status != MLP_OK)
+		return status;
 	s->threshold = calloc((size_t) n, sizeof(int64_t));
 	s->ties = calloc((size_t) n, sizeof(int64_t));
 	s->ties_left = calloc((size_t) n, sizeof(int64_t));

@@ -340,26 +340,46 @@ mlp_trainer_release_batch_memory(MlpTrainer *t)
  * what model.c saves: every layer output of a block plus the LayerNorm statistics), and the
  * batch buffers.
  */
+/* The sizes both memory figures are made of. */
+typedef struct TrainerSizes
+{
+	double		params;
+	double		state;			/* optimizer floats per parameter */
+	double		B;
+	double		W;
+	double		hidden;
+} TrainerSizes;
+
+static TrainerSizes
+trainer_sizes(const MlpTrainConfig *cfg)
+{
+	const MlpArch *a = &cfg->arch;
+	TrainerSizes z;
+
+	z.params = (double) mlp_arch_param_count(a);
+	z.state = cfg->opt.kind == MLP_OPT_ADAMW ? 2 : 1;
+	z.B = cfg->batch_size;
+	z.W = a->width;
+	z.hidden = a->kind == MLP_KIND_BOTTLENECK ? (double) a->expansion * z.W : z.W;
+	return z;
+}
+
 size_t
 mlp_trainer_memory_estimate(const MlpTrainConfig *cfg)
 {
 	const MlpArch *a = &cfg->arch;
-	double		params = (double) mlp_arch_param_count(a);
-	double		state = cfg->opt.kind == MLP_OPT_ADAMW ? 2 : 1;
-	double		B = cfg->batch_size;
-	double		W = a->width;
-	double		hidden = a->kind == MLP_KIND_BOTTLENECK ? (double) a->expansion * W : W;
+	TrainerSizes z = trainer_sizes(cfg);
 	double		per_image;
 	double		bytes;
 
-	per_image = W						/* linear_in */
-		+ (double) a->depth * (3 * W + 2 * hidden + 2)	/* norm, pre/post GELU, output */
+	per_image = z.W						/* linear_in */
+		+ (double) a->depth * (3 * z.W + 2 * z.hidden + 2)	/* norm, pre/post GELU, output */
 		+ 3.0 * a->classes				/* logits, their gradient, head input copy */
-		+ 2 * W + 2 * hidden;			/* backward scratch */
-	bytes = params * (2 + state) * sizeof(float)
-		+ B * per_image * sizeof(float)
-		+ B * (double) a->in_dim * sizeof(float)	/* the batch */
-		+ B * (2 * sizeof(int32_t) + sizeof(uint64_t));
+		+ 2 * z.W + 2 * z.hidden;		/* backward scratch */
+	bytes = z.params * (2 + z.state) * sizeof(float)
+		+ z.B * per_image * sizeof(float)
+		+ z.B * (double) a->in_dim * sizeof(float)	/* the batch */
+		+ z.B * (2 * sizeof(int32_t) + sizeof(uint64_t));
 	return (size_t) (bytes * 1.05);
 }
 
@@ -367,17 +387,13 @@ size_t
 mlp_trainer_overhead_memory(const MlpTrainConfig *cfg)
 {
 	const MlpArch *a = &cfg->arch;
-	double		params = (double) mlp_arch_param_count(a);
-	double		state = cfg->opt.kind == MLP_OPT_ADAMW ? 2 : 1;
-	double		B = cfg->batch_size;
-	double		W = a->width;
-	double		hidden = a->kind == MLP_KIND_BOTTLENECK ? (double) a->expansion * W : W;
+	TrainerSizes z = trainer_sizes(cfg);
 	double		threads = cfg->threads > 0 ? cfg->threads : 1;
 	double		per_thread = (1 << 20) +	/* a stack's and an arena's touched pages */
 		(cfg->precision == MLP_MATMUL_BF16 ? (double) mlp_gemm_bf16_thread_memory() : 0);
-	double		checkpoint = 2 * params * (1 + state) * sizeof(float);
-	double		released = params * sizeof(float) + B * (double) a->in_dim * sizeof(float) +
-		B * (W + (double) a->depth * (3 * W + 2 * hidden)) * sizeof(float);
+	double		checkpoint = 2 * z.params * (1 + z.state) * sizeof(float);
+	double		released = z.params * sizeof(float) + z.B * (double) a->in_dim * sizeof(float) +
+		z.B * (z.W + (double) a->depth * (3 * z.W + 2 * z.hidden)) * sizeof(float);
 	double		extra = checkpoint > released ? checkpoint - released : 0;
 
 	/* the threads of the products, and the train thread of a streamed run */

@@ -827,4 +827,10 @@ MlpStreamClose(MlpSourceStream *s)
 	if (s->batch_cxt)
 		MemoryContextDelete(s->batch_cxt);
 	s->batch_cxt = NULL;
+	if (s->scratch)
+		pfree(s->scratch);
+	if (s->scratch_labels)
+		pfree(s->scratch_labels);
+	s->scratch = NULL;
+	s->scratch_labels = NULL;
 }

@@ -166,6 +166,7 @@ extern void MlpStreamOpen(MlpSourceStream *s, const MlpSourceOptions *opts, int6
  */
 extern int64 MlpStreamRead(MlpSourceStream *s, uint8 *images, int32 *labels, int64 capacity);
 
+/* Closes the cursor and frees what the stream allocated (the scratch rows included). */
 extern void MlpStreamClose(MlpSourceStream *s);
 
 #endif

@@ -450,10 +450,6 @@ SurveySubset(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist)
 							 (MlpImageSpec) {p->channels, p->height, p->width});
 		kept += n;
 	}
-	if (s.scratch)
-		pfree(s.scratch);
-	if (s.scratch_labels)
-		pfree(s.scratch_labels);
 	MlpStreamClose(&s);
 	p->train_rows = kept;
 }
@@ -493,10 +489,6 @@ SurveyStream(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist, bool has_
 	p->height = s.height;
 	p->width = s.width;
 	p->max_label = s.max_label;
-	if (s.scratch)
-		pfree(s.scratch);
-	if (s.scratch_labels)
-		pfree(s.scratch_labels);
 	MlpStreamClose(&s);
 	p->blocks = MlpSourceBlocks(p->train_opts.relid);
 	if (p->subset)
@@ -521,10 +513,6 @@ SurveyStream(const RunSpec *spec, StreamPlan *p, MlpChannelHist *hist, bool has_
 		p->val_rows = s.rows;
 		p->val_height = s.height;
 		p->val_width = s.width;
-		if (s.scratch)
-			pfree(s.scratch);
-		if (s.scratch_labels)
-			pfree(s.scratch_labels);
 		MlpStreamClose(&s);
 	}
 	LeaveUserContext(&u);
@@ -887,6 +875,19 @@ CancelRequestedInTable(int64 run_id)
 	return result;
 }
 
+/*
+ * Interrupts and SIGTERM: after every step, and while a step of the train thread is long.
+ * Without a postmaster nothing we write would count: stop like a crashed backend.
+ */
+static bool
+StopBetweenSteps(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+	return stop_requested;
+}
+
 /* Called by the trainer on this thread after every mini-batch. */
 static int
 OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
@@ -897,11 +898,7 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 
 	MlpProgressUpdate(s->slot, epoch, step, loss, images_per_second);
 	SampleMemory();
-	CHECK_FOR_INTERRUPTS();
-	/* Without a postmaster nothing we write would count: stop like a crashed backend. */
-	if (!PostmasterIsAlive())
-		proc_exit(1);
-	if (stop_requested)
+	if (StopBetweenSteps())
 		return 1;
 	if (MlpProgressCancelRequested(s->slot))
 	{
@@ -919,16 +916,6 @@ OnStep(void *arg, int epoch, int64_t step, int64_t steps, double loss,
 		}
 	}
 	return 0;
-}
-
-/* While no step is reported (a long step): interrupts and SIGTERM, as OnStep checks them. */
-static bool
-StopBetweenSteps(void)
-{
-	CHECK_FOR_INTERRUPTS();
-	if (!PostmasterIsAlive())
-		proc_exit(1);
-	return stop_requested;
 }
 
 /*
