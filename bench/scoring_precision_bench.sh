@@ -24,18 +24,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 grep -qw avx512_bf16 /proc/cpuinfo || { echo "SKIP this CPU has no AVX512_BF16"; exit 0; }
-. "$ROOT/scripts/pg-cluster.sh"
-if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
-    DIR=$(mktemp -d /tmp/mlpscale-precision-bench.XXXXXX)
-    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
-    mlp_cluster_start "$DIR" >/dev/null
-    trap 'mlp_cluster_stop; rm -rf "$DIR"' EXIT
-fi
-DB=precision_bench
+. "$ROOT/bench/bench_db.sh"
+bench_db precision_bench
 LOADER=$ROOT/mlpscale-load
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-q "CREATE EXTENSION mlpscale" >/dev/null
 "$LOADER" -q -d "$DB" --table cifar_train "$CIFAR"/data_batch_{1,2,3,4}.bin >/dev/null
 "$LOADER" -q -d "$DB" --table cifar_test "$CIFAR/data_batch_5.bin" >/dev/null
 run=$(q "SELECT mlp_train('m', 'SELECT image, label FROM cifar_train', arch => 'B_6-Wi_256', epochs => $EPOCHS,

@@ -26,17 +26,8 @@ while [ $# -gt 0 ]; do
         *) echo "storage_bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-. "$ROOT/scripts/pg-cluster.sh"
-if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
-    DIR=$(mktemp -d /tmp/mlpscale-storage-bench.XXXXXX)
-    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
-    mlp_cluster_start "$DIR" >/dev/null
-    trap 'mlp_cluster_stop; rm -rf "$DIR"' EXIT
-fi
-DB=storage_bench
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-q "CREATE EXTENSION mlpscale" >/dev/null
+. "$ROOT/bench/bench_db.sh"
+bench_db storage_bench
 "$ROOT/mlpscale-load" -q -d "$DB" --table src28 --split train --limit "$N" "$FASHION" >/dev/null
 "$ROOT/mlpscale-load" -q -d "$DB" --table src32 "$CIFAR"/data_batch_{1,2}.bin >/dev/null
 q "DELETE FROM src32 WHERE id > $N" >/dev/null

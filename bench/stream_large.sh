@@ -31,17 +31,8 @@ while [ $# -gt 0 ]; do
         *) echo "stream_large.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-. "$ROOT/scripts/pg-cluster.sh"
-if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
-    DIR=$(mktemp -d /tmp/mlpscale-stream-large.XXXXXX)
-    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
-    mlp_cluster_start "$DIR" >/dev/null
-    trap 'mlp_cluster_stop; rm -rf "$DIR"' EXIT
-fi
-DB=stream_large
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-q "CREATE EXTENSION mlpscale" >/dev/null
+. "$ROOT/bench/bench_db.sh"
+bench_db stream_large
 "$ROOT/mlpscale-load" -q -d "$DB" --table c32 "$CIFAR"/data_batch_{1,2,3,4,5}.bin >/dev/null
 variants=$(( (ROWS + 49999) / 50000 ))
 t0=$(date +%s.%N)

@@ -22,17 +22,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-. "$ROOT/scripts/pg-cluster.sh"
-if [ -z "${PGHOST:-}" ] || [ -z "${PGPORT:-}" ]; then
-    DIR=$(mktemp -d /tmp/mlpscale-sweep-bench.XXXXXX)
-    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
-    mlp_cluster_start "$DIR" >/dev/null
-    trap 'mlp_cluster_stop; rm -rf "$DIR"' EXIT
-fi
-DB=sweep_bench
-psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-q "CREATE EXTENSION mlpscale" >/dev/null
+. "$ROOT/bench/bench_db.sh"
+bench_db sweep_bench
 q "ALTER SYSTEM SET mlpscale.max_concurrent_runs = $CONCURRENT" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 q "SELECT setseed(0.5);
