@@ -69,6 +69,7 @@ CORE_SRCS = \
 	src/core/evaluate.c \
 	src/core/file_read.c \
 	src/core/fit.c \
+	src/core/gemm_amx.c \
 	src/core/gemm_bf16.c \
 	src/core/idx.c \
 	src/core/image_codec.c \
@@ -163,6 +164,13 @@ test/unit/bin-asan/%: test/unit/%.c $(CORE_SRCS) $(wildcard test/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
 		-Isrc/core -Itest/unit -o $@ $< $(CORE_SRCS) $(CORE_LIBS)
+
+# The emulated AMX kernel takes the place of gemm_amx.c (test/unit/test_gemm_amx_emulated.c).
+test/unit/bin-asan/test_gemm_amx_emulated: test/unit/test_gemm_amx_emulated.c test/unit/test_gemm_bf16.c $(CORE_SRCS) $(wildcard test/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
+		-Isrc/core -Itest/unit -o $@ $< $(filter-out src/core/gemm_amx.c,$(CORE_SRCS)) $(CORE_LIBS)
+test/unit/bin/test_gemm_amx_emulated: test/unit/test_gemm_bf16.c src/core/gemm_amx.c
 
 # ---- libFuzzer targets of the core's parsers (test/fuzz/README.md) -----------------------
 # The core is built again with clang, coverage and AddressSanitizer + UBSan (UBSan aborts, so

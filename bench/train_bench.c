@@ -37,6 +37,7 @@
 #include "augment.h"
 #include "blas.h"
 #include "evaluate.h"
+#include "gemm_bf16.h"
 #include "idx.h"
 #include "model.h"
 #include "optimizer.h"
@@ -396,8 +397,9 @@ sgemm_step_free(SgemmStep *s)
 static void
 print_common(const Options *o)
 {
-	printf(" threads=%d blas_core=%s blas_threads=%d precision=%s", o->threads,
-		   mlp_blas_corename(), mlp_blas_threads(), mlp_matmul_precision_name(o->precision));
+	printf(" threads=%d blas_core=%s blas_threads=%d precision=%s bf16_kernel=%s", o->threads,
+		   mlp_blas_corename(), mlp_blas_threads(), mlp_matmul_precision_name(o->precision),
+		   mlp_gemm_bf16_kernel());
 }
 
 static void
@@ -896,7 +898,8 @@ usage(void)
 			"  --sizes N1,N2,... (epoch-scale)  --data-dir DIR (%s)\n"
 			"  --cifar DIR (tta: CIFAR-10 binary batches instead of Fashion-MNIST)\n"
 			"  --shape CxHxW (3x32x32) of the synthetic images\n"
-			"  --precision fp32|bf16 (fp32) of the training products\n", FASHION_DIR);
+			"  --precision fp32|bf16 (fp32) of the training products\n"
+			"  --bf16-kernel auto|avx512 (auto: AMX tiles where the CPU has them)\n", FASHION_DIR);
 	exit(2);
 }
 
@@ -934,6 +937,7 @@ main(int argc, char **argv)
 		{"cifar", required_argument, NULL, 'c'},
 		{"shape", required_argument, NULL, 'p'},
 		{"precision", required_argument, NULL, 'P'},
+		{"bf16-kernel", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0}
 	};
 	Options		o = {
@@ -979,6 +983,12 @@ main(int argc, char **argv)
 				if (o.precision == MLP_MATMUL_BF16 && !mlp_blas_bf16_supported())
 					die("--precision %s needs a CPU with AVX512_BF16", optarg);
 				break;
+			case 'K':
+				if (strcmp(optarg, "avx512") == 0)
+					mlp_gemm_bf16_use_amx(false);
+				else if (strcmp(optarg, "auto") != 0)
+					die("bad --bf16-kernel (auto or avx512): %s", optarg);
+				break;
 			default: usage();
 		}
 	}
@@ -1000,8 +1010,9 @@ main(int argc, char **argv)
 	else if (strcmp(o.mode, "info") == 0)
 	{
 		blas_start(o.threads);
-		printf("RESULT mode=info blas_core=%s chosen_coretype=%s blas_threads=%d\n",
-			   mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads());
+		printf("RESULT mode=info blas_core=%s chosen_coretype=%s blas_threads=%d bf16_kernel=%s\n",
+			   mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads(),
+			   mlp_gemm_bf16_kernel());
 	}
 	else
 		usage();

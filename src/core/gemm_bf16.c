@@ -23,6 +23,8 @@
  */
 #include "gemm_bf16.h"
 
+#include "gemm_amx.h"
+#include "gemm_bf16_internal.h"
 #include "thread_pool.h"
 
 #include <stdatomic.h>
@@ -30,13 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define HAVE_X86 1
-#endif
-
 #define MR 14					/* rows of the register block: 14 x 2 accumulators */
-#define NR 32					/* columns: two vectors of 16 floats */
 #define KC 256					/* K per slice, even: 128 bf16 pairs */
 #define MC (MR * 24)			/* rows per packed block of A (~168 KB of L2) */
 #define NC 2048					/* columns per packed slice of B (~1 MB, L2 + L3) */
@@ -107,99 +103,6 @@ mlp_gemm_bf16_reference(bool transA, bool transB, int M, int N, int K,
 
 #ifdef HAVE_X86
 
-#define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
-
-/* ---- one product: operands as given to mlp_gemm_bf16 ----------------------------------- */
-
-typedef struct Gemm
-{
-	bool		transA,
-				transB;
-	int			M,
-				N,
-				K;
-	float		alpha,
-				beta;
-	const float *A;
-	int			lda;
-	const float *B;
-	int			ldb;
-	float	   *C;
-	int			ldc;
-	const MlpBf16PackedB *bp;	/* op(B) packed once, or NULL: packed here */
-	MlpGemmEpilogue epi;		/* on each finished tile, or NULL */
-	void	   *epi_arg;
-} Gemm;
-
-/* The first n of 16 lanes (n clamped to [0, 16]): tails of rows, panels and tiles. */
-static inline __mmask16
-lanes(int n)
-{
-	return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16) ((1u << n) - 1);
-}
-
-/* Two floats -> one 32-bit word of bf16 (lo in the low half), for 16 lanes. */
-TARGET static inline __m512i
-pair_words(__m512 lo, __m512 hi)
-{
-	__m512i		l = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(lo));
-	__m512i		h = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(hi));
-
-	return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
-}
-
-/*
- * 32 consecutive floats of one row (n of them valid) -> 16 words of bf16 pairs, in order.
- * vcvtne2ps2bf16 puts its second operand in the low half.
- */
-TARGET static inline __m512i
-row_words(const float *src, int n)
-{
-	__m512		a = _mm512_maskz_loadu_ps(lanes(n), src);
-	__m512		b = _mm512_maskz_loadu_ps(lanes(n - 16), src + 16);
-
-	return (__m512i) _mm512_cvtne2ps_pbh(b, a);
-}
-
-/*
- * In-register transpose of a 16 x 16 matrix of 32-bit words: r[i] holds row i on entry and
- * column i on return.  Unpacking words and quadwords transposes the 4 x 4 blocks inside each
- * 128-bit lane; two rounds of lane shuffles put the blocks in place.  64 shuffles for 256
- * words, against one scatter per 16 words.
- */
-TARGET static inline void
-transpose16(__m512i r[16])
-{
-	__m512i		t[16],
-				u[16];
-
-	for (int i = 0; i < 16; i += 2)
-	{
-		t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-		t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-	}
-	/* u[4g + c], lane L: column 4L + c, rows 4g .. 4g+3 */
-	for (int g = 0; g < 4; g++)
-	{
-		u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
-		u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
-		u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
-		u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
-	}
-	for (int c = 0; c < 4; c++)
-	{
-		__m512i		ve = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88),
-					vo = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xdd),
-					xe = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88),
-					xo = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xdd);
-
-		r[c] = _mm512_shuffle_i32x4(ve, xe, 0x88);
-		r[8 + c] = _mm512_shuffle_i32x4(ve, xe, 0xdd);
-		r[4 + c] = _mm512_shuffle_i32x4(vo, xo, 0x88);
-		r[12 + c] = _mm512_shuffle_i32x4(vo, xo, 0xdd);
-	}
-}
-
 /*
  * Packs op(A)[i0 : i0+mc, k0 : k0+kc] into MR-row panels: for each pair p of K, the MR words
  * (A(i, 2p), A(i, 2p+1)) of the panel's rows.  Rows past mc and the odd K tail are zero.
@@ -254,18 +157,24 @@ pack_a(const Gemm *g, int i0, int mc, int k0, int kc, uint32_t *dst)
 
 /*
  * Packs op(B)[k0 : k0+kc, j0 : j0+nc] into NR-column panels: for each pair p of K, the NR
- * words (B(2p, j), B(2p+1, j)).  Columns past nc and the odd K tail are zero.
+ * words (B(2p, j), B(2p+1, j)); panel jr starts at word jr * kstride (kstride >= the kp pairs
+ * of the slice, the pairs past kp zero).  Columns past nc and the odd K tail are zero.
  */
-TARGET static void
-pack_b(const Gemm *g, int k0, int kc, int j0, int nc, uint32_t *dst)
+TARGET void
+mlp_bf16_pack_b(const Gemm *g, int k0, int kc, int j0, int nc, int kstride, uint32_t *dst)
 {
 	int			kp = (kc + 1) / 2;
 
 	for (int jr = 0; jr < nc; jr += NR)
 	{
 		int			nr = nc - jr < NR ? nc - jr : NR;
-		uint32_t   *d = dst + (size_t) jr * kp;
+		uint32_t   *d = dst + (size_t) jr * kstride;
 
+		for (int p = kp; p < kstride; p++)
+		{
+			_mm512_storeu_si512(d + (size_t) p * NR, _mm512_setzero_si512());
+			_mm512_storeu_si512(d + (size_t) p * NR + 16, _mm512_setzero_si512());
+		}
 		if (!g->transB)
 		{
 			/* B stored [K, N]: rows 2p and 2p+1 hold the panel's columns side by side */
@@ -423,7 +332,7 @@ gemm_part(const Gemm *g, int i0, int m, int j0, int n, PackBuffers *pb)
 				bpan = packed_slice(g->bp, pc) + (size_t) jc * kp;
 			else
 			{
-				pack_b(g, pc, kc, jc, nc, pb->b);
+				mlp_bf16_pack_b(g, pc, kc, jc, nc, kp, pb->b);
 				bpan = pb->b;
 			}
 			for (int ic = i0; ic < i0 + m; ic += MC)
@@ -459,6 +368,7 @@ typedef struct GemmTask
 {
 	const Gemm *g;
 	bool		split_rows;
+	bool		amx;			/* AMX tiles (gemm_amx.c) instead of the register block */
 	int			unit;
 	int			groups;			/* > 0: rows in groups of `unit`, taken from `next` */
 	atomic_int	next;
@@ -493,7 +403,14 @@ gemm_task(void *arg, int part, int parts)
 	}
 	if (hi <= lo)
 		return;
-	if (task->split_rows)
+	if (task->amx)
+	{
+		if (task->split_rows)
+			mlp_gemm_amx_part(g, lo, hi - lo, 0, g->N, part);
+		else
+			mlp_gemm_amx_part(g, 0, g->M, lo, hi - lo, part);
+	}
+	else if (task->split_rows)
 		gemm_part(g, lo, hi - lo, 0, g->N, &part_buffers[part]);
 	else
 		gemm_part(g, 0, g->M, lo, hi - lo, &part_buffers[part]);
@@ -560,7 +477,9 @@ gemm_run(Gemm *g)
 {
 #ifdef HAVE_X86
 	static int	supported = -1;
-	GemmTask	task = {g, g->M >= g->N, g->M >= g->N ? MR : NR, 0, 0};
+	/* AMX where the CPU has it, for products whose op(B) is packed here */
+	bool		amx = g->bp == NULL && mlp_gemm_amx_active();
+	GemmTask	task = {g, g->M >= g->N, amx, g->M >= g->N ? (amx ? MLP_AMX_ROWS : MR) : NR, 0, 0};
 	int			parts = mlp_pool_threads();
 	int			blocks = ((task.split_rows ? g->M : g->N) + task.unit - 1) / task.unit;
 
@@ -592,7 +511,7 @@ gemm_run(Gemm *g)
 		parts = blocks;
 	/* every buffer before any part starts, so that a failure leaves C untouched */
 	for (int t = 0; t < parts; t++)
-		if (pack_buffers_get(&part_buffers[t]) != 0)
+		if ((amx ? mlp_gemm_amx_buffers(t) : pack_buffers_get(&part_buffers[t])) != 0)
 			return -1;
 	mlp_pool_run(gemm_task, &task, parts);
 	return 0;
@@ -656,8 +575,11 @@ mlp_gemm_bf16_pack_b(bool transB, int N, int K, const float *B, int ldb, MlpBf16
 		out->npad = npad;
 		out->words = w;
 		for (int pc = 0; pc < K; pc += KC)
-			pack_b(&g, pc, K - pc < KC ? K - pc : KC, 0, N,
-				   (uint32_t *) packed_slice(out, pc));
+		{
+			int			kc = K - pc < KC ? K - pc : KC;
+
+			mlp_bf16_pack_b(&g, pc, kc, 0, N, (kc + 1) / 2, (uint32_t *) packed_slice(out, pc));
+		}
 		return 0;
 	}
 #else
@@ -728,5 +650,20 @@ mlp_floats_to_bf16(const float *src, uint16_t *dst, size_t n)
 size_t
 mlp_gemm_bf16_thread_memory(void)
 {
-	return sizeof(uint32_t) * ((size_t) MC * (KC / 2) + (size_t) NC * (KC / 2));
+	return sizeof(uint32_t) * ((size_t) MC * (KC / 2) + (size_t) NC * (KC / 2)) +
+		(mlp_gemm_amx_active() ? mlp_gemm_amx_thread_memory() : 0);
+}
+
+const char *
+mlp_gemm_bf16_kernel(void)
+{
+	if (!mlp_gemm_bf16_supported())
+		return "none";
+	return mlp_gemm_amx_active() ? "amx" : "avx512_bf16";
+}
+
+int
+mlp_gemm_bf16_use_amx(bool on)
+{
+	return mlp_gemm_amx_set_enabled(on);
 }

@@ -61,7 +61,8 @@ size_t		mlp_gemm_bf16_packed_bytes(int N, int K);
 
 /*
  * C[M, B->N] = alpha * op(A) B + beta * C, with the same bits as mlp_gemm_bf16 on the operand
- * B was packed from.  Same return codes and threads.
+ * B was packed from when that runs on the AVX512_BF16 kernel (where AMX is the default, its
+ * products sum in another order and differ by float rounding).  Same return codes and threads.
  */
 int			mlp_gemm_bf16_packed(bool transA, int M, float alpha, const float *A, int lda,
 								 const MlpBf16PackedB *B, float beta, float *C, int ldc,
@@ -94,5 +95,16 @@ float		mlp_bf16_to_float(uint16_t h);
 
 /* Bytes of packing buffers each thread of the products holds once it has run one. */
 size_t		mlp_gemm_bf16_thread_memory(void);
+
+/*
+ * The kernel of the products: "amx" (AMX tiles, gemm_amx.c: where the CPU has AMX-BF16, the
+ * OS lets the process use the tiles and a first product agreed with the reference), else
+ * "avx512_bf16", or "none" without AVX512_BF16.  Products against a pre-packed op(B) (bf16
+ * scoring) always run on the AVX512_BF16 kernel.
+ */
+const char *mlp_gemm_bf16_kernel(void);
+
+/* Tests and benchmarks: AMX on (0, or -1 where it is unavailable) or off (0). */
+int			mlp_gemm_bf16_use_amx(bool on);
 
 #endif

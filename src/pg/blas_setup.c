@@ -9,6 +9,7 @@
 
 #include "blas_setup.h"
 #include "core/blas.h"
+#include "core/gemm_bf16.h"
 #include "settings.h"
 #include "privilege.h"
 
@@ -29,11 +30,12 @@ MlpEnsureBlas(void)
 				 errmsg("could not load OpenBLAS: %s", err),
 				 errhint("Install Debian's libopenblas0 package.")));
 	if (mlp_blas_chosen_coretype()[0] != '\0')
-		elog(LOG, "mlpscale: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s chosen for this CPU), %d threads",
-			 mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads());
+		elog(LOG, "mlpscale: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s chosen for this CPU), %d threads, bf16 kernel %s",
+			 mlp_blas_corename(), mlp_blas_chosen_coretype(), mlp_blas_threads(),
+			 mlp_gemm_bf16_kernel());
 	else
-		elog(LOG, "mlpscale: OpenBLAS kernel %s, %d threads",
-			 mlp_blas_corename(), mlp_blas_threads());
+		elog(LOG, "mlpscale: OpenBLAS kernel %s, %d threads, bf16 kernel %s",
+			 mlp_blas_corename(), mlp_blas_threads(), mlp_gemm_bf16_kernel());
 }
 
 void

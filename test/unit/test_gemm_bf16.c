@@ -3,7 +3,9 @@
  * independence from the thread count, products against a pre-packed operand and with an
  * epilogue, and mlp_sgemm's precision switch.
  *
- * On a CPU without AVX512_BF16 the products are skipped (and the refusal is checked).
+ * On a CPU without AVX512_BF16 the products are skipped (and the refusal is checked).  Where
+ * the CPU has AMX, the products run once on its tiles (the default there) and once on the
+ * AVX512_BF16 kernel; elsewhere the AMX checks are counted as skips.
  */
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "gemm_amx.h"
 #include "gemm_bf16.h"
 #include "gemm_check.h"
 #include "layers.h"
@@ -118,14 +121,15 @@ test_threads(void)
 	int			M = 700,
 				N = 300,
 				K = 1100;
+	/* Bm is [K, N] for the rows split and [K / 2, M] for the columns split */
 	float	   *A = malloc(sizeof(float) * M * K),
-			   *Bm = malloc(sizeof(float) * K * N),
+			   *Bm = malloc(sizeof(float) * K * M),
 			   *C[3];
 	bool		same = true;
 
 	for (int i = 0; i < M * K; i++)
 		A[i] = frand();
-	for (int i = 0; i < K * N; i++)
+	for (int i = 0; i < K * M; i++)
 		Bm[i] = frand();
 	for (int t = 0; t < 3; t++)
 	{
@@ -280,7 +284,14 @@ check_packed(bool ta, bool tb, int M, int N, int K, float beta)
 		Bm[i] = rc == 0 ? Bm[i] : 0.0f;
 	rc |= mlp_gemm_bf16_packed(ta, M, -0.75f, A, lda, &pb, beta, Cp, ldc, NULL, NULL);
 	rc |= mlp_gemm_bf16_packed(ta, M, -0.75f, A, lda, &pb, beta, Ce, ldc, count_epilogue, &ce);
-	mlp_gemm_bf16(ta, tb, M, N, K, -0.75f, A, lda, Bm, ldb, beta, Cu, ldc);
+	/* packed products run on the AVX512_BF16 kernel: its bits, also where AMX is the default */
+	{
+		bool		amx = strcmp(mlp_gemm_bf16_kernel(), "amx") == 0;
+
+		mlp_gemm_bf16_use_amx(false);
+		mlp_gemm_bf16(ta, tb, M, N, K, -0.75f, A, lda, Bm, ldb, beta, Cu, ldc);
+		mlp_gemm_bf16_use_amx(amx);
+	}
 	mlp_gemm_bf16_reference(ta, tb, M, N, K, -0.75f, A, lda, Bm, ldb, beta, Cr, ldc);
 	for (int i = 0; i < M; i++)
 		for (int j = 0; j < ldc; j++)
@@ -415,6 +426,64 @@ test_gelu_epilogue(void)
 	free(out2);
 }
 
+/* The checks that depend on which kernel runs the products. */
+static void
+kernel_suite(void)
+{
+	diag("bf16 kernel: %s", mlp_gemm_bf16_kernel());
+	test_exact();
+	test_products();
+	test_threads();
+	test_gelu_epilogue();
+}
+
+/* AMX where the CPU has it, and the AVX512_BF16 kernel there as well. */
+static void
+test_kernels(void)
+{
+	if (!mlp_gemm_amx_available())
+	{
+		ok(strcmp(mlp_gemm_bf16_kernel(), "avx512_bf16") == 0,
+		   "without AMX the products run on the AVX512_BF16 kernel (%s)", mlp_gemm_bf16_kernel());
+		is_int(mlp_gemm_bf16_use_amx(true), -1, "AMX refused where the CPU has none");
+		tap_skip("this CPU has no AMX-BF16", "the products, threads and epilogue on AMX tiles");
+		tap_skip("this CPU has no AMX-BF16", "AMX and AVX512_BF16 kernels agree");
+		return;
+	}
+	ok(strcmp(mlp_gemm_bf16_kernel(), "amx") == 0, "AMX is the default kernel where it runs");
+	{
+		int			M = 300,
+					N = 200,
+					K = 1030;
+		float	   *A = malloc(sizeof(float) * M * K),
+				   *Bm = malloc(sizeof(float) * K * N),
+				   *C1 = malloc(sizeof(float) * M * N),
+				   *C2 = malloc(sizeof(float) * M * N);
+		double		worst = 0.0;
+
+		for (int i = 0; i < M * K; i++)
+			A[i] = frand();
+		for (int i = 0; i < K * N; i++)
+			Bm[i] = frand();
+		mlp_gemm_bf16(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C1, N);
+		is_int(mlp_gemm_bf16_use_amx(false), 0, "AMX can be turned off");
+		mlp_gemm_bf16(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C2, N);
+		for (int i = 0; i < M * N; i++)
+			if (fabs((double) C1[i] - C2[i]) > worst)
+				worst = fabs((double) C1[i] - C2[i]);
+		ok(worst <= 1e-6 * K, "AMX and AVX512_BF16 kernels agree to float rounding (worst %.3g)",
+		   worst);
+		free(A);
+		free(Bm);
+		free(C1);
+		free(C2);
+	}
+	ok(strcmp(mlp_gemm_bf16_kernel(), "avx512_bf16") == 0, "with AMX off: %s",
+	   mlp_gemm_bf16_kernel());
+	kernel_suite();
+	is_int(mlp_gemm_bf16_use_amx(true), 0, "AMX back on");
+}
+
 int
 main(void)
 {
@@ -437,13 +506,11 @@ main(void)
 			   "bf16 precision refused without AVX512_BF16");
 		return tap_done();
 	}
-	test_exact();
-	test_products();
-	test_threads();
+	kernel_suite();
 	test_packed();
 	test_packed_threads();
-	test_gelu_epilogue();
 	test_bad_dimensions();
 	test_precision_switch();
+	test_kernels();
 	return tap_done();
 }
