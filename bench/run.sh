@@ -108,6 +108,7 @@ record env "$ROOT/bench/bin/peak" --threads "$THREADS"
 
 # Steps per repetition: enough images per repetition that one step's noise does not dominate.
 if [ $QUICK = 1 ]; then S256=2; S1024=1; REPS=2; else S256=6; S1024=2; REPS=3; fi
+INFER_REPS=$REPS
 
 if [ $ONLY_ACCURACY = 0 ]; then
 echo "== 1. training throughput at batch 1024 (and the SGEMM roofline, peak memory)"
@@ -170,15 +171,33 @@ if [ $SQL = 1 ]; then
     "$ROOT/bench/sql_bench.sh" --threads "$THREADS" --arch B_6-Wi_256 --batch 1024 2>>"$LOG" |
         sed -u -e "s/^RESULT /RESULT group=sql /" | tee -a "$RESULTS" | cut -c1-150
     # bench/inference_bench.sh: the same B_6-Wi_512 3x32x32 model in SQL and in PyTorch.
+    # fp32, and bf16 scoring against PyTorch's autocast where the CPU has AVX512_BF16; batch
+    # scoring and PyTorch alternate $INFER_REPS times (medians)
     if [ -x "$ROOT/bench/inference_bench.sh" ] && ! grep -q '^SKIP' "$RESULTS"; then
-        inf=$("$ROOT/bench/inference_bench.sh" "$THREADS" 2>>"$LOG")
-        echo "$inf" >>"$LOG"
-        field() { grep -F "$1" <<<"$inf" | head -1 | awk '{print $NF}'; }
-        echo "RESULT group=sql side=sql mode=sql-infer512 arch=B_6-Wi_512 shape=3x32x32 n=10000" \
-             "classify_rows_per_s=$(field 'one backend') parallel_rows_per_s=$(field 'parallel workers')" \
-             "batch_rows_per_s=$(field 'mlp_classify_batch()') torch_images_per_s=$(field 'PyTorch')" \
-             "agree=\"$(grep -F 'classes equal' <<<"$inf" | sed 's/.*: //')\" threads=$THREADS" |
-            tee -a "$RESULTS" | cut -c1-150
+        precs=fp32
+        [ "$BF16" = 1 ] && precs="fp32 bf16"
+        for prec in $precs; do
+            inf=$("$ROOT/bench/inference_bench.sh" "$THREADS" "$prec" "$INFER_REPS" 2>>"$LOG")
+            echo "$inf" >>"$LOG"
+            field() { grep -F "$1" <<<"$inf" | head -1 | awk '{print $NF}'; }
+            echo "RESULT group=sql side=sql mode=sql-infer512 arch=B_6-Wi_512 shape=3x32x32 n=10000" \
+                 "classify_rows_per_s=$(field 'one backend') parallel_rows_per_s=$(field 'parallel workers')" \
+                 "batch_rows_per_s=$(field 'mlp_classify_batch()') torch_images_per_s=$(field 'PyTorch')" \
+                 "agree=\"$(grep -F 'same class' <<<"$inf" | sed 's/.*: //')\" threads=$THREADS precision=$prec" |
+                tee -a "$RESULTS" | cut -c1-150
+        done
+    fi
+    # bf16 scoring's agreement with fp32 and its per-row rate at B_6-Wi_256 3x32x32 (issue 14):
+    # needs CIFAR-10 from ../shared/data/cifar10, which only this benchmark uses
+    if [ "$BF16" = 1 ] && [ -f "$ROOT/../shared/data/cifar10/data_batch_5.bin" ] &&
+       [ -x "$ROOT/mlpscale-load" ]; then
+        pb=$("$ROOT/bench/scoring_precision_bench.sh" --epochs 5 --reps "$INFER_REPS" 2>>"$LOG")
+        echo "$pb" >>"$LOG"
+        awk '/agrees with fp32 on/ { a = $8; n = $10; x = $(NF - 2); y = $NF; sub(/,/, "", x) }
+             /per-row classify:/ { r32 = $5; r16 = $8 }
+             /mlp_classify_batch:/ { b32 = $4; b16 = $7 }
+             END { if (n) printf "RESULT group=sql side=sql mode=sql-precision arch=B_6-Wi_256 shape=3x32x32 agree=%s n=%s acc_fp32=%s acc_bf16=%s row_fp32=%s row_bf16=%s batch_fp32=%s batch_bf16=%s\n", a, n, x, y, r32, r16, b32, b16 }' \
+            <<<"$pb" | tee -a "$RESULTS" | cut -c1-150
     fi
     set -e
 else

@@ -120,9 +120,12 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 fi
 
 # ---- scoring: per-row classify() and mlp_classify_batch() over the 10,000 test rows ------------
-if [ "$(val "SELECT count(*) FROM mlpscale.models WHERE name = 'bench'")" != 0 ]; then
-    out=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
+# in fp32, and with mlpscale.scoring_precision = 'bf16' where the CPU has AVX512_BF16
+score() {
+    local prec=$1 out per_row batch
+    out=$(psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" <<SQL
 SET max_parallel_workers_per_gather = 0;
+SET mlpscale.scoring_precision = '$prec';
 SELECT classify('bench', image) FROM fashion_test LIMIT 1 \g /dev/null
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 SELECT count(classify('bench', image)) FROM fashion_test \g /dev/null
@@ -135,5 +138,11 @@ SQL
 )
     read -r per_row batch <<<"$(echo "$out" | tail -1)"
     echo "RESULT side=sql mode=sql-infer arch=$ARCH shape=1x28x28 n=10000" \
-         "classify_rows_per_s=$per_row batch_rows_per_s=$batch threads=$THREADS"
+         "classify_rows_per_s=$per_row batch_rows_per_s=$batch threads=$THREADS precision=$prec"
+}
+if [ "$(val "SELECT count(*) FROM mlpscale.models WHERE name = 'bench'")" != 0 ]; then
+    score fp32
+    if grep -qw avx512_bf16 /proc/cpuinfo; then
+        score bf16
+    fi
 fi
