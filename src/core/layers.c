@@ -3,7 +3,7 @@
  *
  * Matrix products go through mlp_sgemm; everything else is element-wise or per row and is
  * written with GCC vector extensions, so it is vectorised at the width the build targets
- * (-march=native gives AVX-512) without intrinsics and without -ffast-math.  erf and exp are
+ * (-march=native gives AVX-512) without intrinsics (but vfma) and without -ffast-math.  erf and exp are
  * evaluated by polynomials (glibc's erff/expf are scalar calls the compiler cannot
  * vectorise), and every element, tail included, goes through the same vector code, so a
  * result never depends on where a row starts.
@@ -34,16 +34,16 @@ v_erf(vf x)
 
 	x = vclamp(x, -4.0f, 4.0f);
 	z = x * x;
-	p = z * -2.72614225801306e-10f + 2.77068142495902e-08f;
-	p = z * p + -2.10102402082508e-06f;
-	p = z * p + -5.69250639462346e-05f;
-	p = z * p + -7.34990630326855e-04f;
-	p = z * p + -2.95459980854025e-03f;
-	p = z * p + -1.60960333262415e-02f;
-	q = z * -1.45660718464996e-05f + -2.13374055278905e-04f;
-	q = z * q + -1.68282697438203e-03f;
-	q = z * q + -7.37332916720468e-03f;
-	q = z * q + -1.42647390514189e-02f;
+	p = vfma(z, vsplat(-2.72614225801306e-10f), vsplat(2.77068142495902e-08f));
+	p = vfma(z, p, vsplat(-2.10102402082508e-06f));
+	p = vfma(z, p, vsplat(-5.69250639462346e-05f));
+	p = vfma(z, p, vsplat(-7.34990630326855e-04f));
+	p = vfma(z, p, vsplat(-2.95459980854025e-03f));
+	p = vfma(z, p, vsplat(-1.60960333262415e-02f));
+	q = vfma(z, vsplat(-1.45660718464996e-05f), vsplat(-2.13374055278905e-04f));
+	q = vfma(z, q, vsplat(-1.68282697438203e-03f));
+	q = vfma(z, q, vsplat(-7.37332916720468e-03f));
+	q = vfma(z, q, vsplat(-1.42647390514189e-02f));
 	return x * p / q;
 }
 
@@ -65,12 +65,12 @@ v_exp_nonpos(vf t)
 	t = vclamp(t, -87.0f, 0.0f);
 	n = (t * 1.44269504088896341f + magic) - magic;
 	r = t - n * 0.693359375f - n * -2.12194440e-4f;
-	p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-	p = p * r + 8.3334519073e-3f;
-	p = p * r + 4.1665795894e-2f;
-	p = p * r + 1.6666665459e-1f;
-	p = p * r + 5.0000001201e-1f;
-	y = p * r * r + r + 1.0f;
+	p = vfma(r, vsplat(1.9875691500e-4f), vsplat(1.3981999507e-3f));
+	p = vfma(p, r, vsplat(8.3334519073e-3f));
+	p = vfma(p, r, vsplat(4.1665795894e-2f));
+	p = vfma(p, r, vsplat(1.6666665459e-1f));
+	p = vfma(p, r, vsplat(5.0000001201e-1f));
+	y = vfma(p * r, r, r) + 1.0f;
 	bits = (__builtin_convertvector(n, vi) + 127) << 23;
 	return y * (vf) bits;
 }

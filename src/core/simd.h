@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__FMA__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #if defined(__AVX512F__)
 #define VLEN 16
 #elif defined(__AVX__)
@@ -55,6 +59,25 @@ vclamp(vf x, float lo, float hi)
 {
 	x = vselect(x < vsplat(lo), vsplat(lo), x);
 	return vselect(x > vsplat(hi), vsplat(hi), x);
+}
+
+/*
+ * a * b + c.  Where the build has FMA, rounded once (the fused instruction); elsewhere twice.
+ * Written out rather than left to the compiler's contraction (off in ISO C mode), so that the
+ * same expression gives the same bits wherever it is inlined.
+ */
+static inline vf
+vfma(vf a, vf b, vf c)
+{
+#if VLEN == 16
+	return (vf) _mm512_fmadd_ps((__m512) a, (__m512) b, (__m512) c);
+#elif VLEN == 8 && defined(__FMA__)
+	return (vf) _mm256_fmadd_ps((__m256) a, (__m256) b, (__m256) c);
+#elif VLEN == 4 && defined(__FMA__)
+	return (vf) _mm_fmadd_ps((__m128) a, (__m128) b, (__m128) c);
+#else
+	return a * b + c;
+#endif
 }
 
 static inline float

@@ -285,7 +285,8 @@ test_chunked_epoch(void)
 	is_int(ec.n, ew.n, "validation in chunks counts every row");
 	ok(ec.accuracy == ew.accuracy && ec.top5 == ew.top5,
 	   "... with the same accuracy (%.4f) and top-5", ec.accuracy);
-	ok(ec.loss > ew.loss - 1e-9 && ec.loss < ew.loss + 1e-9,
+	/* the same up to float rounding: BLAS picks its kernels by shape, 7 rows or all */
+	ok(ec.loss > ew.loss - 1e-6 && ec.loss < ew.loss + 1e-6,
 	   "... and the same loss (%.9f, %.9f)", ec.loss, ew.loss);
 
 	/* a chunk of another shape is refused */
