@@ -288,25 +288,9 @@ tiles_32x32(const uint32_t *a, int kpp, const uint32_t *b, float *acc)
 TARGET_AMX static void
 add_block(const float *acc, float *C, int ldc, int mr, int nr, float alpha, float beta)
 {
-	__m512		va = _mm512_set1_ps(alpha),
-				vb = _mm512_set1_ps(beta);
-	__mmask16	m0 = lanes(nr),
-				m1 = lanes(nr - 16);
-
 	for (int i = 0; i < mr; i++)
-	{
-		float	   *c = C + (size_t) i * ldc;
-		__m512		r0 = _mm512_mul_ps(va, _mm512_loadu_ps(acc + 32 * i));
-		__m512		r1 = _mm512_mul_ps(va, _mm512_loadu_ps(acc + 32 * i + 16));
-
-		if (beta != 0.0f)
-		{
-			r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), r0);
-			r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), r1);
-		}
-		_mm512_mask_storeu_ps(c, m0, r0);
-		_mm512_mask_storeu_ps(c + 16, m1, r1);
-	}
+		store_c_row(C + (size_t) i * ldc, _mm512_loadu_ps(acc + 32 * i),
+					_mm512_loadu_ps(acc + 32 * i + 16), alpha, beta, nr);
 }
 
 TARGET_AMX static void

@@ -252,27 +252,8 @@ kernel(int kp, const uint32_t *restrict a, const uint32_t *restrict b, float *C,
 		b += NR;
 	}
 
-	{
-		__m512		va = _mm512_set1_ps(alpha);
-		__m512		vb = _mm512_set1_ps(beta);
-		__mmask16	m0 = lanes(nr),
-					m1 = lanes(nr - 16);
-
-		for (int i = 0; i < mr; i++)
-		{
-			float	   *ci = C + (size_t) i * ldc;
-			__m512		r0 = _mm512_mul_ps(va, c[i][0]);
-			__m512		r1 = _mm512_mul_ps(va, c[i][1]);
-
-			if (beta != 0.0f)
-			{
-				r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, ci), r0);
-				r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, ci + 16), r1);
-			}
-			_mm512_mask_storeu_ps(ci, m0, r0);
-			_mm512_mask_storeu_ps(ci + 16, m1, r1);
-		}
-	}
+	for (int i = 0; i < mr; i++)
+		store_c_row(C + (size_t) i * ldc, c[i][0], c[i][1], alpha, beta, nr);
 }
 
 /* Per-thread packing buffers, kept between products (they are a few MB at most). */

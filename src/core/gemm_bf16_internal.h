@@ -117,6 +117,27 @@ transpose16(__m512i r[16])
 }
 
 
+/* Row c[0 : nr] (nr <= NR) = alpha * (a0, a1) + beta * c; beta == 0 ignores c, NaN included. */
+TARGET static inline void
+store_c_row(float *c, __m512 a0, __m512 a1, float alpha, float beta, int nr)
+{
+	__m512		va = _mm512_set1_ps(alpha);
+	__mmask16	m0 = lanes(nr),
+				m1 = lanes(nr - 16);
+	__m512		r0 = _mm512_mul_ps(va, a0);
+	__m512		r1 = _mm512_mul_ps(va, a1);
+
+	if (beta != 0.0f)
+	{
+		__m512		vb = _mm512_set1_ps(beta);
+
+		r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), r0);
+		r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), r1);
+	}
+	_mm512_mask_storeu_ps(c, m0, r0);
+	_mm512_mask_storeu_ps(c + 16, m1, r1);
+}
+
 /*
  * Packs op(B)[k0 : k0+kc, j0 : j0+nc] into NR-column panels of bf16 pairs along K (see
  * gemm_bf16.c); panel jr starts at word jr * kstride, kstride >= (kc + 1) / 2.
