@@ -230,7 +230,7 @@ bench/bin/train_bench: bench/train_bench.c bench/bench_time.h $(CORE_LIB) $(wild
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(CORE_LIB) $(CORE_LIBS)
 
 # The machine's arithmetic peak (register-only FMA loops); make bench reports against it.
-bench/bin/peak: bench/peak.c bench/bench_time.h src/core/clock.h
+bench/bin/peak: bench/peak.c bench/bench_time.h src/core/clock.h src/core/amx_tiles.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -pthread -o $@ $< -lpthread
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bench_time.h"
+#include "amx_tiles.h"
 
 #define REPS 5
 #define INNER 1000				/* iterations between clock reads */
@@ -80,19 +81,11 @@ has_avx512_bf16(void)
 	return (a & (1u << 5)) != 0;
 }
 
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
-
-/* AMX-TILE and AMX-BF16, and the kernel's permission to use the tile data (Linux 5.16+). */
+/* AMX-TILE and AMX-BF16, and the kernel's permission to use the tile data (amx_tiles.h). */
 static int
 has_amx_bf16(void)
 {
-	unsigned	a, b, c, d;
-
-	__cpuid_count(7, 0, a, b, c, d);
-	if (!(d & (1u << 22)) || !(d & (1u << 24)))
-		return 0;
-	return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+	return mlp_amx_request();
 }
 
 /* ---- kernels ------------------------------------------------------------------------------- */
@@ -178,15 +171,6 @@ bf16_avx512(long iters)
 	return (double) iters * 16 * 32 * 2;
 }
 
-typedef struct TileConfig
-{
-	uint8_t		palette;
-	uint8_t		start_row;
-	uint8_t		reserved[14];
-	uint16_t	colsb[16];
-	uint8_t		rows[16];
-} TileConfig;
-
 /*
  * Four accumulator tiles (0-3) fed by two A tiles (4, 5) and two B tiles (6, 7), each
  * 16 rows x 64 bytes: one TDPBF16PS is 16 x 16 x 32 multiply-adds.  The tiles hold zeros
@@ -195,16 +179,10 @@ typedef struct TileConfig
 __attribute__((target("amx-tile,amx-bf16"))) static double
 amx_bf16(long iters)
 {
-	TileConfig	cfg;
+	MlpTileConfig cfg;
 	static __thread uint8_t zeros[16 * 64] __attribute__((aligned(64)));
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.palette = 1;
-	for (int t = 0; t < 8; t++)
-	{
-		cfg.colsb[t] = 64;
-		cfg.rows[t] = 16;
-	}
+	mlp_amx_config_full(&cfg);
 	_tile_loadconfig(&cfg);
 	_tile_loadd(0, zeros, 64);
 	_tile_loadd(1, zeros, 64);

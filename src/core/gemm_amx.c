@@ -30,6 +30,7 @@
  */
 #include "gemm_amx.h"
 
+#include "amx_tiles.h"
 #include "thread_pool.h"
 
 #include <math.h>
@@ -39,9 +40,6 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__linux__)
-#include <cpuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #define HAVE_AMX 1
 #endif
 
@@ -49,9 +47,6 @@
 #define MC_AMX (MLP_AMX_ROWS * 4)	/* rows per packed block of A (128 KB) */
 #define NC_AMX 1024				/* columns per packed slice of B (1 MB) */
 #define PAIRS_MAX (KC_AMX / 2)
-
-#define ARCH_REQ_XCOMP_PERM 0x1023
-#define XFEATURE_XTILEDATA 18
 
 static bool amx_ok;				/* hardware, OS and self-check */
 static bool amx_on = true;
@@ -150,41 +145,16 @@ emu_dp(int c, int a, int b)
 
 #endif
 
-typedef struct AmxBuffers
-{
-	uint32_t   *a;				/* MC_AMX x PAIRS_MAX words */
-	uint32_t   *b;				/* NC_AMX x PAIRS_MAX words */
-} AmxBuffers;
+/* a: MC_AMX x PAIRS_MAX words, b: NC_AMX x PAIRS_MAX words */
+typedef MlpPackBuffers AmxBuffers;
 
 /* one per part, and one for the self-check */
 static AmxBuffers amx_buffers[MLP_POOL_MAX_THREADS + 1];
 
-/* The 64-byte operand of LDTILECFG, palette 1. */
-typedef struct TileConfig
-{
-	uint8_t		palette;
-	uint8_t		start_row;
-	uint8_t		reserved[14];
-	uint16_t	colsb[16];
-	uint8_t		rows[16];
-} __attribute__((aligned(64))) TileConfig;
-
 static int
 buffers_get(AmxBuffers *b)
 {
-	if (b->a == NULL)
-	{
-		b->a = aligned_alloc(64, sizeof(uint32_t) * (size_t) MC_AMX * PAIRS_MAX);
-		b->b = aligned_alloc(64, sizeof(uint32_t) * (size_t) NC_AMX * PAIRS_MAX);
-		if (b->a == NULL || b->b == NULL)
-		{
-			free(b->a);
-			free(b->b);
-			b->a = b->b = NULL;
-			return -1;
-		}
-	}
-	return 0;
+	return mlp_pack_buffers_get(b, (size_t) MC_AMX * PAIRS_MAX, (size_t) NC_AMX * PAIRS_MAX);
 }
 
 int
@@ -296,16 +266,10 @@ add_block(const float *acc, float *C, int ldc, int mr, int nr, float alpha, floa
 TARGET_AMX static void
 amx_part(const Gemm *g, int i0, int m, int j0, int n, AmxBuffers *pb)
 {
-	TileConfig	cfg;
+	MlpTileConfig cfg;
 	float		acc[32 * 32] __attribute__((aligned(64)));
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.palette = 1;
-	for (int t = 0; t < 8; t++)
-	{
-		cfg.colsb[t] = 64;
-		cfg.rows[t] = 16;
-	}
+	mlp_amx_config_full(&cfg);
 	TILE_CONFIG(&cfg);
 
 	for (int jc = j0; jc < j0 + n; jc += NC_AMX)
@@ -351,40 +315,17 @@ mlp_gemm_amx_part(const Gemm *g, int i0, int m, int j0, int n, int part)
 	amx_part(g, i0, m, j0, n, &amx_buffers[part]);
 }
 
-/* AMX-TILE and AMX-BF16, the OS's tile state, AVX512_BF16 for the packing, and permission. */
+/* AMX (amx_tiles.h), and AVX512_BF16 for the packing. */
 static bool
 amx_hardware(void)
 {
-	unsigned	a,
-				b,
-				c,
-				d;
-
 	if (!mlp_gemm_bf16_supported())
 		return false;
 #ifdef MLP_AMX_EMULATE
-	(void) a;
-	(void) b;
-	(void) c;
-	(void) d;
 	return true;
+#else
+	return mlp_amx_request();
 #endif
-	__cpuid(1, a, b, c, d);
-	if (!(c & (1u << 27)))		/* OSXSAVE */
-		return false;
-	__cpuid_count(7, 0, a, b, c, d);
-	if (!(d & (1u << 22)) || !(d & (1u << 24)))
-		return false;
-	{
-		unsigned	lo,
-					hi;
-
-		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-		if ((lo & (3u << 17)) != (3u << 17))	/* XTILECFG, XTILEDATA */
-			return false;
-	}
-	/* Linux 5.16+: the tile data is off until the process asks */
-	return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 }
 
 static uint32_t check_state = 2463534242u;

@@ -256,29 +256,13 @@ kernel(int kp, const uint32_t *restrict a, const uint32_t *restrict b, float *C,
 		store_c_row(C + (size_t) i * ldc, c[i][0], c[i][1], alpha, beta, nr);
 }
 
-/* Per-thread packing buffers, kept between products (they are a few MB at most). */
-typedef struct PackBuffers
-{
-	uint32_t   *a;				/* MC x KC/2 words */
-	uint32_t   *b;				/* NC x KC/2 words */
-} PackBuffers;
+/* Per-thread packing buffers (MC x KC/2 and NC x KC/2 words), kept between products. */
+typedef MlpPackBuffers PackBuffers;
 
 static int
 pack_buffers_get(PackBuffers *pb)
 {
-	if (pb->a == NULL)
-	{
-		pb->a = aligned_alloc(64, sizeof(uint32_t) * (size_t) MC * (KC / 2));
-		pb->b = aligned_alloc(64, sizeof(uint32_t) * (size_t) NC * (KC / 2));
-		if (pb->a == NULL || pb->b == NULL)
-		{
-			free(pb->a);
-			free(pb->b);
-			pb->a = pb->b = NULL;
-			return -1;
-		}
-	}
-	return 0;
+	return mlp_pack_buffers_get(pb, (size_t) MC * (KC / 2), (size_t) NC * (KC / 2));
 }
 
 /*

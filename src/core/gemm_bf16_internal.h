@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "gemm_bf16.h"
 
@@ -20,6 +21,32 @@
 #endif
 
 #define NR 32					/* columns of a packed B panel: two vectors of 16 floats */
+
+/* A thread's two packing buffers (A and B panels), made on first use and kept. */
+typedef struct MlpPackBuffers
+{
+	uint32_t   *a;
+	uint32_t   *b;
+} MlpPackBuffers;
+
+/* Allocates pb's buffers of a_words and b_words words unless it has them; 0, or -1. */
+static inline int
+mlp_pack_buffers_get(MlpPackBuffers *pb, size_t a_words, size_t b_words)
+{
+	if (pb->a == NULL)
+	{
+		pb->a = aligned_alloc(64, sizeof(uint32_t) * a_words);
+		pb->b = aligned_alloc(64, sizeof(uint32_t) * b_words);
+		if (pb->a == NULL || pb->b == NULL)
+		{
+			free(pb->a);
+			free(pb->b);
+			pb->a = pb->b = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
 
 #ifdef HAVE_X86
 
