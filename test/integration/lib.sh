@@ -24,6 +24,23 @@ like() {                    # like GOT REGEX NAME
     if [[ "$got" =~ $re ]]; then ok 0 "$@"; else ok 1 "$@"; echo "#   got:  '$got'"; echo "#   want match: '$re'"; fi
 }
 
+# is_close GOT WANT TOL NAME: the same text token by token (split at blanks, commas and
+# braces), except that tokens with a decimal point may differ by TOL (absolute).
+is_close() {
+    local got=$1 want=$2 tol=$3; shift 3
+    if awk -v g="$got" -v w="$want" -v tol="$tol" 'BEGIN {
+           ng = split(g, a, /[ ,{}\n]+/); nw = split(w, b, /[ ,{}\n]+/)
+           if (ng != nw) exit 1
+           for (i = 1; i <= ng; i++) {
+               if (a[i] == b[i]) continue
+               if (a[i] !~ /^-?[0-9]*\.[0-9]+(e[-+]?[0-9]+)?$/ || b[i] !~ /^-?[0-9]*\.[0-9]+(e[-+]?[0-9]+)?$/) exit 1
+               d = a[i] - b[i]; if (d < 0) d = -d
+               if (d > tol) exit 1
+           }
+           exit 0 }'; then ok 0 "$@"
+    else ok 1 "$@"; echo "#   got:  '$got'"; echo "#   want: '$want' (numbers within $tol)"; fi
+}
+
 ge() {                      # ge GOT MIN NAME (numbers)
     local got=$1 min=$2; shift 2
     if awk -v g="$got" -v m="$min" 'BEGIN { exit !(g + 0 >= m + 0 && g != "") }'; then ok 0 "$@ ($got >= $min)"
