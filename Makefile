@@ -171,6 +171,11 @@ test/unit/bin-asan/test_gemm_amx_emulated: test/unit/test_gemm_amx_emulated.c te
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
 		-Isrc/core -Itest/unit -o $@ $< $(filter-out src/core/gemm_amx.c,$(CORE_SRCS)) $(CORE_LIBS)
 test/unit/bin/test_gemm_amx_emulated: test/unit/test_gemm_bf16.c src/core/gemm_amx.c
+test/unit/bin-asan/test_gemm_amx_selfcheck: test/unit/test_gemm_amx_selfcheck.c $(CORE_SRCS) $(wildcard test/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(OPTFLAGS) $(ASAN_FLAGS) -Wall -Wextra $(WERROR) \
+		-Isrc/core -Itest/unit -o $@ $< $(filter-out src/core/gemm_amx.c,$(CORE_SRCS)) $(CORE_LIBS)
+test/unit/bin/test_gemm_amx_selfcheck: src/core/gemm_amx.c
 
 # ---- libFuzzer targets of the core's parsers (test/fuzz/README.md) -----------------------
 # The core is built again with clang, coverage and AddressSanitizer + UBSan (UBSan aborts, so
