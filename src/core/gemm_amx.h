@@ -20,11 +20,8 @@
 /* AMX can run here, and its first product matched the reference (cached after one call). */
 bool		mlp_gemm_amx_available(void);
 
-/* Available and not turned off by mlp_gemm_amx_set_enabled(false). */
+/* Available and not turned off by mlp_gemm_bf16_use_amx(false) (gemm_bf16.h). */
 bool		mlp_gemm_amx_active(void);
-
-/* Turns AMX on (0, or -1 when unavailable) or off (0). */
-int			mlp_gemm_amx_set_enabled(bool on);
 
 /* Bytes of packing buffers each thread holds once it has run an AMX product. */
 size_t		mlp_gemm_amx_thread_memory(void);

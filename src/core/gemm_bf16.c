@@ -368,17 +368,17 @@ gemm_task(void *arg, int part, int parts)
 	}
 	if (hi <= lo)
 		return;
-	if (task->amx)
 	{
-		if (task->split_rows)
-			mlp_gemm_amx_part(g, lo, hi - lo, 0, g->N, part);
+		int			i0 = task->split_rows ? lo : 0,
+					m = task->split_rows ? hi - lo : g->M,
+					j0 = task->split_rows ? 0 : lo,
+					n = task->split_rows ? g->N : hi - lo;
+
+		if (task->amx)
+			mlp_gemm_amx_part(g, i0, m, j0, n, part);
 		else
-			mlp_gemm_amx_part(g, 0, g->M, lo, hi - lo, part);
+			gemm_part(g, i0, m, j0, n, &part_buffers[part]);
 	}
-	else if (task->split_rows)
-		gemm_part(g, lo, hi - lo, 0, g->N, &part_buffers[part]);
-	else
-		gemm_part(g, 0, g->M, lo, hi - lo, &part_buffers[part]);
 }
 
 /* ---- matrix-vector products with a bf16 matrix ------------------------------------------- */
@@ -627,8 +627,3 @@ mlp_gemm_bf16_kernel(void)
 	return mlp_gemm_amx_active() ? "amx" : "avx512_bf16";
 }
 
-int
-mlp_gemm_bf16_use_amx(bool on)
-{
-	return mlp_gemm_amx_set_enabled(on);
-}
